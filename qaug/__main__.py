@@ -1,0 +1,3 @@
+from qaug.cli import main
+
+main()

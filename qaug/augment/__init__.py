@@ -1,0 +1,1 @@
+"""Augmentation methods: the contract in base.py, the built-ins listed in catalog.py."""

@@ -1,0 +1,213 @@
+"""The command line: flags -> RunConfig, rich progress, errors -> one line and an exit code.
+
+Only this module imports typer and rich; everything below it is a plain library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qaug import __version__
+from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE, QaugError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="qaug: offline data augmentation for LLM fine-tuning datasets.",
+)
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _split(value: Optional[str]) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"qaug {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """qaug: expand a fine-tuning dataset on your own machine, with no network and no API."""
+
+
+@app.command()
+def run(
+    inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
+    methods: str = typer.Option("perturb", "--methods", "-m", help="Comma-separated methods or groups (see `qaug methods`)."),
+    seed: int = typer.Option(0, "--seed", help="Run seed; results depend only on seed, record id, method and parameters."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages or text (default: detected per file)."),
+    fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
+    target: str = typer.Option("texts", "--target", help="'texts': JSON found inside the record's texts; 'record': the record object itself."),
+    no_originals: bool = typer.Option(False, "--no-originals", help="Write only the variants, not the input records."),
+    strict: bool = typer.Option(False, "--strict", help="Stop with exit 1 at the first reject."),
+    variants: int = typer.Option(1, "--variants", min=1, help="Variants to try per record and method."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
+    null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p (probability a leaf becomes null)."),
+    max_line_mb: float = typer.Option(8.0, "--max-line-mb", help="Lines longer than this go to the rejects file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
+) -> None:
+    """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
+    from qaug.augment.base import registry, resolve_methods
+    from qaug.config import RunConfig, parse_param_args
+    from qaug.pipeline import Pipeline
+
+    names = resolve_methods(_split(methods))
+    params = parse_param_args(param)
+    if null_p is not None:
+        takers = [n for n in names if any(p.name == "p" for p in registry()[n].PARAMS) and n == "null_inject"]
+        takers += [n for n in names if any(p.name == "null_p" for p in registry()[n].PARAMS)]
+        if not takers:
+            raise UsageError("--null-p needs null_inject or perturb in --methods")
+        for n in takers:
+            params.setdefault(n, {})["p" if n == "null_inject" else "null_p"] = str(null_p)
+    config = RunConfig(
+        inputs=tuple(inputs), output=output, methods=tuple(names), method_params=params, seed=seed, fmt=fmt,
+        fields=tuple(_split(fields)) if fields else None, target=target, keep_originals=not no_originals,
+        strict=strict, variants=variants, max_line_bytes=int(max_line_mb * 1024 * 1024),
+    )
+    show = not quiet
+    progress = _Progress(err_console) if show else None
+    pipeline = Pipeline(config, progress=progress.update if progress else None)
+    try:
+        stats = pipeline.run()
+    finally:
+        if progress:
+            progress.close()
+    if show:
+        _print_summary(stats, config)
+
+
+@app.command("methods")
+def methods_cmd() -> None:
+    """List every augmentation method with its parameters."""
+    from qaug.augment.base import groups, registry
+
+    table = Table(show_lines=False, box=None, pad_edge=False)
+    table.add_column("method", style="bold")
+    table.add_column("needs")
+    table.add_column("parameters (default)")
+    table.add_column("what it does")
+    for name, cls in sorted(registry().items()):
+        params = ", ".join(f"{p.name}={_fmt_default(p.default)}" for p in cls.PARAMS) or "-"
+        table.add_row(name, "python" if cls.pure else "model", params, cls.description)
+    out_console.print(table)
+    for gname, members in sorted(groups().items()):
+        out_console.print(f"group [bold]{gname}[/bold]: {', '.join(members)}")
+
+
+def _fmt_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "''"
+    return str(value)
+
+
+class _Progress:
+    """rich progress on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.start = time.time()
+        self.last_plain = 0.0
+        self.rich = None
+        if console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.rich = Progress(TextColumn("[bold]augmenting"), BarColumn(), TextColumn("{task.fields[records]} records"),
+                                 TextColumn("{task.fields[rate]} rec/s"), TimeRemainingColumn(), console=console,
+                                 transient=True)
+            self.task = self.rich.add_task("run", total=None, records="0", rate="-")
+            self.rich.start()
+
+    def update(self, records: int, done: int, total: int) -> None:
+        elapsed = max(time.time() - self.start, 1e-9)
+        rate = records / elapsed
+        if self.rich is not None:
+            self.rich.update(self.task, completed=done, total=total or None, records=f"{records:,}", rate=f"{rate:,.0f}")
+            return
+        now = time.time()
+        if now - self.last_plain >= 5.0 or (total and done >= total):
+            self.last_plain = now
+            pct = f"{100.0 * done / total:.1f}%" if total else "?"
+            eta = (elapsed / done * (total - done)) if done and total else 0.0
+            print(f"qaug: {records:,} records, {pct} of input, {rate:,.0f} rec/s, ETA {eta:,.0f}s",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.rich is not None:
+            self.rich.stop()
+
+
+def _print_summary(stats: Any, config: Any) -> None:
+    table = Table(title="qaug run", title_justify="left", box=None, pad_edge=False)
+    table.add_column("", style="bold")
+    table.add_column("written", justify="right")
+    table.add_column("rejected", justify="right")
+    table.add_column("reasons")
+    table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects:,}",
+                  _reasons(stats.rejects_by_stage.get("read", {})))
+    for name, ms in stats.methods.items():
+        reasons = _reasons(ms.rejected)
+        skipped = sum(ms.skipped.values())
+        if skipped:
+            reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped)
+        table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}", reasons)
+    out_console.print(table)
+    rate = stats.records / stats.elapsed if stats.elapsed else 0.0
+    out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
+                      f"in {stats.elapsed:.1f}s ({rate:,.0f} records/s)")
+    out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
+
+
+def _reasons(counter: Any, top: int = 3) -> str:
+    from qaug.stats import reason_key
+    from collections import Counter
+
+    grouped: Counter = Counter()
+    for reason, n in counter.items():
+        grouped[reason_key(reason)] += n
+    return ", ".join(f"{r} ({n:,})" for r, n in grouped.most_common(top))
+
+
+def main() -> None:
+    """Console entry point: every expected failure is one line and an exit code, never a traceback."""
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("qaug: interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
+    except QaugError as exc:
+        err_console.print(f"qaug: error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("qaug: interrupted; what was written is kept")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(EXIT_RUN_FAILED)
+    except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
+        if os.environ.get("QAUG_DEBUG"):
+            raise
+        err_console.print(f"qaug: internal error: {type(exc).__name__}: {exc} (set QAUG_DEBUG=1 for the traceback)",
+                          markup=False)
+        sys.exit(EXIT_RUN_FAILED)

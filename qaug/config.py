@@ -1,0 +1,93 @@
+"""The frozen run configuration, validated at the boundary so the pipeline can trust it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qaug.errors import UsageError
+from qaug.io import DEFAULT_MAX_LINE_BYTES, companion_paths, same_file
+from qaug.records import FORMATS
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on; two equal configs over equal inputs give equal outputs."""
+
+    inputs: tuple[Path, ...]
+    output: Path
+    methods: tuple[str, ...]
+    method_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    seed: int = 0
+    fmt: str | None = None
+    fields: tuple[str, ...] | None = None
+    target: str = "texts"
+    keep_originals: bool = True
+    strict: bool = False
+    variants: int = 1
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    window: int = 256
+
+    @property
+    def rejects_path(self) -> Path:
+        return companion_paths(self.output)[0]
+
+    @property
+    def report_path(self) -> Path:
+        return companion_paths(self.output)[1]
+
+    def validate(self) -> None:
+        """Refuse what would fail later or destroy data, before anything is written."""
+        if not self.inputs:
+            raise UsageError("no input files given")
+        for path in self.inputs:
+            if not path.exists():
+                raise UsageError(f"input not found: {path}")
+            if path.is_dir():
+                raise UsageError(f"input is a directory, not a file: {path}")
+        if self.output.exists() and self.output.is_dir():
+            raise UsageError(f"output is a directory: {self.output}")
+        written = (self.output, self.rejects_path, self.report_path)
+        for path in self.inputs:
+            for out in written:
+                if same_file(path, out):
+                    raise UsageError(f"output path {out} is also an input; choose another -o")
+        if self.output.name.endswith(".gz"):
+            raise UsageError("output is written as plain JSONL; drop the .gz from -o")
+        if not self.output.parent.exists():
+            raise UsageError(f"output folder does not exist: {self.output.parent}")
+        if self.fmt is not None and self.fmt not in FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {self.fmt!r}")
+        if self.target not in ("texts", "record"):
+            raise UsageError(f"--target must be 'texts' or 'record', not {self.target!r}")
+        if self.variants < 1:
+            raise UsageError("--variants must be at least 1")
+        if self.max_line_bytes < 1024:
+            raise UsageError("--max-line-mb is too small")
+        unknown = sorted(set(self.method_params) - set(self.methods))
+        if unknown:
+            raise UsageError(f"parameters given for method(s) not in --methods: {', '.join(unknown)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the report, so a run can be reproduced from it."""
+        out = asdict(self)
+        out["inputs"] = [str(p) for p in self.inputs]
+        out["output"] = str(self.output)
+        out["method_params"] = {k: dict(v) for k, v in self.method_params.items()}
+        out["methods"] = list(self.methods)
+        out["fields"] = list(self.fields) if self.fields is not None else None
+        return out
+
+
+def parse_param_args(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    """`method.name=value` strings into {method: {name: value}}; values are coerced by the method."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        method, dot, name = key.strip().partition(".")
+        if not sep or not dot or not method or not name:
+            raise UsageError(f"--param expects METHOD.NAME=VALUE, got {item!r}")
+        out.setdefault(method, {})[name] = value
+    return out

@@ -1,0 +1,316 @@
+"""Readers that turn dataset files into Records or line-numbered rejects, and append-only writers.
+
+Readers are generators: one line in memory at a time (JSON array files excepted, which
+are parsed whole). Nothing that comes in is dropped: a line that cannot become a Record
+comes out as an InputReject with its line number, a reason and its raw text.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Union
+
+from qaug import jsonio
+from qaug.errors import UsageError
+from qaug.records import FORMATS, Record, detect_format, validate
+
+BOM = b"\xef\xbb\xbf"
+PREVIEW_BYTES = 4096
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class InputReject:
+    """An input line that is not a usable record; `raw` is its text (a preview when too large)."""
+
+    source: str
+    line: int | None
+    reason: str
+    raw: str
+    truncated: bool = False
+
+
+Item = Union[Record, InputReject]
+
+
+def input_kind(path: Path) -> str:
+    """jsonl, json, csv or tsv, from the file name (a trailing .gz is looked through)."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix, kind in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"), (".tsv", "tsv")):
+        if name.endswith(suffix):
+            return kind
+    return "jsonl"
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when its name ends in .gz."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+class ByteCounter:
+    """Bytes consumed from the file on disk, for progress and ETA (compressed bytes for .gz)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def position(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+
+def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+               counter: list[ByteCounter] | None = None) -> Iterator[Item]:
+    """Records and rejects from one dataset file, in file order."""
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    kind = input_kind(path)
+    source = path.name
+    try:
+        disk = open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with disk:
+        if counter is not None:
+            counter.append(ByteCounter(disk))
+        stream: IO[bytes] = gzip.GzipFile(fileobj=disk, mode="rb") if path.name.lower().endswith(".gz") else disk
+        try:
+            if kind == "jsonl":
+                values = _jsonl_values(stream, source, max_line_bytes)
+            elif kind == "json":
+                values = _json_array_values(stream, source)
+            else:
+                values = _csv_values(stream, source, "\t" if kind == "tsv" else ",")
+            yield from _to_items(values, source, fmt)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            yield InputReject(source, None, f"file could not be read to the end: {exc}", "")
+
+
+def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], source: str, fmt: str | None) -> Iterator[Item]:
+    file_fmt = fmt
+    seen_any = False
+    for entry in values:
+        seen_any = True
+        if isinstance(entry, InputReject):
+            yield entry
+            continue
+        line, value, raw = entry
+        if file_fmt is None:
+            file_fmt = detect_format(value)
+            if file_fmt is None:
+                yield InputReject(source, line, _unknown_shape(value), _as_text(raw))
+                continue
+        reason = validate(value, file_fmt)
+        if reason is not None:
+            if fmt is None and isinstance(value, dict) and detect_format(value) not in (None, file_fmt):
+                reason = f"record looks like {detect_format(value)}, but this file is {file_fmt}"
+            elif fmt is None and detect_format(value) is None and isinstance(value, dict):
+                reason = _unknown_shape(value)
+            yield InputReject(source, line, reason, _as_text(raw))
+            continue
+        if "_qaug" in value:
+            value = {k: v for k, v in value.items() if k != "_qaug"}
+        yield Record(id=_record_id(value, source, line), data=value, fmt=file_fmt, source=source, line=line)
+    if not seen_any:
+        yield InputReject(source, None, "file is empty", "")
+
+
+def _unknown_shape(value: Any) -> str:
+    if isinstance(value, dict):
+        keys = ", ".join(list(value)[:6]) or "no keys"
+        return f"unknown record shape (keys: {keys}); expected alpaca, sharegpt, messages or text"
+    return validate(value, "text") or "unknown record shape"
+
+
+def _record_id(value: dict[str, Any], source: str, line: int) -> str:
+    rid = value.get("id")
+    if isinstance(rid, str) and rid.strip():
+        return rid
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        return str(rid)
+    return f"{source}:{line}"
+
+
+def _jsonl_values(stream: IO[bytes], source: str, max_line_bytes: int) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    lineno = 0
+    readline = stream.readline
+    while True:
+        line = readline(max_line_bytes + 1)
+        if not line:
+            return
+        lineno += 1
+        if lineno == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
+        if len(line) > max_line_bytes and not line.endswith(b"\n"):
+            size = len(line)
+            while True:  # skip the rest of the oversize line without holding it
+                chunk = readline(1 << 20)
+                size += len(chunk)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield InputReject(source, lineno,
+                              f"line is {size / 1e6:.1f} MB, over the {max_line_bytes / 1e6:.1f} MB limit (--max-line-mb)",
+                              _text(line[:PREVIEW_BYTES]), truncated=True)
+            continue
+        body = line.rstrip(b"\r\n")
+        if not body.strip():
+            yield InputReject(source, lineno, "blank line", _text(body))
+            continue
+        try:
+            value = jsonio.loads(body)
+        except jsonio.JSONLineError as exc:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as ude:
+                yield InputReject(source, lineno, f"invalid UTF-8 at byte {ude.start}", _text(body))
+                continue
+            yield InputReject(source, lineno, f"invalid JSON: {exc}", _text(body))
+            continue
+        yield lineno, value, body  # decoded only if the record is rejected
+
+
+def _as_text(raw: str | bytes) -> str:
+    return _text(raw) if isinstance(raw, bytes) else raw
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _json_array_values(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    data = stream.read()
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    if not data.strip():
+        return
+    try:
+        value = jsonio.loads(data)
+    except jsonio.JSONLineError as exc:
+        yield InputReject(source, None, f"invalid JSON file: {exc}", _text(data[:PREVIEW_BYTES]), truncated=len(data) > PREVIEW_BYTES)
+        return
+    except UnicodeDecodeError as exc:
+        yield InputReject(source, None, f"invalid UTF-8 at byte {exc.start}", _text(data[:PREVIEW_BYTES]), truncated=True)
+        return
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        yield InputReject(source, None, "JSON file holds neither an array of records nor one record", _text(data[:PREVIEW_BYTES]))
+        return
+    for i, item in enumerate(value, start=1):
+        yield i, item, jsonio.dumps_str(item)
+
+
+def _csv_values(stream: IO[bytes], source: str, delimiter: str) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        yield InputReject(source, 1, f"unreadable CSV header: {exc}", "")
+        return
+    if len(set(header)) != len(header):
+        yield InputReject(source, 1, "CSV header repeats a column name", delimiter.join(header))
+        return
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield InputReject(source, start, f"unreadable CSV row: {exc}", "")
+            start = reader.line_num + 1
+            continue
+        line, start = start, reader.line_num + 1
+        raw = delimiter.join(row)
+        if any(_has_surrogates(cell) for cell in row):
+            yield InputReject(source, line, "invalid UTF-8", raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+            continue
+        if not row or all(not cell.strip() for cell in row):
+            yield InputReject(source, line, "blank line", raw)
+            continue
+        if len(row) != len(header):
+            yield InputReject(source, line, f"row has {len(row)} fields, the header has {len(header)}", raw)
+            continue
+        yield line, dict(zip(header, row)), raw
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class JsonlWriter:
+    """Append-only JSONL output, one flushed line per object."""
+
+    def __init__(self, path: Path, mode: str = "wb") -> None:
+        self.path = path
+        try:
+            self._fh = open(path, mode, buffering=1 << 20)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        self.lines = 0
+
+    def write(self, obj: dict[str, Any]) -> None:
+        self._fh.write(jsonio.dumps(obj) + b"\n")
+        self.lines += 1
+
+    def write_raw(self, line: bytes) -> None:
+        """A line already serialised, newline included."""
+        self._fh.write(line)
+        self.lines += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def companion_paths(output: Path) -> tuple[Path, Path]:
+    """(rejects, report) beside the output: out.jsonl -> out.rejects.jsonl, out.report.json."""
+    name = output.name
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return output.with_name(stem + ".rejects.jsonl"), output.with_name(stem + ".report.json")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when two paths name one file, whether or not the second exists yet."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write a whole JSON file so a reader never sees half of it."""
+    import orjson
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    os.replace(tmp, path)

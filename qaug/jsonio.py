@@ -1,0 +1,65 @@
+"""Strict, lossless JSON for record lines: orjson's speed with the stdlib's big integers.
+
+orjson silently turns integers beyond 64 bits into floats and cannot write them, and the
+stdlib accepts NaN and Infinity; neither is acceptable for a training set. The fast path
+is orjson; lines that hold a run of 19+ digits take the stdlib path, with constants refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+_STDLIB_DECODER = json.JSONDecoder(
+    parse_constant=lambda name: _refuse_constant(name), parse_float=lambda text: _finite_float(text)
+)
+
+
+class JSONLineError(ValueError):
+    """A line that is not strict JSON; the message says where."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONLineError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise JSONLineError(f"number {text} is infinite as a double")
+    return value
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse strict JSON exactly: no NaN/Infinity, integers of any size kept as int."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _LONG_DIGITS.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise JSONLineError(str(exc)) from None
+    text = data.decode("utf-8") if isinstance(raw, bytes) else raw
+    try:
+        value, end = _STDLIB_DECODER.raw_decode(text.strip())
+    except json.JSONDecodeError as exc:
+        raise JSONLineError(str(exc)) from None
+    if end != len(text.strip()):
+        raise JSONLineError(f"extra data after the JSON value at char {end}")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """One compact JSON line (no newline); big integers written exactly."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the stdlib writes them exactly.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def dumps_str(value: Any) -> str:
+    return dumps(value).decode("utf-8")

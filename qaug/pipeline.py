@@ -1,0 +1,192 @@
+"""The generator chain: read -> augment -> gate -> write, with stats and a rejects sink.
+
+Records flow through in windows (so model methods can batch a window's jobs), one input
+file at a time; memory holds one window, never the dataset.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from qaug import jsonio
+from qaug.augment.base import Augmenter, Failure, Outcome, Skip, registry
+from qaug.config import RunConfig
+from qaug.errors import RunFailed, UsageError
+from qaug.io import ByteCounter, InputReject, JsonlWriter, read_items, write_json_atomic
+from qaug.provenance import ORIGINAL, child_id, output_line, provenance
+from qaug.quality.gates import SiblingGate
+from qaug.records import Record
+from qaug.rng import Rng
+from qaug.stats import RunStats
+
+#: progress(records_done, bytes_done, bytes_total)
+ProgressFn = Callable[[int, int, int], None]
+
+
+@dataclass
+class _Method:
+    augmenter: Augmenter
+    params_json: str
+
+
+def build_augmenters(config: RunConfig) -> list[Augmenter]:
+    """Instantiate every method with its validated parameters (UsageError on bad ones)."""
+    reg = registry()
+    out = []
+    for name in config.methods:
+        if name not in reg:
+            raise UsageError(f"unknown method '{name}' (see `qaug methods`)")
+        out.append(reg[name](fields=config.fields, target=config.target, **dict(config.method_params.get(name, {}))))
+    return out
+
+
+class Pipeline:
+    """One run: owns the writers and counters; `run()` streams every input through."""
+
+    def __init__(self, config: RunConfig, augmenters: list[Augmenter] | None = None,
+                 progress: ProgressFn | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.methods = [_Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
+        self.progress = progress
+        self.stats = RunStats()
+        for m in self.methods:
+            self.stats.method(m.augmenter.name)
+
+    def run(self) -> RunStats:
+        """Process every input; writes output, rejects and report. Raises on a failed run."""
+        cfg = self.config
+        status = "failed"
+        out = JsonlWriter(cfg.output)
+        rej = JsonlWriter(cfg.rejects_path)
+        try:
+            self._out, self._rej = out, rej
+            self._stream_all()
+            status = "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except RunFailed:
+            status = "failed"
+            raise
+        finally:
+            out.close()
+            rej.close()
+            self.stats.finish(status)
+            write_json_atomic(cfg.report_path, self.stats.to_report(cfg.to_dict()))
+        return self.stats
+
+    # -- streaming --------------------------------------------------------------------------
+    def _stream_all(self) -> None:
+        cfg = self.config
+        total = sum(p.stat().st_size for p in cfg.inputs)
+        done_before = 0
+        records_done = 0
+        for path in cfg.inputs:
+            counters: list[ByteCounter] = []
+            items = read_items(path, cfg.fmt, cfg.max_line_bytes, counters)
+            for window in _windows(items, cfg.window):
+                self._process_window(window)
+                records_done += len(window)
+                if self.progress is not None:
+                    pos = counters[0].position() if counters else 0
+                    self.progress(records_done, done_before + pos, total)
+            done_before += path.stat().st_size
+        if self.progress is not None:
+            self.progress(records_done, total, total)
+
+    def _process_window(self, window: list[Record | InputReject]) -> None:
+        records = [it for it in window if isinstance(it, Record)]
+        by_method: dict[str, list[list[Outcome]]] = {}
+        if records:
+            for m in self.methods:
+                units = [(rec, Rng.for_unit(self.config.seed, rec.id, m.augmenter.name, k))
+                         for rec in records for k in range(self.config.variants)]
+                by_method[m.augmenter.name] = m.augmenter.augment_many(units)
+        r_index = 0
+        for item in window:
+            if isinstance(item, InputReject):
+                self._input_reject(item)
+                continue
+            self._emit(item, {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
+                              for name, res in by_method.items()})
+            r_index += 1
+
+    def _input_reject(self, item: InputReject) -> None:
+        fs = self.stats.file(item.source)
+        if item.line is None:
+            fs.file_rejects += 1
+        else:
+            fs.lines += 1
+            fs.rejects += 1
+        self.stats.reject("read", item.reason)
+        self._rej.write({"source": item.source, "line": item.line, "parent": None, "method": None,
+                         "stage": "read", "reason": item.reason, "raw": item.raw, "truncated": item.truncated})
+        if self.config.strict:
+            where = f"{item.source}:{item.line}" if item.line is not None else item.source
+            raise RunFailed(f"{where}: {item.reason} (--strict)")
+
+    def _emit(self, record: Record, results: dict[str, list[list[Outcome]]]) -> None:
+        cfg = self.config
+        fs = self.stats.file(record.source)
+        fs.lines += 1
+        fs.records += 1
+        source = f"{record.source}:{record.line}"
+        parent_bytes = jsonio.dumps(record.data)
+        if cfg.keep_originals:
+            self._out.write_raw(output_line(parent_bytes, provenance(
+                id=record.id, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
+            self.stats.originals_written += 1
+        gate: SiblingGate | None = None
+        for m in self.methods:
+            name = m.augmenter.name
+            ms = self.stats.method(name)
+            index = 0
+            for outcomes in results.get(name, ()):
+                for outcome in outcomes:
+                    if isinstance(outcome, Skip):
+                        ms.skipped[outcome.reason] += 1
+                        continue
+                    cid = child_id(record.id, name, index)
+                    index += 1
+                    if isinstance(outcome, Failure):
+                        self._variant_reject(record, name, cid, outcome.stage, outcome.reason, outcome.text or "")
+                        continue
+                    data_bytes = jsonio.dumps(outcome.data)
+                    if gate is None:
+                        gate = SiblingGate(parent_bytes)
+                    reason = gate.check(data_bytes)
+                    if reason is not None:
+                        self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"))
+                        continue
+                    self._out.write_raw(output_line(data_bytes, provenance(
+                        id=cid, parent=record.id, method=name, version=m.augmenter.version, seed=cfg.seed,
+                        index=index - 1, params=m.params_json, source=source, info=outcome.info,
+                        score=outcome.score)))
+                    ms.written += 1
+
+    def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str) -> None:
+        self.stats.method(method).rejected[reason] += 1
+        self.stats.reject(stage, reason)
+        self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
+                         "stage": stage, "reason": reason, "raw": raw, "truncated": False})
+        if self.config.strict:
+            raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
+
+
+def _windows(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def run(config: RunConfig, progress: ProgressFn | None = None) -> RunStats:
+    """Convenience entry point for the library user: validate, build methods, stream."""
+    return Pipeline(config, progress=progress).run()
+

@@ -1,0 +1,1 @@
+"""Quality gates: keep only variants that are valid, faithful and actually different."""

@@ -1,0 +1,102 @@
+"""Run counters and the report they become: every input line is an original or a reject."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def reason_key(reason: str) -> str:
+    """Group reasons that differ only in detail (positions, sizes) under one key."""
+    head = reason.split(": ", 1)[0]
+    return _DIGITS.sub("N", head)
+
+
+@dataclass
+class FileStats:
+    lines: int = 0
+    records: int = 0
+    rejects: int = 0
+    file_rejects: int = 0
+
+
+@dataclass
+class MethodStats:
+    written: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped)}
+
+
+@dataclass
+class RunStats:
+    """Counters the pipeline bumps and the summary and report read."""
+
+    started: float = field(default_factory=time.time)
+    files: dict[str, FileStats] = field(default_factory=dict)
+    originals_written: int = 0
+    methods: dict[str, MethodStats] = field(default_factory=dict)
+    rejects_by_stage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    status: str = "running"
+    elapsed: float = 0.0
+
+    def file(self, name: str) -> FileStats:
+        fs = self.files.get(name)
+        if fs is None:
+            fs = self.files[name] = FileStats()
+        return fs
+
+    def method(self, name: str) -> MethodStats:
+        ms = self.methods.get(name)
+        if ms is None:
+            ms = self.methods[name] = MethodStats()
+        return ms
+
+    def reject(self, stage: str, reason: str) -> None:
+        self.rejects_by_stage[stage][reason_key(reason)] += 1
+
+    @property
+    def input_lines(self) -> int:
+        return sum(f.lines for f in self.files.values())
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files.values())
+
+    @property
+    def input_rejects(self) -> int:
+        return sum(f.rejects for f in self.files.values())
+
+    @property
+    def variants_written(self) -> int:
+        return sum(m.written for m in self.methods.values())
+
+    def finish(self, status: str) -> None:
+        self.status = status
+        self.elapsed = time.time() - self.started
+
+    def to_report(self, config: dict[str, Any]) -> dict[str, Any]:
+        elapsed = self.elapsed or (time.time() - self.started)
+        return {
+            "status": self.status,
+            "input_lines": self.input_lines,
+            "records": self.records,
+            "input_rejects": self.input_rejects,
+            "originals_written": self.originals_written,
+            "variants_written": self.variants_written,
+            "files": {name: vars(fs) for name, fs in self.files.items()},
+            "methods": {name: ms.as_dict() for name, ms in self.methods.items()},
+            "rejects": {stage: dict(c) for stage, c in self.rejects_by_stage.items()},
+            "timings": {
+                "seconds": round(elapsed, 3),
+                "records_per_s": round(self.records / elapsed, 1) if elapsed > 0 else None,
+            },
+            "config": config,
+        }

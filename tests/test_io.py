@@ -1,0 +1,121 @@
+"""Readers: every input line becomes a Record or a line-numbered reject; nothing is dropped."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from qaug.io import InputReject, companion_paths, read_items
+from qaug.records import Record
+
+from conftest import write_jsonl
+
+
+def _split(items):
+    recs = [i for i in items if isinstance(i, Record)]
+    rejs = [i for i in items if isinstance(i, InputReject)]
+    return recs, rejs
+
+
+def test_jsonl_bad_lines_become_rejects_with_line_numbers(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [
+        {"instruction": "a", "output": "b"},
+        "{not json",
+        b'{"instruction": "\xff\xfe bad", "output": "x"}',
+        "",
+        '{"foo": 1, "bar": 2}',
+        {"instruction": 5, "output": "x"},
+        "[1, 2, 3]",
+        '{"instruction": "ok", "output": NaN}',
+        {"instruction": "c", "output": "d"},
+    ])
+    recs, rejs = _split(list(read_items(path)))
+    assert [r.line for r in recs] == [1, 9]
+    by_line = {r.line: r.reason for r in rejs}
+    assert set(by_line) == {2, 3, 4, 5, 6, 7, 8}
+    assert by_line[2].startswith("invalid JSON")
+    assert by_line[3].startswith("invalid UTF-8")
+    assert by_line[4] == "blank line"
+    assert "unknown record shape" in by_line[5]
+    assert "field 'instruction' is a number" in by_line[6]
+    assert "array" in by_line[7]
+    assert by_line[8].startswith("invalid JSON")
+    assert all(r.source == "d.jsonl" for r in rejs)
+    assert next(r for r in rejs if r.line == 2).raw == "{not json"
+
+
+def test_bom_is_stripped_and_ids_are_stable(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"instruction": "a", "output": "b"}\n{"id": 7, "text": "x"}\n')
+    recs, rejs = _split(list(read_items(path)))
+    assert recs[0].line == 1 and recs[0].data == {"instruction": "a", "output": "b"}
+    assert recs[0].id == "bom.jsonl:1" and recs[0].fmt == "alpaca"
+    # the second line is text-shaped in an alpaca file: rejected with a reason naming both
+    assert rejs and "looks like text" in rejs[0].reason
+    again, _ = _split(list(read_items(path)))
+    assert [r.id for r in again] == [r.id for r in recs]
+
+
+def test_empty_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    items = list(read_items(path))
+    assert len(items) == 1 and isinstance(items[0], InputReject)
+    assert items[0].line is None and items[0].reason == "file is empty"
+
+
+def test_oversize_line_is_rejected_without_holding_it(tmp_path: Path) -> None:
+    big = '{"text": "' + "x" * (11 * 1024 * 1024) + '"}'
+    path = write_jsonl(tmp_path / "big.jsonl", [big, {"text": "small"}])
+    recs, rejs = _split(list(read_items(path, max_line_bytes=10 * 1024 * 1024)))
+    assert [r.line for r in recs] == [2]
+    assert rejs[0].line == 1 and "over the" in rejs[0].reason and rejs[0].truncated
+    assert len(rejs[0].raw) <= 4096
+
+
+def test_big_integers_survive_reading(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "n.jsonl", ['{"text": "t", "n": 123456789012345678901234567890}'])
+    recs, _ = _split(list(read_items(path)))
+    assert recs[0].data["n"] == 123456789012345678901234567890
+
+
+def test_gzip_json_array_csv_and_tsv(tmp_path: Path) -> None:
+    gz = tmp_path / "a.jsonl.gz"
+    with gzip.open(gz, "wb") as fh:
+        fh.write(b'{"text": "one"}\n{"text": "two"}\n')
+    assert [r.data["text"] for r in read_items(gz)] == ["one", "two"]
+
+    arr = tmp_path / "a.json"
+    arr.write_text(json.dumps([{"instruction": "i", "output": "o"}, 3]), encoding="utf-8")
+    recs, rejs = _split(list(read_items(arr)))
+    assert recs[0].fmt == "alpaca" and rejs[0].line == 2
+
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text('instruction,input,output\n"Sum, please","1,2","3"\nonly-one-field\n', encoding="utf-8")
+    recs, rejs = _split(list(read_items(csv_path)))
+    assert recs[0].data == {"instruction": "Sum, please", "input": "1,2", "output": "3"}
+    assert recs[0].line == 2 and rejs[0].line == 3 and "fields" in rejs[0].reason
+
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("text\thint\nhello\tworld\n", encoding="utf-8")
+    assert [r.data for r in read_items(tsv)] == [{"text": "hello", "hint": "world"}]
+
+
+def test_format_override_and_conversation_formats(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "c.jsonl", [
+        {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
+        {"conversations": "nope"},
+        {"conversations": [{"from": "human", "value": 3}]},
+    ])
+    recs, rejs = _split(list(read_items(path)))
+    assert recs[0].fmt == "sharegpt"
+    assert [p for p, _ in recs[0].texts(["user"])] == [("conversations", 0, "value")]
+    assert "expected a list" in rejs[0].reason and "expected a string" in rejs[1].reason
+    forced = list(read_items(path, fmt="text"))
+    assert all(isinstance(i, InputReject) for i in forced)
+
+
+def test_companion_paths() -> None:
+    assert companion_paths(Path("x/out.jsonl")) == (Path("x/out.rejects.jsonl"), Path("x/out.report.json"))
+    assert companion_paths(Path("out")) == (Path("out.rejects.jsonl"), Path("out.report.json"))

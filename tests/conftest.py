@@ -46,3 +46,36 @@ def alpaca_rows() -> list[dict]:
         {"id": "r3", "instruction": "列出城市数据", "input": "",
          "output": '```json\n{"城市": "北京", "人口": 21893095, "区": ["东城", "西城"]}\n```'},
     ]
+
+
+def load_script(name: str):
+    """Import a scripts/*.py file as a module (the test-model builder lives there, as DESIGN.md says)."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "scripts" / f"{name}.py"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> Path:
+    """The random-weight Qwen2 test model with its own small byte-level vocabulary (< 1 MB)."""
+    path = tmp_path_factory.mktemp("models") / "tiny-qwen2.gguf"
+    return load_script("make_tiny_gguf").write_tiny_gguf(path, seed=0)
+
+
+@pytest.fixture(scope="session")
+def qwen_vocab_gguf(tmp_path_factory) -> Path:
+    """A random-weight Qwen2 with Qwen2.5's real 151,936-token tokenizer; skipped when the vocab is not cached."""
+    mtg = load_script("make_tiny_gguf")
+    vocab = mtg.cached_qwen2_vocab()
+    if vocab is None:
+        pytest.skip("Qwen2 vocab not cached: run `python scripts/make_tiny_gguf.py --fetch-qwen2-vocab` (scripts/test.sh does)")
+    path = tmp_path_factory.mktemp("models") / "qwen-vocab.gguf"
+    return mtg.write_tiny_gguf(path, seed=0, vocab_from=vocab)

@@ -1,0 +1,1 @@
+"""The model side: GGUF files, chat templates, JSON-Schema constraints and engines."""

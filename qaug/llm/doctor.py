@@ -1,0 +1,124 @@
+"""`qaug doctor`: what build and model a run would use, and the deployment check from the brief.
+
+The check asks, under the grammar, for Beijing, Shanghai and Shenzhen with city, population
+and gdp; it passes only with all three cities and positive numbers. Each item is a line the
+CLI prints; the first failing item names the exit.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from qaug import __version__
+from qaug.llm.engine import Job, Sampling
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "cities": {
+            "type": "array", "minItems": 3, "maxItems": 3,
+            "items": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 40},
+                               "population": {"type": "number"}, "gdp": {"type": "number"}},
+                "required": ["city", "population", "gdp"], "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["cities"], "additionalProperties": False,
+}
+CITY_PROMPT = ("Give the population and GDP (in billion yuan) of Beijing, Shanghai and Shenzhen as JSON: "
+               '{"cities": [{"city": ..., "population": ..., "gdp": ...}, ...]}.')
+_NAMES = {"beijing": "beijing", "北京": "beijing", "shanghai": "shanghai", "上海": "shanghai",
+          "shenzhen": "shenzhen", "深圳": "shenzhen"}
+
+
+@dataclass
+class Item:
+    """One line of the report: a name, what was found, and whether it is fine."""
+
+    name: str
+    value: str
+    ok: bool = True
+
+
+def build_items() -> list[Item]:
+    """qaug, llama-cpp-python, the build's GPU support and the GPU seen."""
+    items = [Item("qaug", __version__), Item("python", platform.python_version())]
+    try:
+        import llama_cpp
+    except ImportError:
+        return items + [Item("llama-cpp-python", "not installed (pip install llama-cpp-python)", ok=False)]
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    system = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    backends = [b for b in ("CUDA", "Metal", "Vulkan", "HIP", "SYCL", "BLAS") if b in system]
+    build = "GPU offload (" + ", ".join(b for b in backends if b != "BLAS") + ")" if offload else "CPU only"
+    items += [Item("llama-cpp-python", llama_cpp.__version__), Item("build", build)]
+    items.append(Item("gpu", gpu_name() or "none seen"))
+    if gpu_name() and not offload:
+        items.append(Item("hint", 'a GPU is present but this build is CPU-only: '
+                                  'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'))
+    return items
+
+
+def gpu_name() -> str | None:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def model_items(engine: Any, origin: str) -> list[Item]:
+    info = engine.info
+    return [
+        Item("model", f"{engine.model_path} ({origin})"),
+        Item("architecture", info.architecture),
+        Item("parameters", f"{info.n_params / 1e9:.2f} B" if info.n_params >= 1e8 else f"{info.n_params / 1e6:.1f} M"),
+        Item("quantization", info.quantization),
+        Item("context", f"{engine.n_ctx} used of {info.context_length or '?'} trained"),
+        Item("chat template", f"{engine.template.name} from {engine.template.source}"),
+        Item("threads / gpu layers / parallel", f"{engine.n_threads} / {engine.n_gpu_layers} / {engine.parallel}"),
+        Item("load time", f"{engine.load_seconds:.2f} s"),
+    ]
+
+
+def city_check(engine: Any, seed: int = 0) -> list[Item]:
+    """The brief's deployment check, with timing."""
+    job = Job(key="doctor", messages=({"role": "user", "content": CITY_PROMPT},), schema=CITY_SCHEMA, seed=seed,
+              sampling=Sampling(max_tokens=256))
+    t0 = time.perf_counter()
+    result = next(iter(engine.generate([job])))
+    seconds = time.perf_counter() - t0
+    rate = result.completion_tokens / seconds if seconds > 0 else 0.0
+    items = [Item("generation", f"{result.completion_tokens} tokens in {seconds:.2f} s ({rate:.1f} tokens/s)")]
+    if not result.ok:
+        return items + [Item("deployment check", f"failed: {result.error}", ok=False)]
+    problems = judge_cities(result.value)
+    if problems:
+        return items + [Item("deployment check", f"valid JSON, but {problems}: {result.text[:200]}", ok=False)]
+    return items + [Item("deployment check", f"passed: {result.text[:200]}")]
+
+
+def judge_cities(value: Any) -> str | None:
+    """None when the answer names the three cities with positive numbers, else what is wrong."""
+    seen = set()
+    for entry in value.get("cities", []):
+        name = _NAMES.get(str(entry.get("city", "")).strip().lower().replace(" city", ""))
+        if name is None:
+            return f"unexpected city {entry.get('city')!r}"
+        if not (entry.get("population", 0) > 0 and entry.get("gdp", 0) > 0):
+            return f"non-positive numbers for {entry.get('city')!r}"
+        seen.add(name)
+    missing = {"beijing", "shanghai", "shenzhen"} - seen
+    return f"missing {', '.join(sorted(missing))}" if missing else None
+

@@ -1,0 +1,169 @@
+"""The engine interface: many JSON-Schema-constrained jobs in, validated results out as they finish.
+
+Augmenters build Jobs and read Results; they never see how an answer was computed, so a
+sequential, batched, cached or scripted engine can stand in for another. Parsing,
+validation and bounded retries live here, once, for every engine.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from qaug import jsonio
+from qaug.llm.schema import check_schema, validate
+from qaug.rng import derive_seed
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Qwen2.5's recommended sampling; every field can be overridden per run."""
+
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    min_p: float = 0.0
+    repeat_penalty: float = 1.05
+    max_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class Job:
+    """One constrained generation. `key` is the caller's handle for matching results."""
+
+    key: str
+    messages: tuple[dict[str, str], ...]
+    schema: dict[str, Any]
+    seed: int
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass
+class Raw:
+    """What an engine produced for one attempt, before parsing."""
+
+    text: str
+    finish: str  # "stop" (grammar complete) | "length" (token budget) | "error"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Result:
+    """The outcome of a job: `value` is parsed and schema-valid, or `error` says why not."""
+
+    job: Job
+    value: Any = None
+    text: str = ""
+    error: str | None = None
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def parse_answer(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    """(value, None) for strict JSON that satisfies the schema, else (None, reason)."""
+    try:
+        value = jsonio.loads(text)
+    except (jsonio.JSONLineError, UnicodeDecodeError) as exc:
+        return None, f"answer is not strict JSON: {exc}"
+    err = validate(value, schema)
+    if err:
+        return None, f"answer does not match the schema: {err}"
+    return value, None
+
+
+class Engine(ABC):
+    """Base class: subclasses implement `_attempt_many`; retries and validation happen here."""
+
+    #: "file.gguf@sha256-prefix" of the model, recorded in provenance.
+    model_id: str = "unknown"
+    max_attempts: int = 3
+
+    def __init__(self) -> None:
+        self.stats = {"jobs": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+
+    @abstractmethod
+    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
+        """Run each job once (in any order, each exactly once), yielding as each finishes."""
+
+    def close(self) -> None:
+        """Free the model; engines are also context managers."""
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def generate(self, jobs: Iterable[Job], on_result: Callable[[Result], None] | None = None) -> Iterator[Result]:
+        """Yield one Result per job; failed attempts are retried with a derived seed, up to max_attempts."""
+        pending: dict[int, tuple[Job, Result]] = {}
+        batch: list[Job] = []
+        for job in jobs:
+            check_schema(job.schema)
+            batch.append(job)
+            pending[id(job)] = (job, Result(job=job))
+        attempt = 0
+        while batch and attempt < self.max_attempts:
+            attempt += 1
+            retry: list[Job] = []
+            t0 = time.perf_counter()
+            for sent, raw in self._attempt_many(batch):
+                original, result = pending[id(sent)]
+                result.attempts += 1
+                result.prompt_tokens += raw.prompt_tokens
+                result.completion_tokens += raw.completion_tokens
+                result.text = raw.text
+                self.stats["attempts"] += 1
+                self.stats["prompt_tokens"] += raw.prompt_tokens
+                self.stats["completion_tokens"] += raw.completion_tokens
+                if raw.error is not None and raw.finish == "error":
+                    result.error = raw.error  # not retryable: e.g. the prompt exceeds the context
+                elif raw.finish == "length":
+                    result.error = f"answer cut off at max_tokens={sent.sampling.max_tokens}"
+                else:
+                    result.value, result.error = parse_answer(raw.text, sent.schema)
+                retryable = result.error is not None and raw.finish != "error" and attempt < self.max_attempts
+                if retryable:
+                    again = replace(sent, seed=derive_seed(original.seed, "retry", attempt))
+                    pending[id(again)] = (original, result)
+                    retry.append(again)
+                else:
+                    self.stats["jobs"] += 1
+                    if on_result is not None:
+                        on_result(result)
+                    yield result
+                del pending[id(sent)]
+            self.stats["seconds"] += time.perf_counter() - t0
+            batch = retry
+
+
+class ScriptedEngine(Engine):
+    """A real Engine whose answers come from a function: for unit tests of prompts, parsing and gates."""
+
+    model_id = "scripted"
+
+    def __init__(self, answer: Callable[[Job, int], str | Raw]) -> None:
+        super().__init__()
+        self._answer = answer
+        self._calls: dict[str, int] = {}
+        self.jobs_seen: list[Job] = []
+
+    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
+        for job in jobs:
+            n = self._calls.get(job.key, 0)
+            self._calls[job.key] = n + 1
+            self.jobs_seen.append(job)
+            out = self._answer(job, n)
+            yield job, out if isinstance(out, Raw) else Raw(text=out, finish="stop", completion_tokens=len(out))

@@ -1,0 +1,324 @@
+"""The llama.cpp engine: one GGUF loaded in-process, N sequences decoded in one context.
+
+Each job gets a slot (a sequence id). A slot's prompt is decoded when the job starts;
+then every step decodes one token for every active slot in a single batch, samples each
+slot under its own grammar matcher, and a finished slot takes the next job at once
+(continuous batching). With parallel=1 this is the plain sequential loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaug.errors import ModelError
+from qaug.llm.constraint import CompiledSchema, ConstraintError, Matcher, Vocabulary, mask_words
+from qaug.llm.engine import Engine, Job, Raw
+from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
+from qaug.llm.logs import LlamaLog
+from qaug.llm.sampling import sample_token
+from qaug.llm.templates import ChatTemplate, PromptFormatter, resolve_template
+from qaug import jsonio
+
+REPEAT_WINDOW = 64  # llama.cpp's default penalty_last_n
+
+
+@dataclass
+class EngineOptions:
+    """How to load and run a model; defaults come from the model and the machine."""
+
+    n_ctx: int | None = None          # per sequence; None: min(model's trained context, 4096)
+    n_threads: int | None = None      # None: the cores this process may use
+    n_gpu_layers: int | str = "auto"  # "auto": all layers when the build can offload, else 0
+    parallel: int = 1
+    chat_template: str | None = None
+    n_batch: int = 512
+    verbose: bool = False
+    log_path: Path | None = None
+
+
+def default_threads() -> int:
+    """Physical parallelism available to us; ggml's spinning threads must not oversubscribe."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+@dataclass
+class _Slot:
+    seq: int
+    job: Job | None = None
+    matcher: Matcher | None = None
+    rng: np.random.Generator | None = None
+    pos: int = 0
+    prompt_tokens: int = 0
+    out: list[int] = field(default_factory=list)
+    last: int = -1
+    started: float = 0.0
+
+
+class LlamaCppEngine(Engine):
+    """Grammar-constrained JSON generation with llama-cpp-python's low-level API."""
+
+    def __init__(self, model_path: Path, options: EngineOptions | None = None) -> None:
+        super().__init__()
+        import llama_cpp as L
+
+        self._L = L
+        self.options = opts = options or EngineOptions()
+        path = first_shard(Path(model_path))
+        self.info: GGUFInfo = read_gguf(path)
+        self.model_path = path
+        self.log = LlamaLog(opts.log_path, verbose=opts.verbose)
+        self.log.install()
+        L.llama_backend_init()
+        mp = L.llama_model_default_params()
+        self.n_gpu_layers = self._gpu_layers(opts.n_gpu_layers)
+        mp.n_gpu_layers = self.n_gpu_layers
+        t0 = time.perf_counter()
+        self._model = L.llama_model_load_from_file(str(path).encode("utf-8"), mp)
+        if not self._model:
+            raise ModelError(f"llama.cpp could not load {path.name} ({self.info.architecture}); "
+                             f"see {self.log.where()} for its log")
+        self.load_seconds = time.perf_counter() - t0
+        self._vocab_ptr = L.llama_model_get_vocab(self._model)
+        self.n_vocab = L.llama_vocab_n_tokens(self._vocab_ptr)
+        trained = L.llama_model_n_ctx_train(self._model)
+        self.n_ctx = opts.n_ctx or min(trained, 4096)
+        if self.n_ctx > trained:
+            raise ModelError(f"--ctx {self.n_ctx} exceeds the model's trained context of {trained}")
+        self.parallel = max(1, opts.parallel)
+        self.n_threads = opts.n_threads or default_threads()
+        self._ctx = self._new_context()
+        self._mem = L.llama_get_memory(self._ctx)
+        self._batch = L.llama_batch_init(max(opts.n_batch, self.parallel), 0, self.parallel)
+        self.eog = self._eog_tokens()
+        self.vocab = Vocabulary(self._vocab_ptr, self.eog)
+        self._eog_set = set(self.eog)
+        self.template: ChatTemplate = resolve_template(self.info.architecture, self.info.chat_template, opts.chat_template)
+        bos_id, eos_id = L.llama_vocab_bos(self._vocab_ptr), L.llama_vocab_eos(self._vocab_ptr)
+        self.bos_text = self._piece(bos_id) if bos_id >= 0 else ""
+        self.add_bos = bool(L.llama_vocab_get_add_bos(self._vocab_ptr)) and bos_id >= 0
+        self._bos_id = bos_id
+        self.formatter = PromptFormatter(self.template, self.bos_text, self._piece(eos_id) if eos_id >= 0 else "")
+        self._schemas: dict[str, CompiledSchema] = {}
+        self._mask = np.zeros(mask_words(self.n_vocab), dtype=np.int32)
+        self.model_id = f"{path.name}@{self.info.size}"
+        self.decode_seconds = 0.0
+
+    # -- setup helpers -------------------------------------------------------------------
+    def _gpu_layers(self, requested: int | str) -> int:
+        if requested == "auto":
+            return 999 if gpu_offload_supported() else 0
+        try:
+            return int(requested)
+        except ValueError:
+            raise ModelError(f"--n-gpu-layers must be 'auto' or a number, not {requested!r}") from None
+
+    def _new_context(self) -> Any:
+        L = self._L
+        cp = L.llama_context_default_params()
+        cp.n_ctx = self.n_ctx * self.parallel
+        cp.n_batch = max(self.options.n_batch, self.parallel)
+        cp.n_ubatch = cp.n_batch
+        cp.n_seq_max = self.parallel
+        cp.kv_unified = True
+        cp.n_threads = cp.n_threads_batch = self.n_threads
+        ctx = L.llama_init_from_model(self._model, cp)
+        if not ctx:
+            raise ModelError(f"could not create a context of {cp.n_ctx} tokens for {self.model_path.name} "
+                             f"(out of memory?); lower --ctx or --parallel")
+        return ctx
+
+    def _eog_tokens(self) -> list[int]:
+        L = self._L
+        eog = [t for t in (L.llama_vocab_eos(self._vocab_ptr), L.llama_vocab_eot(self._vocab_ptr)) if t >= 0]
+        for t in range(self.n_vocab):
+            if t not in eog and L.llama_vocab_is_eog(self._vocab_ptr, t):
+                eog.append(t)
+        return eog
+
+    def _piece(self, token: int) -> str:
+        buf = ctypes.create_string_buffer(256)
+        n = self._L.llama_token_to_piece(self._vocab_ptr, token, buf, len(buf), 0, True)
+        return buf.raw[:max(n, 0)].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        L = self._L
+        if getattr(self, "_batch", None) is not None:
+            L.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            L.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            L.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- prompts ---------------------------------------------------------------------------
+    def tokenize(self, text: str, special: bool) -> list[int]:
+        """llama.cpp tokens; `special` parses control-token text (only ever for template text)."""
+        L = self._L
+        raw = text.encode("utf-8")
+        buf = (L.llama_token * (len(raw) + 16))()
+        n = L.llama_tokenize(self._vocab_ptr, raw, len(raw), buf, len(buf), False, special)
+        if n < 0:
+            buf = (L.llama_token * -n)()
+            n = L.llama_tokenize(self._vocab_ptr, raw, len(raw), buf, len(buf), False, special)
+        return list(buf[:n])
+
+    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """Render with the chat template, tokenizing template text with specials and user text without.
+
+        A record containing "<|im_start|>" must stay text: data can never inject control tokens.
+        """
+        marks = [f"\x00qaug{i}\x00" for i in range(len(messages))]
+        rendered = self.formatter.render([{"role": m["role"], "content": marks[i]} for i, m in enumerate(messages)])
+        tokens: list[int] = []
+        rest = rendered
+        for i, mark in enumerate(marks):
+            head, sep, rest = rest.partition(mark)
+            if not sep:
+                raise ModelError(f"chat template from {self.template.source} drops message {i}")
+            if head:
+                tokens += self.tokenize(head, special=True)
+            tokens += self.tokenize(messages[i]["content"], special=False)
+        if rest:
+            tokens += self.tokenize(rest, special=True)
+        if self.add_bos and (not tokens or tokens[0] != self._bos_id):
+            tokens.insert(0, self._bos_id)
+        return tokens
+
+    def render_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        return self.formatter.render(list(messages))
+
+    def compiled(self, schema: dict[str, Any]) -> CompiledSchema:
+        key = jsonio.dumps_str(schema)
+        comp = self._schemas.get(key)
+        if comp is None:
+            comp = self._schemas[key] = CompiledSchema(schema, self.vocab)
+        return comp
+
+    # -- decoding ----------------------------------------------------------------------------
+    def _decode(self, entries: Sequence[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, pos, seq, want_logits) entries in one batch."""
+        b = self._batch
+        b.n_tokens = len(entries)
+        for i, (tok, pos, seq, logits) in enumerate(entries):
+            b.token[i] = tok
+            b.pos[i] = pos
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = logits
+        t0 = time.perf_counter()
+        rc = self._L.llama_decode(self._ctx, b)
+        self.decode_seconds += time.perf_counter() - t0
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc}")
+
+    def _logits(self, index: int) -> np.ndarray:
+        ptr = self._L.llama_get_logits_ith(self._ctx, index)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def _start(self, slot: _Slot, job: Job) -> Raw | None:
+        """Put a job in a slot and decode its prompt; a Raw error if it cannot start."""
+        try:
+            tokens = self.prompt_tokens(job.messages)
+            matcher = self.compiled(job.schema).start()
+        except (ModelError, ConstraintError) as exc:
+            return Raw(text="", finish="error", error=str(exc))
+        limit = self.n_ctx
+        if len(tokens) + job.sampling.max_tokens > limit:
+            return Raw(text="", finish="error", prompt_tokens=0,
+                       error=f"prompt is {len(tokens)} tokens; with max_tokens {job.sampling.max_tokens} it exceeds "
+                             f"the context of {limit} (--ctx)")
+        self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        step = self._batch_capacity()
+        for start in range(0, len(tokens) - 1, step):
+            chunk = tokens[start:min(start + step, len(tokens) - 1)]
+            self._decode([(t, start + i, slot.seq, False) for i, t in enumerate(chunk)])
+        slot.job, slot.matcher, slot.out = job, matcher, []
+        slot.rng = np.random.default_rng(job.seed)
+        slot.pos = len(tokens) - 1
+        slot.last = tokens[-1]
+        slot.prompt_tokens = len(tokens)
+        slot.started = time.perf_counter()
+        return None
+
+    def _batch_capacity(self) -> int:
+        return max(self.options.n_batch, self.parallel)
+
+    def _finish(self, slot: _Slot, finish: str, error: str | None = None) -> tuple[Job, Raw]:
+        job = slot.job
+        assert job is not None
+        data = self.vocab.detokenize(slot.out)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text, finish, error = data.decode("utf-8", "backslashreplace"), "invalid", f"answer is not UTF-8: {exc}"
+        raw = Raw(text=text, finish=finish, prompt_tokens=slot.prompt_tokens, completion_tokens=len(slot.out),
+                  error=error)
+        self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        slot.job = slot.matcher = None
+        return job, raw
+
+    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
+        queue = deque(jobs)
+        slots = [_Slot(seq=i) for i in range(self.parallel)]
+        while queue or any(s.job is not None for s in slots):
+            for slot in slots:
+                while slot.job is None and queue:
+                    job = queue.popleft()
+                    failed = self._start(slot, job)
+                    if failed is not None:
+                        yield job, failed
+            active = [s for s in slots if s.job is not None]
+            if not active:
+                continue
+            self._decode([(s.last, s.pos, s.seq, True) for s in active])
+            for i, slot in enumerate(active):
+                done = self._step(slot, i)
+                if done is not None:
+                    yield self._finish(slot, *done)
+
+    def _step(self, slot: _Slot, batch_index: int) -> tuple[str, str | None] | None:
+        """Sample one token for a slot; (finish, error) when its job is done."""
+        job, matcher = slot.job, slot.matcher
+        assert job is not None and matcher is not None and slot.rng is not None
+        try:
+            mask = matcher.fill_mask(self._mask)
+            token = sample_token(self._logits(batch_index), mask, job.sampling, slot.rng, slot.out[-REPEAT_WINDOW:])
+            matcher.consume(token)
+        except (ConstraintError, ValueError) as exc:
+            return "invalid", f"grammar error: {exc}"
+        slot.pos += 1
+        if token in self._eog_set:
+            return "stop", None
+        slot.out.append(token)
+        slot.last = token
+        if matcher.is_stopped():
+            return "stop", None
+        if len(slot.out) >= job.sampling.max_tokens:
+            return "length", None
+        return None

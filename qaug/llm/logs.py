@@ -1,0 +1,52 @@
+"""llama.cpp's own log: to a file by default, to stderr with --verbose, never over the progress bar."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+_INSTALLED: list[Any] = []  # keep the ctypes callback alive for the life of the process
+
+
+def default_log_path() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qaug"
+    return base / "llama.log"
+
+
+class LlamaLog:
+    """Routes llama.cpp log lines to a file (or stderr when verbose)."""
+
+    def __init__(self, path: Path | None = None, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self.path = path or default_log_path()
+        self._fh: Any = None
+
+    def where(self) -> str:
+        return "stderr" if self.verbose else str(self.path)
+
+    def install(self) -> None:
+        import llama_cpp
+
+        if not self.verbose:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a", encoding="utf-8", errors="replace")
+            except OSError:
+                self._fh = None
+        fh, verbose = self._fh, self.verbose
+
+        @llama_cpp.llama_log_callback
+        def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            line = text.decode("utf-8", "replace")
+            if verbose:
+                sys.stderr.write(line)
+            elif fh is not None:
+                fh.write(line)
+                if line.endswith("\n"):
+                    fh.flush()
+
+        _INSTALLED.append(_callback)
+        llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))

@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="qaug: offline data augmentation for LLM fine-tuning datasets.",
 )
-out_console = Console(highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -78,7 +78,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def run(
     inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
-    methods: str = typer.Option("perturb", "--methods", "-m", help="Comma-separated methods or groups (see `qaug methods`)."),
+    methods: str = typer.Option("rewrite", "--methods", "-m", help="Comma-separated methods or groups (see `qaug methods`)."),
     seed: int = typer.Option(0, "--seed", help="Run seed; results depend only on seed, record id, method and parameters."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages or text (default: detected per file)."),
     fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
@@ -90,6 +90,20 @@ def run(
     null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p (probability a leaf becomes null)."),
     max_line_mb: float = typer.Option(8.0, "--max-line-mb", help="Lines longer than this go to the rejects file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for model methods (default: $QAUG_MODEL, ./models, HF cache, demo)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
+    n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto': all layers when the build can offload, else 0."),
+    parallel: int = typer.Option(1, "--parallel", min=1, max=64, help="Sequences decoded together in one context."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0, help="Sampling temperature (Qwen2.5 default 0.7)."),
+    top_p: float = typer.Option(0.8, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
+    top_k: int = typer.Option(20, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
+    min_p: float = typer.Option(0.0, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
+    repeat_penalty: float = typer.Option(1.05, "--repeat-penalty", min=0.0, help="Repeat penalty over the last 64 tokens (default 1.05)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=8, help="Token budget of one model answer."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
     from qaug.augment.base import registry, resolve_methods
@@ -111,15 +125,32 @@ def run(
         strict=strict, variants=variants, max_line_bytes=int(max_line_mb * 1024 * 1024),
     )
     show = not quiet
+    config.validate()
+    engine, sampling = None, None
+    if any(not registry()[n].pure for n in names):
+        from qaug.llm.engine import Sampling
+        from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+        from qaug.llm.models import DEMO_NOTICE, resolve_model
+
+        choice = resolve_model(gguf, models_dir)
+        if choice.demo:
+            err_console.print(f"note: {DEMO_NOTICE}", markup=False)
+        engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                                                            parallel=parallel, chat_template=chat_template,
+                                                            verbose=verbose))
+        sampling = Sampling(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                            repeat_penalty=repeat_penalty, max_tokens=max_tokens)
     progress = _Progress(err_console) if show else None
-    pipeline = Pipeline(config, progress=progress.update if progress else None)
     try:
+        pipeline = Pipeline(config, progress=progress.update if progress else None, engine=engine, sampling=sampling)
         stats = pipeline.run()
     finally:
         if progress:
             progress.close()
+        if engine is not None:
+            engine.close()
     if show:
-        _print_summary(stats, config)
+        _print_summary(stats, config, pipeline.engine_report() if engine is not None else None)
 
 
 @app.command("methods")
@@ -274,7 +305,7 @@ class _Progress:
             self.rich.stop()
 
 
-def _print_summary(stats: Any, config: Any) -> None:
+def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None) -> None:
     table = Table(title="qaug run", title_justify="left", box=None, pad_edge=False)
     table.add_column("", style="bold")
     table.add_column("written", justify="right")
@@ -292,6 +323,10 @@ def _print_summary(stats: Any, config: Any) -> None:
     rate = stats.records / stats.elapsed if stats.elapsed else 0.0
     out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
                       f"in {stats.elapsed:.1f}s ({rate:,.0f} records/s)")
+    if model:
+        out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts, "
+                          f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
+                          f"in {model['seconds']:.1f}s ({model['completion_tokens_per_s'] or 0:,.1f} tokens/s)")
     out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
 
 

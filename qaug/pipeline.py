@@ -30,6 +30,7 @@ ProgressFn = Callable[[int, int, int], None]
 class _Method:
     augmenter: Augmenter
     params_json: str
+    model: str | None = None
 
 
 def build_augmenters(config: RunConfig) -> list[Augmenter]:
@@ -47,14 +48,20 @@ class Pipeline:
     """One run: owns the writers and counters; `run()` streams every input through."""
 
     def __init__(self, config: RunConfig, augmenters: list[Augmenter] | None = None,
-                 progress: ProgressFn | None = None) -> None:
+                 progress: ProgressFn | None = None, engine: Any = None, sampling: Any = None) -> None:
         config.validate()
         self.config = config
         self.methods = [_Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
         self.progress = progress
         self.stats = RunStats()
+        self.engine = engine
         for m in self.methods:
             self.stats.method(m.augmenter.name)
+            if not m.augmenter.pure:
+                if engine is None:
+                    raise UsageError(f"method {m.augmenter.name} needs a model engine")
+                m.augmenter.bind(engine, sampling)  # type: ignore[attr-defined]
+                m.model = engine.model_id
 
     def run(self) -> RunStats:
         """Process every input; writes output, rejects and report. Raises on a failed run."""
@@ -76,8 +83,19 @@ class Pipeline:
             out.close()
             rej.close()
             self.stats.finish(status)
-            write_json_atomic(cfg.report_path, self.stats.to_report(cfg.to_dict()))
+            report = self.stats.to_report(cfg.to_dict())
+            if self.engine is not None:
+                report["model"] = self.engine_report()
+            write_json_atomic(cfg.report_path, report)
         return self.stats
+
+    def engine_report(self) -> dict[str, Any]:
+        """Model time and tokens, for the report and the summary."""
+        st = dict(self.engine.stats)
+        secs = st.get("seconds", 0.0)
+        st["model"] = self.engine.model_id
+        st["completion_tokens_per_s"] = round(st["completion_tokens"] / secs, 1) if secs else None
+        return st
 
     # -- streaming --------------------------------------------------------------------------
     def _stream_all(self) -> None:
@@ -164,7 +182,7 @@ class Pipeline:
                         continue
                     self._out.write_raw(output_line(data_bytes, provenance(
                         id=cid, parent=record.id, method=name, version=m.augmenter.version, seed=cfg.seed,
-                        index=index - 1, params=m.params_json, source=source, info=outcome.info,
+                        index=index - 1, params=m.params_json, source=source, model=m.model, info=outcome.info,
                         score=outcome.score)))
                     ms.written += 1
 

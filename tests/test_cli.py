@@ -34,11 +34,11 @@ def test_same_command_twice_gives_identical_bytes(tmp_path: Path) -> None:
 def test_bad_input_is_reported_not_fatal_unless_strict(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": '{"k": 1, "v": 2}'}, "nope", ""])
     out = tmp_path / "o.jsonl"
-    ok = run_cli("run", str(src), "-o", str(out), "-q")
+    ok = run_cli("run", str(src), "-o", str(out), "-q", "-m", "perturb")
     assert ok.returncode == 0, ok.stderr
     rejects = read_jsonl(tmp_path / "o.rejects.jsonl")
     assert [(r["line"], r["stage"]) for r in rejects[:2]] == [(2, "read"), (3, "read")]
-    strict = run_cli("run", str(src), "-o", str(out), "-q", "--strict")
+    strict = run_cli("run", str(src), "-o", str(out), "-q", "--strict", "-m", "perturb")
     assert strict.returncode == 1
     assert "in.jsonl:2" in strict.stderr and "Traceback" not in strict.stderr
 

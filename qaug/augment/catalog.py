@@ -1,3 +1,3 @@
 """Importing this module registers every built-in method and group."""
 
-from qaug.augment import code, structural  # noqa: F401
+from qaug.augment import backtranslate, code, rewrite, structural, tables  # noqa: F401

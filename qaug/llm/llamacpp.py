@@ -118,7 +118,9 @@ class LlamaCppEngine(Engine):
         self.formatter = PromptFormatter(self.template, self.bos_text, self._piece(eos_id) if eos_id >= 0 else "")
         self._schemas: dict[str, CompiledSchema] = {}
         self._mask = np.zeros(mask_words(self.n_vocab), dtype=np.int32)
-        self.model_id = f"{path.name}@{self.info.size}"
+        from qaug.llm.models import file_sha256
+
+        self.model_id = f"{path.name}@sha256:{file_sha256(path)[:12]}"
         self.decode_seconds = 0.0
 
     # -- setup helpers -------------------------------------------------------------------

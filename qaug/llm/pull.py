@@ -30,6 +30,9 @@ def _hub():
         import huggingface_hub
     except ImportError:
         raise UsageError("qaug pull needs huggingface-hub: pip install huggingface-hub") from None
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # its retry chatter would bury our one line
     return huggingface_hub
 
 

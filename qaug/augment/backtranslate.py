@@ -1,0 +1,103 @@
+"""`backtranslate`: source -> pivot -> source, one variant per pivot language.
+
+Each hop is its own schema-constrained call; the pivot text and language stay in provenance,
+and each hop must really be in the language it claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qaug.augment.base import Failure, Outcome, Param, Skip, register
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.llm.engine import Job, Result
+from qaug.quality.lang import detect
+from qaug.records import Record
+from qaug.rng import Rng
+
+TRANSLATION_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["translation"],
+    "properties": {"translation": {"type": "string", "minLength": 1}},
+}
+
+
+@register
+class BackTranslate(ModelAugmenter):
+    name = "backtranslate"
+    description = "round trip through pivot languages (zh->en->zh, en->zh->en; --param backtranslate.pivots=fr,de,ja)"
+    prompt_name = "backtranslate"
+    PARAMS = (Param("pivots", tuple, (), "pivot languages (default: en for Chinese sources, zh otherwise)"),) + GATE_PARAMS
+
+    def _pivots(self, lang: str) -> list[str]:
+        pivots = [p for p in self.pivots if p != lang] if self.pivots else ["en" if lang == "zh" else "zh"]
+        return pivots
+
+    def _translate_job(self, key: str, text: str, source: str, target: str, rng: Rng) -> Job:
+        msgs = self.messages(source, text=text, source=source, target=target)
+        budget = min(self.sampling.max_tokens, 48 + 3 * len(text))
+        return self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget)
+
+    def plan(self, unit: Unit, index: int) -> None:
+        for p, pivot in enumerate(self._pivots(unit.lang)):
+            for k, (_, text) in enumerate(unit.texts):
+                unit.jobs.append(self._translate_job(f"{index}/{p}/{k}/out", text, unit.lang, pivot, unit.rng))
+
+    def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
+        planned: list[Unit] = []
+        for i, (record, rng) in enumerate(units):
+            texts = record.texts(self.fields_for(record))
+            unit = Unit(record, rng, texts, detect(" ".join(t for _, t in texts)) if texts else "en", [])
+            if texts:
+                self.plan(unit, i)
+            else:
+                unit.skip = Skip("no text in the selected fields")
+            planned.append(unit)
+        first = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
+        back_jobs: list[Job] = []
+        for i, unit in enumerate(planned):
+            if unit.skip is not None:
+                continue
+            for job in unit.jobs:
+                r = first.get(job.key)
+                if r is not None and r.ok:
+                    _, p, k, _ = job.key.split("/")
+                    pivot = self._pivots(unit.lang)[int(p)]
+                    back_jobs.append(self._translate_job(f"{i}/{p}/{k}/back", r.value["translation"], pivot,
+                                                         unit.lang, unit.rng))
+        second = self.run_jobs(back_jobs)
+        return [[u.skip] if u.skip is not None else self._build(i, u, first, second) for i, u in enumerate(planned)]
+
+    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:  # pragma: no cover - two-phase
+        raise NotImplementedError
+
+    def _build(self, i: int, unit: Unit, first: dict[str, Result], second: dict[str, Result]) -> list[Outcome]:
+        out: list[Outcome] = []
+        siblings: dict[int, list[str]] = {}
+        for p, pivot in enumerate(self._pivots(unit.lang)):
+            pivots, backs = [], []
+            failed: Outcome | None = None
+            for k, (_, text) in enumerate(unit.texts):
+                r1, r2 = first.get(f"{i}/{p}/{k}/out"), second.get(f"{i}/{p}/{k}/back")
+                if r1 is None or not r1.ok:
+                    failed = failure_of(r1)
+                    break
+                got = detect(r1.value["translation"])
+                if got != pivot:
+                    failed = Failure(f"pivot hop is in {got}, not {pivot}", stage="gate", text=r1.value["translation"])
+                    break
+                if r2 is None or not r2.ok:
+                    failed = failure_of(r2)
+                    break
+                back = r2.value["translation"]
+                if detect(back) != unit.lang:
+                    failed = Failure(f"back-translation is in {detect(back)}, not {unit.lang}", stage="gate", text=back)
+                    break
+                pivots.append(r1.value["translation"])
+                backs.append(back)
+            if failed is not None:
+                out.append(failed)
+                continue
+            out.append(self.variant_from(unit, backs, {"pivot_lang": pivot, "pivot": pivots if len(pivots) > 1 else pivots[0],
+                                                       "lang": unit.lang}, siblings))
+        return out

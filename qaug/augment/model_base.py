@@ -1,0 +1,152 @@
+"""Model augmenters: a method defines its prompts, answer schema and how answers become variants.
+
+The base does the rest once for every method: language choice, messages from the prompt data
+files, job seeds from (run seed, record id, method, variant index), one engine call for a whole
+window of records, and the text gates every model variant passes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
+from qaug.errors import UsageError
+from qaug.llm.engine import Engine, Job, Result, Sampling
+from qaug.quality import filters
+from qaug.quality.lang import NAMES, NAMES_ZH, detect
+from qaug.records import Path, Record, with_texts
+from qaug.rng import Rng
+
+GATE_PARAMS = (
+    Param("min_len_ratio", float, 0.3, "shortest variant, as a share of the source length", min=0.0),
+    Param("max_len_ratio", float, 3.0, "longest variant, as a multiple of the source length", min=0.1),
+    Param("max_similarity", float, 0.95, "reject variants whose character 3-gram overlap with the source or a sibling "
+          "is above this", min=0.0, max=1.0),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def prompt_file(name: str) -> dict[str, dict[str, str]]:
+    """Prompt templates of one method, per language, from qaug/augment/prompts/<name>.json."""
+    text = resources.files("qaug.augment").joinpath("prompts", f"{name}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@dataclass
+class Unit:
+    """One (record, variant index) of a window, with the jobs planned for it."""
+
+    record: Record
+    rng: Rng
+    texts: list[tuple[Path, str]]
+    lang: str
+    jobs: list[Job]
+    skip: Outcome | None = None
+
+
+class ModelAugmenter(Augmenter):
+    """Base for methods whose variants come from the model engine."""
+
+    pure = False
+    default_fields = "prompt"
+    #: which prompt file and whether numbers must survive the method (False for methods that change them)
+    prompt_name = ""
+    keep_numbers = True
+
+    def setup(self) -> None:
+        self.engine: Engine | None = None
+        self.sampling = Sampling()
+
+    def bind(self, engine: Engine, sampling: Sampling) -> None:
+        """Attach the run's engine; the pipeline does this before the first window."""
+        self.engine, self.sampling = engine, sampling
+
+    # -- prompts ---------------------------------------------------------------------------
+    def messages(self, lang: str, **fields: Any) -> tuple[dict[str, str], ...]:
+        prompts = prompt_file(self.prompt_name)
+        p = prompts.get("zh" if lang == "zh" else "en")
+        names = NAMES_ZH if lang == "zh" else NAMES
+        fmt = {k: (names.get(v, v) if k in ("language", "source", "target") else v) for k, v in fields.items()}
+        return ({"role": "system", "content": p["system"]}, {"role": "user", "content": p["user"].format(**fmt)})
+
+    def job(self, key: str, messages: tuple[dict[str, str], ...], schema: dict[str, Any], rng: Rng,
+            max_tokens: int | None = None) -> Job:
+        sampling = self.sampling
+        if max_tokens is not None and max_tokens < sampling.max_tokens:
+            from dataclasses import replace
+
+            sampling = replace(sampling, max_tokens=max_tokens)
+        return Job(key=key, messages=messages, schema=schema, seed=rng.next64() & 0x7FFFFFFF, sampling=sampling)
+
+    # -- planning and building, per method -------------------------------------------------
+    def plan(self, unit: Unit, index: int) -> None:
+        """Fill unit.jobs (or unit.skip) for one record."""
+        raise NotImplementedError
+
+    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
+        """Turn the unit's results into variants or failures."""
+        raise NotImplementedError
+
+    def run_jobs(self, jobs: Sequence[Job]) -> dict[str, Result]:
+        if self.engine is None:
+            raise UsageError(f"{self.name} needs a model (pass --gguf or see `qaug models`)")
+        return {r.job.key: r for r in self.engine.generate(jobs)}
+
+    def augment(self, record: Record, rng: Rng) -> Any:
+        return iter(self.augment_many([(record, rng)])[0])
+
+    def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
+        planned = []
+        for i, (record, rng) in enumerate(units):
+            texts = record.texts(self.fields_for(record))
+            unit = Unit(record, rng, texts, detect(" ".join(t for _, t in texts)) if texts else "en", [])
+            if not texts:
+                unit.skip = Skip("no text in the selected fields")
+            else:
+                self.plan(unit, i)
+            planned.append(unit)
+        results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
+        return [[u.skip] if u.skip is not None else self.build(u, results) for u in planned]
+
+    # -- shared gates ----------------------------------------------------------------------
+    def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
+        """Reason to reject a variant text, or None."""
+        if not variant.strip():
+            return "empty variant"
+        if filters.normalize(variant) == filters.normalize(source):
+            return "identical to source after normalisation"
+        if any(filters.normalize(variant) == filters.normalize(s) for s in siblings):
+            return "duplicate of a sibling variant"
+        reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
+        if reason:
+            return reason
+        sim = filters.similarity(source, variant)
+        if sim > self.max_similarity:
+            return f"near-duplicate of source (similarity {sim:.2f})"
+        if any(filters.similarity(variant, s) > self.max_similarity for s in siblings):
+            return "near-duplicate of a sibling variant"
+        return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
+
+    def variant_from(self, unit: Unit, replacements: list[str], info: dict[str, Any],
+                     siblings: dict[int, list[str]]) -> Outcome:
+        """A variant replacing each selected text with its counterpart, after every text passes the gates."""
+        changes: dict[Path, str] = {}
+        for k, ((path, source), new) in enumerate(zip(unit.texts, replacements)):
+            reason = self.text_gate(source, new, siblings.setdefault(k, []))
+            if reason:
+                return Failure(reason, stage="gate", text=new)
+            changes[path] = new
+        for k, new in enumerate(replacements):
+            siblings[k].append(new)
+        return Variant(with_texts(unit.record.data, changes), info=info)
+
+
+def failure_of(result: Result | None) -> Failure:
+    if result is None:
+        return Failure("no result from the engine", stage="model")
+    return Failure(result.error or "model failed", stage="model", text=result.text or None)

@@ -1,0 +1,44 @@
+"""`rewrite`: N paraphrases of the instruction (or the chosen fields) that keep its intent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qaug.augment.base import Outcome, Param, register
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.llm.engine import Result
+
+
+def variants_schema(n: int) -> dict[str, Any]:
+    """Exactly n non-empty strings."""
+    return {"type": "object", "additionalProperties": False, "required": ["variants"],
+            "properties": {"variants": {"type": "array", "minItems": n, "maxItems": n,
+                                        "items": {"type": "string", "minLength": 1}}}}
+
+
+@register
+class Rewrite(ModelAugmenter):
+    name = "rewrite"
+    description = "N paraphrases of the instruction / user turns: same intent, new verbs, structure and tone"
+    prompt_name = "rewrite"
+    PARAMS = (Param("n", int, 5, "paraphrases per record", min=1, max=20),) + GATE_PARAMS
+
+    def plan(self, unit: Unit, index: int) -> None:
+        schema = variants_schema(self.n)
+        for k, (_, text) in enumerate(unit.texts):
+            msgs = self.messages(unit.lang, n=self.n, text=text, language=unit.lang)
+            budget = min(self.sampling.max_tokens, 64 + self.n * (2 * len(text) + 32))
+            unit.jobs.append(self.job(f"{index}/{k}", msgs, schema, unit.rng, max_tokens=budget))
+
+    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
+        answers = []
+        for job in unit.jobs:
+            result = results.get(job.key)
+            if result is None or not result.ok:
+                return [failure_of(result)]
+            answers.append(result.value["variants"])
+        siblings: dict[int, list[str]] = {}
+        out: list[Outcome] = []
+        for i in range(self.n):
+            out.append(self.variant_from(unit, [a[i] for a in answers], {"lang": unit.lang, "variant": i}, siblings))
+        return out

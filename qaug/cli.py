@@ -78,68 +78,105 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def run(
     inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
-    methods: str = typer.Option("rewrite", "--methods", "-m", help="Comma-separated methods or groups (see `qaug methods`)."),
-    seed: int = typer.Option(0, "--seed", help="Run seed; results depend only on seed, record id, method and parameters."),
+    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups (default rewrite; see `qaug methods`)."),
+    task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed (default 0); results depend only on seed, record id, method and parameters."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages or text (default: detected per file)."),
     fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
-    target: str = typer.Option("texts", "--target", help="'texts': JSON found inside the record's texts; 'record': the record object itself."),
-    no_originals: bool = typer.Option(False, "--no-originals", help="Write only the variants, not the input records."),
-    strict: bool = typer.Option(False, "--strict", help="Stop with exit 1 at the first reject."),
-    variants: int = typer.Option(1, "--variants", min=1, help="Variants to try per record and method."),
+    target: Optional[str] = typer.Option(None, "--target", help="'texts' (default): JSON inside the record's texts; 'record': the record object itself."),
+    no_originals: Optional[bool] = typer.Option(None, "--no-originals", help="Write only the variants, not the input records."),
+    strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first reject."),
+    variants: Optional[int] = typer.Option(None, "--variants", min=1, help="Variants to try per record and method (default 1)."),
+    max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0, help="Largest share of augmented records in the output (default 0.3; 1 = no cap)."),
+    verify: Optional[bool] = typer.Option(None, "--verify", help="The model judges each variant against its source; failures rejected, borderline marked for review."),
     param: list[str] = typer.Option([], "--param", "-p", help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
-    null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p (probability a leaf becomes null)."),
-    max_line_mb: float = typer.Option(8.0, "--max-line-mb", help="Lines longer than this go to the rejects file."),
+    null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p / perturb.null_p."),
+    max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for model methods (default: $QAUG_MODEL, ./models, HF cache, demo)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
-    n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto': all layers when the build can offload, else 0."),
-    parallel: int = typer.Option(1, "--parallel", min=1, max=64, help="Sequences decoded together in one context."),
+    n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers", help="'auto' (default): all layers when the build can offload, else 0."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together in one context (default 1)."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
-    temperature: float = typer.Option(0.7, "--temperature", min=0.0, help="Sampling temperature (Qwen2.5 default 0.7)."),
-    top_p: float = typer.Option(0.8, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
-    top_k: int = typer.Option(20, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
-    min_p: float = typer.Option(0.0, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
-    repeat_penalty: float = typer.Option(1.05, "--repeat-penalty", min=0.0, help="Repeat penalty over the last 64 tokens (default 1.05)."),
-    max_tokens: int = typer.Option(512, "--max-tokens", min=8, help="Token budget of one model answer."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (Qwen2.5 default 0.7)."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
+    min_p: Optional[float] = typer.Option(None, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
+    repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty", min=0.0, help="Repeat penalty over the last 64 tokens (default 1.05)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8, help="Token budget of one model answer (default 512)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
     from qaug.augment.base import registry, resolve_methods
     from qaug.config import RunConfig, parse_param_args
     from qaug.pipeline import Pipeline
+    from qaug.recipe import load_recipe, methods_for, pick
 
-    names = resolve_methods(_split(methods))
-    params = parse_param_args(param)
+    rc = load_recipe(recipe) if recipe else {}
+    rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
+    names = resolve_methods(methods_for(methods or rc.get("methods"), task or rc.get("task")))
+    params: dict[str, dict[str, Any]] = {}
+    reg = registry()
+    for name in names:  # recipe gates apply to every method that has such a parameter
+        known = {p.name for p in reg[name].PARAMS}
+        gates = {k: v for k, v in rc.get("gates", {}).items() if k in known}
+        if gates:
+            params.setdefault(name, {}).update(gates)
+    for name, values in rc.get("params", {}).items():
+        params.setdefault(name, {}).update(values)
+    for name, values in parse_param_args(param).items():
+        params.setdefault(name, {}).update(values)
     if null_p is not None:
-        takers = [n for n in names if any(p.name == "p" for p in registry()[n].PARAMS) and n == "null_inject"]
-        takers += [n for n in names if any(p.name == "null_p" for p in registry()[n].PARAMS)]
+        takers = [n for n in names if n in ("null_inject", "perturb")]
         if not takers:
             raise UsageError("--null-p needs null_inject or perturb in --methods")
         for n in takers:
-            params.setdefault(n, {})["p" if n == "null_inject" else "null_p"] = str(null_p)
+            params.setdefault(n, {})["p" if n == "null_inject" else "null_p"] = null_p
+    field_spec = pick(fields, rc, "fields", None)
+    if isinstance(field_spec, str):
+        field_spec = _split(field_spec)
+    needs_model = any(not reg[n].pure for n in names)
+    model_opts = {
+        "gguf": str(gguf) if gguf else rmodel.get("gguf"), "models_dir": str(models_dir) if models_dir else rmodel.get("models_dir"),
+        "ctx": pick(ctx, rmodel, "ctx", None), "threads": pick(threads, rmodel, "threads", None),
+        "n_gpu_layers": str(pick(n_gpu_layers, rmodel, "n_gpu_layers", "auto")),
+        "parallel": pick(parallel, rmodel, "parallel", 1), "chat_template": pick(chat_template, rmodel, "chat_template", None),
+    }
+    sampling_opts = {
+        "temperature": pick(temperature, rsampling, "temperature", 0.7), "top_p": pick(top_p, rsampling, "top_p", 0.8),
+        "top_k": pick(top_k, rsampling, "top_k", 20), "min_p": pick(min_p, rsampling, "min_p", 0.0),
+        "repeat_penalty": pick(repeat_penalty, rsampling, "repeat_penalty", 1.05),
+        "max_tokens": pick(max_tokens, rsampling, "max_tokens", 512),
+    }
     config = RunConfig(
-        inputs=tuple(inputs), output=output, methods=tuple(names), method_params=params, seed=seed, fmt=fmt,
-        fields=tuple(_split(fields)) if fields else None, target=target, keep_originals=not no_originals,
-        strict=strict, variants=variants, max_line_bytes=int(max_line_mb * 1024 * 1024),
+        inputs=tuple(inputs), output=output, methods=tuple(names), method_params=params,
+        seed=pick(seed, rc, "seed", 0), fmt=pick(fmt, rc, "format", None),
+        fields=tuple(field_spec) if field_spec else None, target=pick(target, rc, "target", "texts"),
+        keep_originals=not pick(no_originals, rc, "no_originals", False), strict=pick(strict, rc, "strict", False),
+        variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
+        max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
+        verify=bool(pick(verify, rc, "verify", False)), recipe=str(recipe) if recipe else None,
+        model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
     )
     show = not quiet
     config.validate()
     engine, sampling = None, None
-    if any(not registry()[n].pure for n in names):
+    if needs_model:
         from qaug.llm.engine import Sampling
         from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
         from qaug.llm.models import DEMO_NOTICE, resolve_model
 
-        choice = resolve_model(gguf, models_dir)
+        choice = resolve_model(Path(model_opts["gguf"]) if model_opts["gguf"] else None,
+                               Path(model_opts["models_dir"]) if model_opts["models_dir"] else None)
         if choice.demo:
             err_console.print(f"note: {DEMO_NOTICE}", markup=False)
-        engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
-                                                            parallel=parallel, chat_template=chat_template,
-                                                            verbose=verbose))
-        sampling = Sampling(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
-                            repeat_penalty=repeat_penalty, max_tokens=max_tokens)
+        engine = LlamaCppEngine(choice.path, EngineOptions(
+            n_ctx=model_opts["ctx"], n_threads=model_opts["threads"], n_gpu_layers=model_opts["n_gpu_layers"],
+            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose))
+        sampling = Sampling(**sampling_opts)
     progress = _Progress(err_console) if show else None
     try:
         pipeline = Pipeline(config, progress=progress.update if progress else None, engine=engine, sampling=sampling)
@@ -320,6 +357,12 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
             reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped)
         table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}", reasons)
     out_console.print(table)
+    if config.max_aug_ratio < 1.0:
+        kept = stats.variants_written
+        out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
+                          f"accepted variants ({stats.cap_dropped:,} over the cap went to the rejects file; 1 disables)")
+    if stats.review_marked:
+        out_console.print(f"{stats.review_marked:,} variants marked _qaug.review = true for a person to check")
     rate = stats.records / stats.elapsed if stats.elapsed else 0.0
     out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
                       f"in {stats.elapsed:.1f}s ({rate:,.0f} records/s)")

@@ -29,6 +29,13 @@ class RunConfig:
     variants: int = 1
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     window: int = 256
+    #: largest share of augmented records in the output (originals counted even with --no-originals); 1 = no cap
+    max_aug_ratio: float = 0.3
+    verify: bool = False
+    recipe: str | None = None
+    #: model and sampling settings as given (reported; the engine is built from them by the caller)
+    model: Mapping[str, Any] = field(default_factory=dict)
+    sampling: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def rejects_path(self) -> Path:
@@ -62,6 +69,8 @@ class RunConfig:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {self.fmt!r}")
         if self.target not in ("texts", "record"):
             raise UsageError(f"--target must be 'texts' or 'record', not {self.target!r}")
+        if not 0.0 <= self.max_aug_ratio <= 1.0:
+            raise UsageError("--max-aug-ratio must be between 0 and 1")
         if self.variants < 1:
             raise UsageError("--variants must be at least 1")
         if self.max_line_bytes < 1024:
@@ -78,6 +87,8 @@ class RunConfig:
         out["method_params"] = {k: dict(v) for k, v in self.method_params.items()}
         out["methods"] = list(self.methods)
         out["fields"] = list(self.fields) if self.fields is not None else None
+        out["model"] = dict(self.model)
+        out["sampling"] = dict(self.sampling)
         return out
 
 

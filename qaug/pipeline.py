@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qaug import jsonio
-from qaug.augment.base import Augmenter, Failure, Outcome, Skip, registry
+from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, registry
 from qaug.config import RunConfig
 from qaug.errors import RunFailed, UsageError
 from qaug.io import ByteCounter, InputReject, JsonlWriter, read_items, write_json_atomic
@@ -55,12 +55,13 @@ class Pipeline:
         self.progress = progress
         self.stats = RunStats()
         self.engine = engine
+        self._budget = 0.0
         for m in self.methods:
             self.stats.method(m.augmenter.name)
             if not m.augmenter.pure:
                 if engine is None:
                     raise UsageError(f"method {m.augmenter.name} needs a model engine")
-                m.augmenter.bind(engine, sampling)  # type: ignore[attr-defined]
+                m.augmenter.bind(engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
                 m.model = engine.model_id
 
     def run(self) -> RunStats:
@@ -159,6 +160,7 @@ class Pipeline:
                 id=record.id, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
             self.stats.originals_written += 1
         gate: SiblingGate | None = None
+        accepted: list[tuple[_Method, str, int, bytes, Variant]] = []
         for m in self.methods:
             name = m.augmenter.name
             ms = self.stats.method(name)
@@ -180,18 +182,46 @@ class Pipeline:
                     if reason is not None:
                         self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"))
                         continue
-                    self._out.write_raw(output_line(data_bytes, provenance(
-                        id=cid, parent=record.id, method=name, version=m.augmenter.version, seed=cfg.seed,
-                        index=index - 1, params=m.params_json, source=source, model=m.model, info=outcome.info,
-                        score=outcome.score)))
-                    ms.written += 1
+                    accepted.append((m, cid, index - 1, data_bytes, outcome))
+        for m, cid, idx, data_bytes, outcome in self._cap(record, accepted):
+            self._out.write_raw(output_line(data_bytes, provenance(
+                id=cid, parent=record.id, method=m.augmenter.name, version=m.augmenter.version, seed=cfg.seed,
+                index=idx, params=m.params_json, source=source, model=m.model, info=outcome.info,
+                score=outcome.score, review=outcome.review)))
+            self.stats.method(m.augmenter.name).written += 1
+            self.stats.review_marked += outcome.review
 
-    def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str) -> None:
+    def _cap(self, record: Record, accepted: list[Any]) -> list[Any]:
+        """Keep augmented records within --max-aug-ratio of the output, best-scored variants first.
+
+        A running budget grows by r/(1-r) per original, so every prefix of the output respects the cap
+        and the choice is deterministic for a given command.
+        """
+        ratio = self.config.max_aug_ratio
+        if ratio >= 1.0 or not accepted:
+            return accepted
+        self._budget += ratio / (1.0 - ratio)
+        allowed = int(self._budget + 1e-9)
+        if allowed >= len(accepted):
+            self._budget -= len(accepted)
+            return accepted
+        ranked = sorted(range(len(accepted)), key=lambda i: (-(accepted[i][4].score or 0.0), i))
+        keep = set(ranked[:allowed])
+        self._budget -= allowed
+        for i, (m, cid, _, data_bytes, _) in enumerate(accepted):
+            if i not in keep:
+                self.stats.cap_dropped += 1
+                self._variant_reject(record, m.augmenter.name, cid, "cap",
+                                     f"over --max-aug-ratio {ratio:g}", data_bytes.decode("utf-8"), strict=False)
+        return [a for i, a in enumerate(accepted) if i in keep]
+
+    def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
+                        strict: bool = True) -> None:
         self.stats.method(method).rejected[reason] += 1
         self.stats.reject(stage, reason)
         self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
                          "stage": stage, "reason": reason, "raw": raw, "truncated": False})
-        if self.config.strict:
+        if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
 
 

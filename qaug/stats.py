@@ -46,6 +46,8 @@ class RunStats:
     rejects_by_stage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     status: str = "running"
     elapsed: float = 0.0
+    cap_dropped: int = 0
+    review_marked: int = 0
 
     def file(self, name: str) -> FileStats:
         fs = self.files.get(name)
@@ -91,6 +93,8 @@ class RunStats:
             "input_rejects": self.input_rejects,
             "originals_written": self.originals_written,
             "variants_written": self.variants_written,
+            "cap_dropped": self.cap_dropped,
+            "review_marked": self.review_marked,
             "files": {name: vars(fs) for name, fs in self.files.items()},
             "methods": {name: ms.as_dict() for name, ms in self.methods.items()},
             "rejects": {stage: dict(c) for stage, c in self.rejects_by_stage.items()},

@@ -43,6 +43,7 @@ class Suffix(Augmenter):
 def _run(tmp_path: Path, rows: list, **kw) -> tuple[list[dict], list[dict], dict]:
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
+    kw.setdefault("max_aug_ratio", 1.0)
     cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",), **kw)
     Pipeline(cfg, augmenters=[Suffix(**dict(kw.get("method_params", {}).get("suffix", {})))]).run()
     report = json.loads((tmp_path / "out.report.json").read_text())
@@ -122,3 +123,16 @@ def test_input_record_is_never_mutated(tmp_path: Path) -> None:
     outcomes = list(Suffix().augment(rec, Rng(1)))
     assert json.dumps(rec.data) == snapshot
     assert outcomes[0].data["messages"][0]["content"].startswith("hi [v")
+
+
+def test_max_aug_ratio_caps_every_prefix_and_says_so(tmp_path: Path) -> None:
+    rows = [{"instruction": f"task {i}", "output": "x"} for i in range(40)]
+    out, rejects, report = _run(tmp_path, rows, variants=2, max_aug_ratio=0.3)
+    augmented = 0
+    for n, row in enumerate(out, start=1):
+        augmented += row["_qaug"]["parent"] is not None
+        assert augmented <= 0.3 * n + 1  # no prefix of the output goes over the cap (one variant of slack)
+    assert augmented / len(out) <= 0.3
+    capped = [r for r in rejects if r["stage"] == "cap"]
+    assert capped and report["cap_dropped"] == len(capped) and capped[0]["reason"] == "over --max-aug-ratio 0.3"
+    assert report["originals_written"] == 40

@@ -6,15 +6,20 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from qaug.augment.base import Failure, Outcome, Param, Skip, register
+from qaug.augment.base import Failure, Outcome, Param, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
 from qaug.quality.lang import detect
-from qaug.records import Record
 from qaug.rng import Rng
+
+def chrf(hypothesis: str, reference: str) -> float:
+    """sacrebleu's sentence chrF (character n-grams, so it works for Chinese), 0..100."""
+    from sacrebleu.metrics import CHRF
+
+    return float(CHRF().sentence_score(hypothesis, [reference]).score)
+
 
 TRANSLATION_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["translation"],
@@ -27,7 +32,11 @@ class BackTranslate(ModelAugmenter):
     name = "backtranslate"
     description = "round trip through pivot languages (zh->en->zh, en->zh->en; --param backtranslate.pivots=fr,de,ja)"
     prompt_name = "backtranslate"
-    PARAMS = (Param("pivots", tuple, (), "pivot languages (default: en for Chinese sources, zh otherwise)"),) + GATE_PARAMS
+    PARAMS = (
+        Param("pivots", tuple, (), "pivot languages (default: en for Chinese sources, zh otherwise)"),
+        Param("min_chrf", float, 15.0, "reject round trips that drifted below this chrF to the source", min=0, max=100),
+        Param("max_chrf", float, 92.0, "reject round trips above this chrF: near-copies teach nothing", min=0, max=100),
+    ) + GATE_PARAMS
 
     def _pivots(self, lang: str) -> list[str]:
         pivots = [p for p in self.pivots if p != lang] if self.pivots else ["en" if lang == "zh" else "zh"]
@@ -43,16 +52,10 @@ class BackTranslate(ModelAugmenter):
             for k, (_, text) in enumerate(unit.texts):
                 unit.jobs.append(self._translate_job(f"{index}/{p}/{k}/out", text, unit.lang, pivot, unit.rng))
 
-    def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
-        planned: list[Unit] = []
-        for i, (record, rng) in enumerate(units):
-            texts = record.texts(self.fields_for(record))
-            unit = Unit(record, rng, texts, detect(" ".join(t for _, t in texts)) if texts else "en", [])
-            if texts:
+    def produce(self, planned: list[Unit]) -> list[list[Outcome]]:
+        for i, unit in enumerate(planned):
+            if unit.skip is None:
                 self.plan(unit, i)
-            else:
-                unit.skip = Skip("no text in the selected fields")
-            planned.append(unit)
         first = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
         back_jobs: list[Job] = []
         for i, unit in enumerate(planned):
@@ -98,6 +101,18 @@ class BackTranslate(ModelAugmenter):
             if failed is not None:
                 out.append(failed)
                 continue
-            out.append(self.variant_from(unit, backs, {"pivot_lang": pivot, "pivot": pivots if len(pivots) > 1 else pivots[0],
-                                                       "lang": unit.lang}, siblings))
+            score = round(sum(chrf(b, t) for b, (_, t) in zip(backs, unit.texts)) / len(backs), 2)
+            if score < self.min_chrf:
+                out.append(Failure(f"round trip drifted: chrF {score:.1f} below {self.min_chrf:g}", stage="gate",
+                                   text=backs[0]))
+                continue
+            if score > self.max_chrf:
+                out.append(Failure(f"round trip is a near-copy: chrF {score:.1f} above {self.max_chrf:g}", stage="gate",
+                                   text=backs[0]))
+                continue
+            variant = self.variant_from(unit, backs, {"pivot_lang": pivot, "pivot": pivots, "lang": unit.lang,
+                                                      "chrf": score}, siblings)
+            if isinstance(variant, Variant):
+                variant = Variant(variant.data, variant.info, score=score / 20.0)
+            out.append(variant)
         return out

@@ -24,6 +24,7 @@ class Variant:
     data: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
+    review: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from qaug.errors import UsageError
 from qaug.llm.engine import Engine, Job, Result, Sampling
 from qaug.quality import filters
 from qaug.quality.lang import NAMES, NAMES_ZH, detect
-from qaug.records import Path, Record, with_texts
+from qaug import jsonio
+from qaug.records import Path, Record, iter_texts, with_texts
 from qaug.rng import Rng
 
 GATE_PARAMS = (
@@ -28,6 +29,13 @@ GATE_PARAMS = (
     Param("max_similarity", float, 0.95, "reject variants whose character 3-gram overlap with the source or a sibling "
           "is above this", min=0.0, max=1.0),
 )
+
+
+VERIFY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["same_meaning", "score", "reason"],
+    "properties": {"same_meaning": {"type": "boolean"}, "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                   "reason": {"type": "string", "maxLength": 200}},
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,17 +66,21 @@ class ModelAugmenter(Augmenter):
     prompt_name = ""
     keep_numbers = True
 
+    #: whether --verify can judge this method's variants against their source (same fields, same meaning)
+    verifiable = True
+
     def setup(self) -> None:
         self.engine: Engine | None = None
         self.sampling = Sampling()
+        self.verify = False
 
-    def bind(self, engine: Engine, sampling: Sampling) -> None:
+    def bind(self, engine: Engine, sampling: Sampling | None = None, verify: bool = False) -> None:
         """Attach the run's engine; the pipeline does this before the first window."""
-        self.engine, self.sampling = engine, sampling
+        self.engine, self.sampling, self.verify = engine, sampling or Sampling(), verify
 
     # -- prompts ---------------------------------------------------------------------------
-    def messages(self, lang: str, **fields: Any) -> tuple[dict[str, str], ...]:
-        prompts = prompt_file(self.prompt_name)
+    def messages(self, lang: str, prompt: str | None = None, **fields: Any) -> tuple[dict[str, str], ...]:
+        prompts = prompt_file(prompt or self.prompt_name)
         p = prompts.get("zh" if lang == "zh" else "en")
         names = NAMES_ZH if lang == "zh" else NAMES
         fmt = {k: (names.get(v, v) if k in ("language", "source", "target") else v) for k, v in fields.items()}
@@ -100,18 +112,63 @@ class ModelAugmenter(Augmenter):
     def augment(self, record: Record, rng: Rng) -> Any:
         return iter(self.augment_many([(record, rng)])[0])
 
-    def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
+    def units(self, units: Sequence[tuple[Record, Rng]]) -> list[Unit]:
+        """Units with their selected texts and language; Skip those with nothing to work on."""
         planned = []
-        for i, (record, rng) in enumerate(units):
+        for record, rng in units:
             texts = record.texts(self.fields_for(record))
             unit = Unit(record, rng, texts, detect(" ".join(t for _, t in texts)) if texts else "en", [])
             if not texts:
                 unit.skip = Skip("no text in the selected fields")
-            else:
-                self.plan(unit, i)
             planned.append(unit)
+        return planned
+
+    def produce(self, planned: list[Unit]) -> list[list[Outcome]]:
+        """One engine call for the whole window's jobs; methods with several hops override this."""
+        for i, unit in enumerate(planned):
+            if unit.skip is None:
+                self.plan(unit, i)
         results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
         return [[u.skip] if u.skip is not None else self.build(u, results) for u in planned]
+
+    def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
+        planned = self.units(units)
+        outcomes = self.produce(planned)
+        if self.verify and self.verifiable:
+            outcomes = self.verify_outcomes(planned, outcomes)
+        return outcomes
+
+    # -- optional self-verification --------------------------------------------------------
+    def verify_outcomes(self, planned: list[Unit], outcomes: list[list[Outcome]]) -> list[list[Outcome]]:
+        """The model judges each variant against its source: failures rejected, borderline marked for review."""
+        jobs, where = [], {}
+        for u_i, (unit, outs) in enumerate(zip(planned, outcomes)):
+            for o_i, out in enumerate(outs):
+                if not isinstance(out, Variant):
+                    continue
+                variant_texts = [t for _, t in iter_texts(out.data, unit.record.fmt, self.fields_for(unit.record))]
+                source = "\n".join(t for _, t in unit.texts)
+                msgs = self.messages(unit.lang, prompt="verify", source=source, variant="\n".join(variant_texts))
+                key = f"verify/{u_i}/{o_i}"
+                jobs.append(self.job(key, msgs, VERIFY_SCHEMA, unit.rng, max_tokens=160))
+                where[key] = (u_i, o_i)
+        results = self.run_jobs(jobs)
+        checked = [list(outs) for outs in outcomes]
+        for key, (u_i, o_i) in where.items():
+            r = results.get(key)
+            variant = checked[u_i][o_i]
+            assert isinstance(variant, Variant)
+            if r is None or not r.ok:
+                checked[u_i][o_i] = Failure(f"verify: no judgement ({r.error if r else 'no result'})", stage="verify")
+                continue
+            v = r.value
+            if not v["same_meaning"] or v["score"] <= 2:
+                checked[u_i][o_i] = Failure(f"verify: meaning changed (score {v['score']}): {v['reason']}",
+                                            stage="verify", text=jsonio.dumps_str(variant.data))
+                continue
+            info = {**variant.info, "verify": {"score": v["score"], "reason": v["reason"]}}
+            checked[u_i][o_i] = Variant(variant.data, info, score=float(v["score"]), review=v["score"] == 3)
+        return checked
 
     # -- shared gates ----------------------------------------------------------------------
     def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:

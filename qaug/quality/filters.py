@@ -18,7 +18,10 @@ _PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_][\w.]*\}|%[sdif]|%\(
 _URL = re.compile(r"https?://[^\s<>\"'）)\]]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _CODE = re.compile(r"`[^`\n]+`")
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:%|‰)?")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-+]?\d+(?:[.,]\d+)*(?:%|‰)?")
+_EN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+             "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+_ZH_WORDS = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"]
 
 
 def normalize(text: str) -> str:
@@ -69,7 +72,18 @@ def preservation_reason(source: str, variant: str, *, numbers: bool = True) -> s
             return f"lost {name} {sorted(missing)[0]!r}"
     if numbers:
         src, var = _numbers(source), _numbers(variant)
-        missing = [n for n in src if n not in var]
+        missing = [n for n in src if n not in var and not _spelled_out(n, variant)]
         if missing:
             return f"lost number {sorted(missing)[0]!r}"
     return None
+
+
+def _spelled_out(number: str, text: str) -> bool:
+    """'3' written as 'three' / '三' (or '两' for 2) keeps the number."""
+    if not number.isdigit() or int(number) > 20:
+        return False
+    n = int(number)
+    low = text.casefold()
+    if re.search(rf"\b{_EN_WORDS[n]}\b", low):
+        return True
+    return n <= 10 and (_ZH_WORDS[n] in text or (n == 2 and "两" in text))

@@ -1,0 +1,85 @@
+"""Recipes: methods, parameters, gates, model and sampling in one reviewable TOML file.
+
+A recipe is merged under the command line: a flag given on the command line wins, then the
+recipe, then qaug's default. Unknown keys are refused with the key's name, so a typo never
+silently leaves a setting at its default.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from qaug.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TASKS: dict[str, tuple[str, ...]] = {
+    "classification": ("synonym", "backtranslate", "template"),
+    "sft": ("rewrite", "roleplay", "swap"),
+    "structured": ("structural",),
+    "reasoning": ("steps", "rename_identifiers", "bugfix"),
+    "multilingual": ("backtranslate", "translate"),
+}
+TOP_KEYS = {"methods", "task", "seed", "format", "fields", "target", "no_originals", "strict", "variants",
+            "max_aug_ratio", "verify", "max_line_mb", "params", "gates", "model", "sampling"}
+MODEL_KEYS = {"gguf", "models_dir", "ctx", "threads", "n_gpu_layers", "parallel", "chat_template"}
+SAMPLING_KEYS = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"}
+GATE_KEYS = {"min_len_ratio", "max_len_ratio", "max_similarity", "min_chrf", "max_chrf"}
+
+
+def load_recipe(path: Path) -> dict[str, Any]:
+    """Parse and check a recipe file; UsageError (one line) for anything wrong in it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"recipe not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read recipe {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"recipe {path} is not valid TOML: {exc}") from None
+    _check_keys(data, TOP_KEYS, f"recipe {path.name}")
+    for section, keys in (("model", MODEL_KEYS), ("sampling", SAMPLING_KEYS), ("gates", GATE_KEYS)):
+        if section in data:
+            if not isinstance(data[section], dict):
+                raise UsageError(f"recipe {path.name}: [{section}] must be a table")
+            _check_keys(data[section], keys, f"recipe {path.name} [{section}]")
+    params = data.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise UsageError(f"recipe {path.name}: [params.METHOD] tables expected")
+    if "task" in data and data["task"] not in TASKS:
+        raise UsageError(f"recipe {path.name}: task must be one of {', '.join(TASKS)}")
+    base = path.parent
+    model = data.get("model", {})
+    for key in ("gguf", "models_dir"):
+        if key in model:  # relative to the recipe, so a recipe travels with its folder
+            model[key] = str((base / model[key]).resolve()) if not Path(model[key]).is_absolute() else model[key]
+    return data
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+
+
+def methods_for(methods: str | list[str] | None, task: str | None) -> list[str]:
+    """Explicit methods win over a task; neither means the default, rewrite."""
+    if methods:
+        return [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
+    if task:
+        if task not in TASKS:
+            raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
+        return list(TASKS[task])
+    return ["rewrite"]
+
+
+def pick(flag: Any, recipe: dict[str, Any], key: str, default: Any) -> Any:
+    """Command line, then recipe, then default."""
+    if flag is not None:
+        return flag
+    return recipe.get(key, default)

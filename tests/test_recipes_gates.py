@@ -1,0 +1,154 @@
+"""Recipes, --task, --verify, the back-translation chrF gate and the text gates, with a scripted engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qaug.augment.backtranslate import BackTranslate
+from qaug.augment.base import Failure, Variant, resolve_methods
+from qaug.augment.rewrite import Rewrite
+from qaug.errors import UsageError
+from qaug.llm.engine import Job, Sampling, ScriptedEngine
+from qaug.quality import filters
+from qaug.recipe import TASKS, load_recipe, methods_for
+from qaug.records import Record
+from qaug.rng import Rng
+
+from conftest import EXAMPLES, run_cli, write_jsonl
+
+EN = Record(id="r1", data={"instruction": "Summarise the 2023 report for {company} in 3 bullet points.", "input": "",
+                           "output": "..."}, fmt="alpaca", source="t", line=1)
+ZH = Record(id="r2", data={"instruction": "请总结{company}的2023年年报，列出3个要点。", "output": "..."}, fmt="alpaca",
+            source="t", line=2)
+
+
+def scripted(answers):
+    """answers(job) -> JSON text; the engine records the jobs it saw."""
+    return ScriptedEngine(lambda job, n: answers(job))
+
+
+def test_every_shipped_recipe_loads_and_resolves() -> None:
+    recipes = sorted((EXAMPLES / "recipes").glob("*.toml"))
+    assert {p.stem for p in recipes} == set(TASKS)
+    for path in recipes:
+        rc = load_recipe(path)
+        names = resolve_methods(methods_for(rc.get("methods"), rc.get("task")))
+        assert names, path
+
+
+def test_recipe_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "r.toml"
+    bad.write_text('methods = ["rewrite"]\nsedd = 3\n')
+    with pytest.raises(UsageError, match="unknown key.*sedd"):
+        load_recipe(bad)
+    bad.write_text("[model]\nthreds = 2\n")
+    with pytest.raises(UsageError, match=r"\[model\]: unknown key.*threds"):
+        load_recipe(bad)
+    bad.write_text("methods = [")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load_recipe(bad)
+
+
+def test_task_picks_methods_and_explicit_methods_win() -> None:
+    assert methods_for(None, "sft") == ["rewrite", "roleplay", "swap"]
+    assert methods_for("perturb", "sft") == ["perturb"]
+    assert methods_for(None, None) == ["rewrite"]
+    with pytest.raises(UsageError):
+        methods_for(None, "poetry")
+
+
+def test_flags_override_recipe_and_report_has_effective_config(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "x", "output": '{"a": 1, "b": {"c": 2}}'}])
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('methods = ["flatten"]\nseed = 4\nmax_aug_ratio = 1.0\n[params.flatten]\nsep = "/"\n')
+    proc = run_cli("run", str(src), "-o", str(tmp_path / "o.jsonl"), "--recipe", str(recipe), "--seed", "9", "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "o.report.json").read_text())
+    cfg = report["config"]
+    assert cfg["seed"] == 9 and cfg["methods"] == ["flatten"] and cfg["method_params"] == {"flatten": {"sep": "/"}}
+    assert cfg["recipe"] == str(recipe) and cfg["max_aug_ratio"] == 1.0
+    out = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert json.loads(out[1]["output"]) == {"a": 1, "b/c": 2}
+
+
+def test_rewrite_prompt_language_delimiters_and_gates() -> None:
+    aug = Rewrite(n=4)
+    answers = {
+        "r1": ["Give three bullet points summarising the 2023 report of {company}.",
+               "Summarise the 2023 report for {company} in 3 bullet points.",           # identical
+               "Summarise the report for {company} in 3 bullet points.",                # lost 2023
+               "For {company}: three key points from its 2023 report, please."],
+    }
+    eng = scripted(lambda job: json.dumps({"variants": answers["r1"]}))
+    aug.bind(eng, Sampling())
+    (outs,) = aug.augment_many([(EN, Rng(1))])
+    job = eng.jobs_seen[0]
+    assert "<text>\nSummarise the 2023 report for {company} in 3 bullet points.\n</text>" in job.messages[1]["content"]
+    assert [type(o).__name__ for o in outs] == ["Variant", "Failure", "Failure", "Variant"]
+    assert outs[1].reason == "identical to source after normalisation" and outs[2].reason == "lost number '2023'"
+    zh = Rewrite(n=1)
+    eng = scripted(lambda job: json.dumps({"variants": ["请列出{company}2023年年报的3个要点并加以总结。"]}))
+    zh.bind(eng, Sampling())
+    (outs,) = zh.augment_many([(ZH, Rng(1))])
+    assert "请把下面的文本改写" in eng.jobs_seen[0].messages[1]["content"] and isinstance(outs[0], Variant)
+
+
+def test_verify_rejects_changed_meaning_and_marks_borderline() -> None:
+    def answer(job: Job) -> str:
+        if '"same_meaning"' in job.messages[1]["content"]:
+            variant = job.messages[1]["content"].split("<variant>")[1]
+            score = 5 if "bullet points summarising" in variant else 3 if "key points" in variant else 1
+            return json.dumps({"same_meaning": score > 1, "score": score, "reason": "checked"})
+        return json.dumps({"variants": ["Give three bullet points summarising the 2023 report of {company}.",
+                                        "For {company}: three key points from its 2023 report, please.",
+                                        "Write a poem about {company} in 2023 with 3 verses."]})
+    aug = Rewrite(n=3)
+    aug.bind(scripted(answer), Sampling(), verify=True)
+    (outs,) = aug.augment_many([(EN, Rng(2))])
+    assert isinstance(outs[0], Variant) and outs[0].score == 5.0 and not outs[0].review
+    assert isinstance(outs[1], Variant) and outs[1].review
+    assert isinstance(outs[2], Failure) and outs[2].stage == "verify" and "meaning changed (score 1)" in outs[2].reason
+
+
+def test_backtranslate_hops_languages_and_chrf_floor_and_ceiling() -> None:
+    src = Record(id="b", data={"instruction": "Explain the termination clause of this contract in plain words."},
+                 fmt="alpaca", source="t", line=1)
+    backs = {
+        "good": "Explain in plain language the contract's termination clause.",
+        "copy": "Explain the termination clause of this contract in plain words!",
+        "drift": "Bake a cake.",
+    }
+    for case, expect in (("good", Variant), ("copy", "near-copy"), ("drift", "drifted")):
+        def answer(job: Job, case=case) -> str:
+            if "from English into Chinese" in job.messages[1]["content"] or "从英文翻译成中文" in job.messages[1]["content"]:
+                return json.dumps({"translation": "用通俗的话解释本合同的终止条款。"})
+            return json.dumps({"translation": backs[case]})
+        aug = BackTranslate()
+        aug.bind(scripted(answer), Sampling())
+        (outs,) = aug.augment_many([(src, Rng(3))])
+        if expect is Variant:
+            assert isinstance(outs[0], Variant)
+            info = outs[0].info
+            assert info["pivot_lang"] == "zh" and info["pivot"] == ["用通俗的话解释本合同的终止条款。"]
+            assert 15 <= info["chrf"] <= 92
+        else:
+            assert isinstance(outs[0], Failure) and expect in outs[0].reason
+
+
+def test_backtranslate_rejects_a_pivot_hop_in_the_wrong_language() -> None:
+    aug = BackTranslate()
+    aug.bind(scripted(lambda job: json.dumps({"translation": "Still English, not Chinese at all."})), Sampling())
+    (outs,) = aug.augment_many([(EN, Rng(4))])
+    assert isinstance(outs[0], Failure) and outs[0].reason == "pivot hop is in en, not zh"
+
+
+def test_text_filters_work_for_chinese() -> None:
+    assert filters.similarity("今天天气很好", "今天天气很好") == 1.0
+    assert filters.similarity("今天天气很好", "明日有雨") < 0.2
+    assert filters.length_units("今天 天气") == 4 and filters.length_units("two words") == 2
+    assert filters.preservation_reason("Pay %s by {date} at https://x.io/a", "Pay by {date} at https://x.io/a") == \
+        "lost placeholder '%s'"
+    assert filters.preservation_reason("共3个，价格1,200元", "一共3个，价格1200元") is None

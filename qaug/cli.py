@@ -94,6 +94,11 @@ def run(
     null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p / perturb.null_p."),
     max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same options) into the same output."),
+    window: Optional[int] = typer.Option(None, "--window", min=1, help="Records per batch; a checkpoint follows each (default 256; 32 with model methods)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output instead of refusing."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder (default ~/.cache/qaug)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for model methods (default: $QAUG_MODEL, ./models, HF cache, demo)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
@@ -159,6 +164,7 @@ def run(
         variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
         max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
         verify=bool(pick(verify, rc, "verify", False)), recipe=str(recipe) if recipe else None,
+        window=window or (32 if needs_model else 256),
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
     )
     show = not quiet
@@ -166,21 +172,24 @@ def run(
     engine, sampling = None, None
     if needs_model:
         from qaug.llm.engine import Sampling
-        from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+        from qaug.llm.factory import open_engine
+        from qaug.llm.llamacpp import EngineOptions
         from qaug.llm.models import DEMO_NOTICE, resolve_model
 
         choice = resolve_model(Path(model_opts["gguf"]) if model_opts["gguf"] else None,
                                Path(model_opts["models_dir"]) if model_opts["models_dir"] else None)
         if choice.demo:
             err_console.print(f"note: {DEMO_NOTICE}", markup=False)
-        engine = LlamaCppEngine(choice.path, EngineOptions(
+        engine = open_engine(choice.path, EngineOptions(
             n_ctx=model_opts["ctx"], n_threads=model_opts["threads"], n_gpu_layers=model_opts["n_gpu_layers"],
-            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose))
+            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose),
+            use_cache=not no_cache, folder=cache_dir)
         sampling = Sampling(**sampling_opts)
     progress = _Progress(err_console) if show else None
     try:
         pipeline = Pipeline(config, progress=progress.update if progress else None, engine=engine, sampling=sampling)
-        stats = pipeline.run()
+        pipeline.notice = lambda msg: err_console.print(f"qaug: {msg}", markup=False)
+        stats = pipeline.run(resume=resume, overwrite=overwrite)
     finally:
         if progress:
             progress.close()
@@ -246,6 +255,31 @@ def doctor(
     if failed:
         err_console.print(f"qaug: doctor: {failed[0].name} failed", markup=False)
         raise typer.Exit(EXIT_RUN_FAILED)
+
+
+@app.command()
+@guarded
+def cache(
+    action: str = typer.Argument(..., help="stats or clear"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default ~/.cache/qaug)."),
+) -> None:
+    """Show or clear the model-result cache."""
+    from qaug.cache import ResultCache
+    from qaug.llm.models import cache_dir as default_cache_dir
+
+    store = ResultCache(cache_dir or default_cache_dir())
+    try:
+        if action == "stats":
+            st = store.stats()
+            out_console.print(f"{st['path']}: {st['answers']:,} answers, {st['bytes'] / 1e6:.1f} MB", markup=False)
+            for model, n in sorted(st["models"].items()):
+                out_console.print(f"  {model}: {n:,}", markup=False)
+        elif action == "clear":
+            out_console.print(f"removed {store.clear():,} answers from {store.path}", markup=False)
+        else:
+            raise UsageError(f"qaug cache: expected 'stats' or 'clear', not {action!r}")
+    finally:
+        store.close()
 
 
 def _print_items(items: list[Any]) -> None:

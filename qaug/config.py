@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.io import DEFAULT_MAX_LINE_BYTES, companion_paths, same_file
+from qaug.io import DEFAULT_MAX_LINE_BYTES, companion_paths, journal_path, same_file
 from qaug.records import FORMATS
 
 
@@ -56,7 +56,7 @@ class RunConfig:
                 raise UsageError(f"input is a directory, not a file: {path}")
         if self.output.exists() and self.output.is_dir():
             raise UsageError(f"output is a directory: {self.output}")
-        written = (self.output, self.rejects_path, self.report_path)
+        written = (self.output, self.rejects_path, self.report_path, journal_path(self.output))
         for path in self.inputs:
             for out in written:
                 if same_file(path, out):

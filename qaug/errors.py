@@ -30,3 +30,9 @@ class RunFailed(QaugError):
     """A run that started and could not finish (or --strict met a reject): exit 1."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+class Interrupted(QaugError):
+    """SIGTERM or Ctrl-C: the batch in flight was finished and saved; exit 130."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Union
 
-from qaug import jsonio
+from qaug import faults, jsonio
 from qaug.errors import UsageError
 from qaug.records import FORMATS, Record, detect_format, validate
 
@@ -102,6 +102,8 @@ def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], sour
     seen_any = False
     for entry in values:
         seen_any = True
+        if faults.ACTIVE:
+            faults.point("read")
         if isinstance(entry, InputReject):
             yield entry
             continue
@@ -268,13 +270,30 @@ class JsonlWriter:
         self.lines = 0
 
     def write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(jsonio.dumps(obj) + b"\n")
-        self.lines += 1
+        self.write_raw(jsonio.dumps(obj) + b"\n")
 
     def write_raw(self, line: bytes) -> None:
         """A line already serialised, newline included."""
-        self._fh.write(line)
+        if faults.ACTIVE:
+            half = len(line) // 2
+            self._fh.write(line[:half])
+            self._fh.flush()
+            faults.point("write")  # a kill here leaves a torn line for resume to repair
+            self._fh.write(line[half:])
+        else:
+            self._fh.write(line)
         self.lines += 1
+
+    def truncate(self, length: int) -> None:
+        """Cut the file back to a checkpoint's length (dropping a torn last line) and append from there."""
+        self._fh.seek(length)
+        self._fh.truncate(length)
+
+    def sync(self) -> int:
+        """Flush and fsync; returns the file's length, which a checkpoint records."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        return self._fh.tell()
 
     def flush(self) -> None:
         self._fh.flush()
@@ -292,9 +311,18 @@ class JsonlWriter:
 
 def companion_paths(output: Path) -> tuple[Path, Path]:
     """(rejects, report) beside the output: out.jsonl -> out.rejects.jsonl, out.report.json."""
-    name = output.name
-    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    stem = _stem(output)
     return output.with_name(stem + ".rejects.jsonl"), output.with_name(stem + ".report.json")
+
+
+def journal_path(output: Path) -> Path:
+    """out.jsonl -> out.journal.jsonl: the resumable run state."""
+    return output.with_name(_stem(output) + ".journal.jsonl")
+
+
+def _stem(output: Path) -> str:
+    name = output.name
+    return name[: -len(".jsonl")] if name.endswith(".jsonl") else name
 
 
 def same_file(a: Path, b: Path) -> bool:

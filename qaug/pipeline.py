@@ -7,6 +7,8 @@ file at a time; memory holds one window, never the dataset.
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +16,16 @@ from typing import Any
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, registry
 from qaug.config import RunConfig
-from qaug.errors import RunFailed, UsageError
-from qaug.io import ByteCounter, InputReject, JsonlWriter, read_items, write_json_atomic
+from qaug.errors import Interrupted, RunFailed, UsageError
+from qaug import faults
+from qaug.io import ByteCounter, InputReject, JsonlWriter, journal_path, read_items, write_json_atomic
+from qaug.journal import Checkpoint, Journal, differences, file_digest
+from qaug.lock import OutputLock
 from qaug.provenance import ORIGINAL, child_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
-from qaug.stats import RunStats
+from qaug.stats import RunStats, reason_key
 
 #: progress(records_done, bytes_done, bytes_total)
 ProgressFn = Callable[[int, int, int], None]
@@ -53,6 +58,7 @@ class Pipeline:
         self.config = config
         self.methods = [_Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
         self.progress = progress
+        self.notice: Callable[[str], None] | None = None
         self.stats = RunStats()
         self.engine = engine
         self._budget = 0.0
@@ -64,31 +70,107 @@ class Pipeline:
                 m.augmenter.bind(engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
                 m.model = engine.model_id
 
-    def run(self) -> RunStats:
-        """Process every input; writes output, rejects and report. Raises on a failed run."""
+    def run(self, resume: bool = False, overwrite: bool = False) -> RunStats:
+        """Process every input; writes output, rejects, journal and report. Raises on a failed run.
+
+        resume: continue an interrupted run of the same configuration into the same output.
+        overwrite: replace an existing output. Without either, an existing output is refused.
+        """
         cfg = self.config
+        lock = OutputLock(cfg.output)
+        lock.acquire()
         status = "failed"
-        out = JsonlWriter(cfg.output)
-        rej = JsonlWriter(cfg.rejects_path)
+        journal = Journal(journal_path(cfg.output))
+        out = rej = None
         try:
-            self._out, self._rej = out, rej
-            self._stream_all()
+            start = self._prepare(journal, resume, overwrite)
+            if start == "finished":
+                status = "ok"
+                return self.stats
+            mode = "r+b" if start is not None else "wb"
+            out, rej = JsonlWriter(cfg.output, mode), JsonlWriter(cfg.rejects_path, mode)
+            if start is not None:
+                out.truncate(start.out)
+                rej.truncate(start.rej)
+            self._out, self._rej, self._journal = out, rej, journal
+            with _StopOnSignal(self) as stopper:
+                self._stopper = stopper
+                self._stream_all(start)
+            journal.finish()
             status = "ok"
+        except Interrupted:
+            status = "interrupted"
+            raise
         except KeyboardInterrupt:
             status = "interrupted"
             raise
-        except RunFailed:
-            status = "failed"
-            raise
+        except OSError as exc:
+            raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and rerun with --resume") \
+                from None
         finally:
-            out.close()
-            rej.close()
+            for closing in (out, rej, journal):
+                try:
+                    if closing is not None:
+                        closing.close()
+                except OSError:
+                    pass  # a failed flush: the journal's last checkpoint still says what is safely written
             self.stats.finish(status)
             report = self.stats.to_report(cfg.to_dict())
             if self.engine is not None:
                 report["model"] = self.engine_report()
-            write_json_atomic(cfg.report_path, report)
+            try:
+                write_json_atomic(cfg.report_path, report)
+            except OSError:
+                pass  # the journal is consistent; the report is rewritten by the resumed run
+            lock.release()
         return self.stats
+
+    def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | str | None:
+        """Fresh start (None), a checkpoint to continue from, or "finished"."""
+        cfg = self.config
+        header = {"config": cfg.to_dict(), "inputs": [{"path": str(p), "sha256": file_digest(p)} for p in cfg.inputs],
+                  "model": self.engine.model_id if self.engine is not None else None}
+        if resume and journal.path.exists() and cfg.output.exists():
+            old, cp, finished = journal.load()
+            self._check_same_run(old, header)
+            if cp is not None:
+                self.stats.restore(cp.stats)
+                self._budget = cp.budget
+                if self.engine is not None:
+                    for k, v in cp.engine.items():
+                        if isinstance(v, (int, float)) and k in self.engine.stats:
+                            self.engine.stats[k] += v
+            if finished:
+                return "finished"
+            journal.reopen()
+            return cp if cp is not None else Checkpoint(0, 0, 0, 0, 0.0, self.stats.snapshot(), {})
+        if cfg.output.exists() and not overwrite and not resume:
+            raise UsageError(f"{cfg.output} exists: pass --resume to continue that run or --overwrite to replace it")
+        if cfg.output.exists() and resume and not journal.path.exists():
+            raise UsageError(f"{cfg.output} exists but has no run journal to resume from; use --overwrite")
+        journal.start(header)
+        return None
+
+    def _check_same_run(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        diff = differences(old.get("config", {}), new["config"])
+        if diff:
+            raise UsageError(f"cannot resume: the configuration differs in {', '.join(diff)}; "
+                             "rerun with the same options, or --overwrite")
+        for a, b in zip(old.get("inputs", []), new["inputs"]):
+            if a["sha256"] != b["sha256"]:
+                raise UsageError(f"cannot resume: input {b['path']} changed since the run started (sha256 differs)")
+        if old.get("model") != new["model"]:
+            raise UsageError(f"cannot resume: the model changed ({old.get('model')} -> {new['model']})")
+
+    def _checkpoint(self, file_index: int, items: int) -> None:
+        """Make the window durable, then record it: a unit counts only once its lines are on disk."""
+        out_len, rej_len = self._out.sync(), self._rej.sync()
+        faults.point("fsync")
+        self._journal.checkpoint(Checkpoint(file_index, items, out_len, rej_len, self._budget, self.stats.snapshot(),
+                                            dict(self.engine.stats) if self.engine is not None else {}))
+        faults.point("checkpoint")
+        if self._stopper.requested:
+            raise Interrupted("interrupted: the last batch was finished and saved; continue with --resume")
 
     def engine_report(self) -> dict[str, Any]:
         """Model time and tokens, for the report and the summary."""
@@ -99,23 +181,31 @@ class Pipeline:
         return st
 
     # -- streaming --------------------------------------------------------------------------
-    def _stream_all(self) -> None:
+    def _stream_all(self, start: Checkpoint | None) -> None:
         cfg = self.config
         total = sum(p.stat().st_size for p in cfg.inputs)
         done_before = 0
-        records_done = 0
-        for path in cfg.inputs:
+        for file_index, path in enumerate(cfg.inputs):
+            size = path.stat().st_size
+            if start is not None and file_index < start.file:
+                done_before += size
+                continue
             counters: list[ByteCounter] = []
             items = read_items(path, cfg.fmt, cfg.max_line_bytes, counters)
+            consumed = 0
+            if start is not None and file_index == start.file and start.items:
+                consumed = sum(1 for _ in itertools.islice(items, start.items))  # covered by the checkpoint
             for window in _windows(items, cfg.window):
                 self._process_window(window)
-                records_done += len(window)
+                consumed += len(window)
+                self._checkpoint(file_index, consumed)
                 if self.progress is not None:
                     pos = counters[0].position() if counters else 0
-                    self.progress(records_done, done_before + pos, total)
-            done_before += path.stat().st_size
+                    self.progress(self.stats.records_done, done_before + pos, total)
+            self._checkpoint(file_index + 1, 0)
+            done_before += size
         if self.progress is not None:
-            self.progress(records_done, total, total)
+            self.progress(self.stats.records_done, total, total)
 
     def _process_window(self, window: list[Record | InputReject]) -> None:
         records = [it for it in window if isinstance(it, Record)]
@@ -127,6 +217,7 @@ class Pipeline:
                 by_method[m.augmenter.name] = m.augmenter.augment_many(units)
         r_index = 0
         for item in window:
+            self.stats.records_done += 1
             if isinstance(item, InputReject):
                 self._input_reject(item)
                 continue
@@ -168,7 +259,7 @@ class Pipeline:
             for outcomes in results.get(name, ()):
                 for outcome in outcomes:
                     if isinstance(outcome, Skip):
-                        ms.skipped[outcome.reason] += 1
+                        ms.skipped[reason_key(outcome.reason)] += 1
                         continue
                     cid = child_id(record.id, name, index)
                     index += 1
@@ -217,12 +308,42 @@ class Pipeline:
 
     def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
                         strict: bool = True) -> None:
-        self.stats.method(method).rejected[reason] += 1
+        self.stats.method(method).rejected[reason_key(reason)] += 1
         self.stats.reject(stage, reason)
         self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
                          "stage": stage, "reason": reason, "raw": raw, "truncated": False})
         if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
+
+
+class _StopOnSignal:
+    """SIGTERM / first Ctrl-C: finish the batch in flight, checkpoint, then stop (exit 130).
+
+    A second Ctrl-C stops at once; the journal is still consistent, since a checkpoint is only
+    written after the lines it covers are on disk.
+    """
+
+    def __init__(self, pipeline: "Pipeline") -> None:
+        self.pipeline = pipeline
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.pipeline.notice is not None:
+            self.pipeline.notice("stopping after the current batch (Ctrl-C again to stop now)")
+
+    def __enter__(self) -> "_StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _windows(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

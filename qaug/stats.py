@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"'[^']*'")
 
 
 def reason_key(reason: str) -> str:
-    """Group reasons that differ only in detail (positions, sizes) under one key."""
+    """Group reasons that differ only in detail (positions, sizes, quoted values) under one key."""
     head = reason.split(": ", 1)[0]
+    head = _QUOTED.sub("'…'", head)
     return _DIGITS.sub("N", head)
 
 
@@ -48,6 +50,8 @@ class RunStats:
     elapsed: float = 0.0
     cap_dropped: int = 0
     review_marked: int = 0
+    records_done: int = 0
+    resumed_records: int = 0
 
     def file(self, name: str) -> FileStats:
         fs = self.files.get(name)
@@ -80,6 +84,31 @@ class RunStats:
     def variants_written(self) -> int:
         return sum(m.written for m in self.methods.values())
 
+    def snapshot(self) -> dict[str, Any]:
+        """Counters as JSON, for a checkpoint; `restore` reads them back on resume."""
+        return {
+            "files": {n: vars(f) for n, f in self.files.items()},
+            "originals_written": self.originals_written,
+            "methods": {n: m.as_dict() for n, m in self.methods.items()},
+            "rejects": {s: dict(c) for s, c in self.rejects_by_stage.items()},
+            "cap_dropped": self.cap_dropped,
+            "units": {"records_done": self.records_done, "records_resumed": self.resumed_records,
+                      "records_this_run": self.records_done - self.resumed_records,
+                      "method_units_done": self.records_done * len(self.methods)}, "review_marked": self.review_marked,
+            "records_done": self.records_done,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.files = {n: FileStats(**f) for n, f in snap["files"].items()}
+        self.originals_written = snap["originals_written"]
+        for n, m in snap["methods"].items():
+            ms = self.method(n)
+            ms.written, ms.rejected, ms.skipped = m["written"], Counter(m["rejected"]), Counter(m["skipped"])
+        for stage, c in snap["rejects"].items():
+            self.rejects_by_stage[stage] = Counter(c)
+        self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]
+        self.records_done = self.resumed_records = snap.get("records_done", 0)
+
     def finish(self, status: str) -> None:
         self.status = status
         self.elapsed = time.time() - self.started
@@ -94,6 +123,9 @@ class RunStats:
             "originals_written": self.originals_written,
             "variants_written": self.variants_written,
             "cap_dropped": self.cap_dropped,
+            "units": {"records_done": self.records_done, "records_resumed": self.resumed_records,
+                      "records_this_run": self.records_done - self.resumed_records,
+                      "method_units_done": self.records_done * len(self.methods)},
             "review_marked": self.review_marked,
             "files": {name: vars(fs) for name, fs in self.files.items()},
             "methods": {name: ms.as_dict() for name, ms in self.methods.items()},

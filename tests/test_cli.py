@@ -39,7 +39,7 @@ def test_bad_input_is_reported_not_fatal_unless_strict(tmp_path: Path) -> None:
     rejects = read_jsonl(tmp_path / "o.rejects.jsonl")
     assert [(r["line"], r["reason"]) for r in rejects if r["stage"] == "read"] == [(2, rejects[-2]["reason"]), (3, "blank line")]
     assert rejects[-2]["reason"].startswith("invalid JSON")
-    strict = run_cli("run", str(src), "-o", str(out), "-q", "--strict", "-m", "perturb")
+    strict = run_cli("run", str(src), "-o", str(out), "-q", "--strict", "-m", "perturb", "--overwrite")
     assert strict.returncode == 1
     assert "in.jsonl:2" in strict.stderr and "Traceback" not in strict.stderr
 

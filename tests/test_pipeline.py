@@ -45,7 +45,7 @@ def _run(tmp_path: Path, rows: list, **kw) -> tuple[list[dict], list[dict], dict
     out = tmp_path / "out.jsonl"
     kw.setdefault("max_aug_ratio", 1.0)
     cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",), **kw)
-    Pipeline(cfg, augmenters=[Suffix(**dict(kw.get("method_params", {}).get("suffix", {})))]).run()
+    Pipeline(cfg, augmenters=[Suffix(**dict(kw.get("method_params", {}).get("suffix", {})))]).run(overwrite=True)
     report = json.loads((tmp_path / "out.report.json").read_text())
     return read_jsonl(out), read_jsonl(tmp_path / "out.rejects.jsonl"), report
 

@@ -33,10 +33,14 @@ def scripted(answers):
 def test_every_shipped_recipe_loads_and_resolves() -> None:
     recipes = sorted((EXAMPLES / "recipes").glob("*.toml"))
     assert {p.stem for p in recipes} == set(TASKS)
+    from qaug.augment.base import registry
+
     for path in recipes:
         rc = load_recipe(path)
         names = resolve_methods(methods_for(rc.get("methods"), rc.get("task")))
         assert names, path
+        for name in names:  # every parameter the recipe sets is one the method takes and accepts
+            registry()[name](**rc.get("params", {}).get(name, {}))
 
 
 def test_recipe_errors_are_one_line(tmp_path: Path) -> None:

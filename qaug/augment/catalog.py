@@ -1,3 +1,15 @@
 """Importing this module registers every built-in method and group."""
 
-from qaug.augment import backtranslate, code, rewrite, structural, tables  # noqa: F401
+from qaug.augment import (  # noqa: F401
+    backtranslate,
+    bugfix,
+    classification,
+    code,
+    rewrite,
+    roleplay,
+    steps,
+    structural,
+    swap,
+    tables,
+    translate,
+)

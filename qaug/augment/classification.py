@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
-from qaug.errors import UsageError
 from qaug.llm.engine import Result
 from qaug.quality import filters
+from qaug.quality.lang import detect
 from qaug.records import Path, Record, role_of
 
 MAX_LABEL = 64  # longer "labels" are answers, not class names: no label-word checks for them
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_QUOTED = re.compile(r"\"([^\"\n]{1,24})\"|'([^'\n]{1,24})'|“([^”\n]{1,24})”|‘([^’\n]{1,24})’|「([^」\n]{1,24})」")
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_TOKEN = re.compile(f"[{_CJK_CLASS}]|[^\\W_{_CJK_CLASS}]+")
+_QUOTED = re.compile(r"\"([^\"\n]{1,24})\"|(?<![A-Za-z])'([^'\n]{1,24})'(?![A-Za-z])|“([^”\n]{1,24})”|‘([^’\n]{1,24})’|「([^」\n]{1,24})」")
 
 
 def label_of(record: Record) -> tuple[Path, str] | None:
@@ -42,6 +45,14 @@ def label_of(record: Record) -> tuple[Path, str] | None:
     return None
 
 
+def lexical_similarity(a: str, b: str) -> float:
+    """Dice overlap of word multisets (characters for CJK): a substitution of k words costs about k
+    tokens whatever their length, where character 3-grams punish short texts for every swap."""
+    ta, tb = Counter(_TOKEN.findall(filters.normalize(a))), Counter(_TOKEN.findall(filters.normalize(b)))
+    total = sum(ta.values()) + sum(tb.values())
+    return 1.0 if total == 0 else 2.0 * sum((ta & tb).values()) / total
+
+
 def _word_rx(word: str, ignore_case: bool) -> re.Pattern[str]:
     """The word as a whole word (letters/digits must not touch it); CJK words match as substrings."""
     core = re.escape(word)
@@ -51,8 +62,10 @@ def _word_rx(word: str, ignore_case: bool) -> re.Pattern[str]:
 
 
 def forms_in(word: str, text: str) -> list[str]:
-    """The spellings under which `word` appears in `text`, case-insensitively, in order, each once."""
-    return list(dict.fromkeys(m.group(0) for m in _word_rx(word, True).finditer(text)))
+    """The spellings under which `word` appears in `text`, in order, each once: case-insensitively,
+    except for one- or two-letter labels ("A" must not match the article "a")."""
+    rx = _word_rx(word, len(word) > 2)
+    return list(dict.fromkeys(m.group(0) for m in rx.finditer(text)))
 
 
 def has_word(word: str, text: str) -> bool:
@@ -104,18 +117,13 @@ class Synonym(_LabelKeeping):
     name = "synonym"
     description = "classification data: a few words of the input replaced by synonyms; the label never changes"
     prompt_name = "synonym"
-    # A few swapped words leave a long text above the usual 0.95 overlap: allow more, min_similarity bounds the rest.
-    PARAMS = (
-        Param("n", int, 3, "variants per record", min=1, max=20),
-        Param("min_similarity", float, 0.5, "reject variants whose character 3-gram overlap with the source is "
-              "below this (more than a lexical substitution)", min=0.0, max=1.0),
-    ) + tuple(dataclasses.replace(p, default=0.99) if p.name == "max_similarity" else p for p in GATE_PARAMS)
-
-    def setup(self) -> None:
-        super().setup()
-        if self.min_similarity > self.max_similarity:
-            raise UsageError(f"synonym.min_similarity ({self.min_similarity}) is above max_similarity "
-                             f"({self.max_similarity})")
+    # A few swapped words leave a long text above the usual 0.95 overlap, so the ceiling is higher; the floor
+    # (min_similarity) is measured on words, since character 3-grams punish every swap in a short text.
+    PARAMS = (Param("n", int, 3, "variants per record", min=1, max=20),) + tuple(
+        dataclasses.replace(p, default=0.99) if p.name == "max_similarity" else
+        dataclasses.replace(p, default=0.5, help="reject variants sharing less than this Dice overlap of words "
+                            "(CJK: characters) with the source: more than a lexical substitution")
+        if p.name == "min_similarity" else p for p in GATE_PARAMS)
 
     def fields_for(self, record: Record) -> Sequence[str] | None:
         """The text being classified: alpaca `input`, else the instruction; the user turns of a conversation."""
@@ -127,13 +135,28 @@ class Synonym(_LabelKeeping):
         return _prompt_fields_default(record)
 
     def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
-        reason = super().text_gate(source, variant, siblings)
+        """The shared gates of ModelAugmenter.text_gate, with the similarity floor measured on words."""
+        if not variant.strip():
+            return "empty variant"
+        norm = filters.normalize(variant)
+        if norm == filters.normalize(source):
+            return "identical to source after normalisation"
+        if any(norm == filters.normalize(s) for s in siblings):
+            return "duplicate of a sibling variant"
+        reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
         if reason:
             return reason
         sim = filters.similarity(source, variant)
-        if sim < self.min_similarity:
-            return f"too different for a synonym substitution (similarity {sim:.2f} < {self.min_similarity})"
-        return None
+        if sim > self.max_similarity:
+            return f"near-duplicate of source (similarity {sim:.2f})"
+        lex = lexical_similarity(source, variant)
+        if lex < self.min_similarity:
+            return f"too different for a synonym substitution (word overlap {lex:.2f} < {self.min_similarity:g})"
+        if detect(variant) != detect(source):
+            return f"variant is in {detect(variant)}, the source in {detect(source)}"
+        if any(filters.similarity(variant, s) > self.max_similarity for s in siblings):
+            return "near-duplicate of a sibling variant"
+        return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
 
     def plan(self, unit: Unit, index: int) -> None:
         label = self.narrow(unit)
@@ -193,8 +216,8 @@ class Template(_LabelKeeping):
         for cand in ([own] if own else []) + list(self.labels):
             words += forms_in(cand, text)
         for m in _QUOTED.finditer(text):
-            q = next(g for g in m.groups() if g is not None).strip()
-            if q and len(q.split()) <= 3:
+            q = next(g for g in m.groups() if g is not None)
+            if q == q.strip() and len(q.split()) <= 3:
                 words.append(q)
         return list(dict.fromkeys(words))
 

@@ -20,7 +20,7 @@ from qaug.llm.engine import Engine, Job, Result, Sampling
 from qaug.quality import filters
 from qaug.quality.lang import NAMES, NAMES_ZH, detect
 from qaug import jsonio
-from qaug.records import Path, Record, iter_texts, with_texts
+from qaug.records import Path, Record, with_texts
 from qaug.rng import Rng
 
 GATE_PARAMS = (
@@ -28,6 +28,8 @@ GATE_PARAMS = (
     Param("max_len_ratio", float, 3.0, "longest variant, as a multiple of the source length", min=0.1),
     Param("max_similarity", float, 0.95, "reject variants whose character 3-gram overlap with the source or a sibling "
           "is above this", min=0.0, max=1.0),
+    Param("min_similarity", float, 0.1, "reject variants sharing less than this character 3-gram overlap with the "
+          "source: off-topic output", min=0.0, max=1.0),
 )
 
 
@@ -66,6 +68,8 @@ class ModelAugmenter(Augmenter):
     prompt_name = ""
     keep_numbers = True
 
+    #: whether a variant must stay in its source's language (False for translation)
+    same_language = True
     #: whether --verify can judge this method's variants against their source (same fields, same meaning)
     verifiable = True
 
@@ -133,7 +137,12 @@ class ModelAugmenter(Augmenter):
 
     def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
         planned = self.units(units)
-        outcomes = self.produce(planned)
+        try:
+            outcomes = self.produce(planned)
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in one method must not end the run; it is reported
+            return [[Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")] for _ in planned]
         if self.verify and self.verifiable:
             outcomes = self.verify_outcomes(planned, outcomes)
         return outcomes
@@ -146,7 +155,7 @@ class ModelAugmenter(Augmenter):
             for o_i, out in enumerate(outs):
                 if not isinstance(out, Variant):
                     continue
-                variant_texts = [t for _, t in iter_texts(out.data, unit.record.fmt, self.fields_for(unit.record))]
+                variant_texts = [text_at(out.data, path) for path, _ in unit.texts]
                 source = "\n".join(t for _, t in unit.texts)
                 msgs = self.messages(unit.lang, prompt="verify", source=source, variant="\n".join(variant_texts))
                 key = f"verify/{u_i}/{o_i}"
@@ -185,6 +194,10 @@ class ModelAugmenter(Augmenter):
         sim = filters.similarity(source, variant)
         if sim > self.max_similarity:
             return f"near-duplicate of source (similarity {sim:.2f})"
+        if sim < self.min_similarity:
+            return f"off-topic: similarity {sim:.2f} to the source is below {self.min_similarity:g}"
+        if self.same_language and detect(variant) != detect(source):
+            return f"variant is in {detect(variant)}, the source in {detect(source)}"
         if any(filters.similarity(variant, s) > self.max_similarity for s in siblings):
             return "near-duplicate of a sibling variant"
         return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
@@ -201,6 +214,17 @@ class ModelAugmenter(Augmenter):
         for k, new in enumerate(replacements):
             siblings[k].append(new)
         return Variant(with_texts(unit.record.data, changes), info=info)
+
+
+def text_at(data: Any, path: Path) -> str:
+    """The text at a record path (as produced by Record.texts), or "" when the variant has none there."""
+    node = data
+    try:
+        for step in path:
+            node = node[step]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    return node if isinstance(node, str) else ""
 
 
 def failure_of(result: Result | None) -> Failure:

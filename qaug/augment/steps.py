@@ -29,7 +29,7 @@ from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_o
 from qaug.llm.engine import Result
 from qaug.quality import filters
 from qaug.quality.lang import detect
-from qaug.records import DEFAULT_FIELDS, Path, Record, role_of, with_texts
+from qaug.records import DEFAULT_FIELDS, Path, Record, role_of
 
 ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ()}
 SOLUTION_SCHEMA: dict[str, Any] = {
@@ -43,21 +43,29 @@ _BOXED = re.compile(r"\\boxed\{")
 # filters' number pattern treats CJK characters as word characters, so "为1200万元" hides 1200; this one does not.
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:[.,]\d+)*(?:%|‰)?")
 _CALC = re.compile(r"\d\s*(?:\*\*|[-+*/×÷^=<>≤≥−])\s*[-(（$¥\d]|[=≈]\s*[-$¥(（]?\s*\d")
+# Step and list labels ("Step 3:", "3.", "(3)", "第3步"): regrouping renumbers them, so their numbers may go.
+_LABEL = re.compile(r"^([ \t>*#-]*)(?:step\s*\d+\s*[:.)：]?|第\s*\d+\s*步|[(（]\d+[)）]|\d+\s*[.)、](?=\s))",
+                    re.IGNORECASE | re.MULTILINE)
 _SENTENCE = re.compile(r"[.!?。！？；;](?:\s+|$)")
 
 T = TypeVar("T")
 
 
 # -- outcomes never crash a window ------------------------------------------------------
-def guarded(fn: Callable[..., T]) -> Callable[..., T | list[Outcome]]:
-    """ModelAugmenter.augment_many has no per-unit guard: a bug in build becomes this unit's Failure."""
+def guarded(fn: Callable[..., T]) -> Callable[..., T | list[Outcome] | None]:
+    """ModelAugmenter.augment_many has no per-unit guard: a bug in plan/build becomes this unit's Failure."""
 
     @functools.wraps(fn)
-    def wrapper(self: ModelAugmenter, *args: Any) -> Any:
+    def wrapper(self: ModelAugmenter, unit: Unit, *args: Any) -> Any:
         try:
-            return fn(self, *args)
+            return fn(self, unit, *args)
         except Exception as exc:  # noqa: BLE001 - reported per unit, with its type
-            return [Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")]
+            failure = Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")
+            if fn.__name__ == "plan":
+                unit.jobs.clear()
+                unit.skip = failure
+                return None
+            return [failure]
 
     return wrapper
 
@@ -73,19 +81,27 @@ def answer_fields(augmenter: ModelAugmenter, record: Record) -> Sequence[str]:
     return augmenter.fields if augmenter.fields is not None else ANSWER_FIELDS[record.fmt]
 
 
+def task_index(record: Record, answer_path: Path) -> int | None:
+    """Index of the last non-empty user turn before the answer turn of a conversation."""
+    if record.fmt not in ("sharegpt", "messages") or len(answer_path) != 3:
+        return None
+    key, at, body = answer_path
+    turns = record.data.get(key, [])
+    for j in range(int(at) - 1, -1, -1):
+        value = turns[j].get(body)
+        if role_of(record.fmt, turns[j]) == "user" and isinstance(value, str) and value.strip():
+            return j
+    return None
+
+
 def task_of(record: Record, answer_path: Path) -> str:
     """The prompt the answer replies to: instruction (+ input), or the last user turn before it."""
     data = record.data
     if record.fmt == "alpaca":
         parts = [data.get("instruction"), data.get("input")]
         return "\n\n".join(p for p in parts if isinstance(p, str) and p.strip())
-    if record.fmt in ("sharegpt", "messages") and len(answer_path) == 3:
-        key, body = answer_path[0], answer_path[2]
-        turns = data.get(key, [])
-        for turn in reversed(turns[: int(answer_path[1])]):
-            if role_of(record.fmt, turn) == "user" and isinstance(turn.get(body), str) and turn[body].strip():
-                return turn[body]
-    return ""
+    j = task_index(record, answer_path)
+    return data[answer_path[0]][j][answer_path[2]] if j is not None else ""
 
 
 def record_lang(record: Record, fallback: str) -> str:
@@ -108,6 +124,11 @@ def lost_number(source: str, variant: str) -> str | None:
     have = numbers_of(variant)
     missing = sorted(n for n in numbers_of(source) if n not in have)
     return f"lost number {missing[0]!r}" if missing else None
+
+
+def strip_labels(text: str) -> str:
+    """`text` without step and list labels at line starts."""
+    return _LABEL.sub(r"\1", text)
 
 
 def prose_lines(text: str) -> list[str]:
@@ -324,9 +345,14 @@ class Steps(ModelAugmenter):
         sim = order_similarity(source, variant)
         if sim > self.max_similarity:
             return f"near-duplicate of source (similarity {sim:.2f})"
+        bag = filters.similarity(source, variant)
+        if bag < self.min_similarity:
+            return f"off-topic: similarity {bag:.2f} to the source is below {self.min_similarity:g}"
+        if detect(variant) != detect(source):
+            return f"variant is in {detect(variant)}, the source in {detect(source)}"
         if any(order_similarity(variant, s) > self.max_similarity for s in siblings):
             return "near-duplicate of a sibling variant"
-        return lost_number(source, variant)
+        return lost_number(strip_labels(source), strip_labels(variant))
 
     @guarded
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
@@ -346,7 +372,8 @@ class Steps(ModelAugmenter):
             reason = self._code_reason(code, new)
             if reason:
                 return [Failure(reason, stage="gate", text=new)]
-        info = {"lang": unit.lang, "how": job.key.rsplit("/", 1)[1], "kind": "code" if code.trees else "math", "field": path_name(path)}
+        info: dict[str, Any] = {"lang": unit.lang, "how": job.key.rsplit("/", 1)[1],
+                                "kind": "code" if code.trees else "math", "field": path_name(path)}
         if final is not None:
             info["final_answer"] = final.text
         out = self.variant_from(unit, [new], info, {})

@@ -57,7 +57,8 @@ def find_pair(record: Record) -> Pair | str:
         question = "\n\n".join(p for p in parts if isinstance(p, str) and p.strip())
         if not question:
             return "no instruction to swap"
-        return Pair(question, answer, ("instruction",), ("output",))
+        q_key = "instruction" if isinstance(parts[0], str) and parts[0].strip() else "input"
+        return Pair(question, answer, (q_key,), ("output",))
     if fmt in ("sharegpt", "messages"):
         key, body = ("conversations", "value") if fmt == "sharegpt" else ("messages", "content")
         turns = data.get(key) or []
@@ -90,6 +91,7 @@ class Swap(ModelAugmenter):
     name = "swap"
     description = "inverse task: given the answer, ask for the instruction / last user turn that produced it"
     prompt_name = "swap"
+    verifiable = False  # the variant asks the inverse question by design: "same meaning" cannot hold
     PARAMS = (
         Param("n", int, 1, "wordings of the inverse instruction, one variant each", min=1, max=10),
         Param("max_leak", float, 0.6, "reject an inverse instruction whose character 3-gram overlap with the "
@@ -112,7 +114,7 @@ class Swap(ModelAugmenter):
         answer = pair.answer if len(pair.answer) <= EXCERPT else pair.answer[:EXCERPT] + " …"
         msgs = self.messages(unit.lang, n=self.n, text=answer, language=unit.lang,
                              example=FIXED["zh" if unit.lang == "zh" else "en"])
-        budget = min(self.sampling.max_tokens, 48 + self.n * 160)
+        budget = min(self.sampling.max_tokens, 48 + self.n * 200)
         unit.jobs.append(self.job(f"{index}/swap", msgs, instructions_schema(self.n), unit.rng, max_tokens=budget))
 
     def gate(self, unit: Unit, pair: Pair, text: str, siblings: list[str]) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from qaug import jsonio
+from qaug import faults, jsonio
 from qaug.llm.schema import check_schema, validate
 from qaug.rng import derive_seed
 
@@ -50,6 +50,7 @@ class Raw:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+    cached: bool = False
 
 
 @dataclass
@@ -120,18 +121,23 @@ class Engine(ABC):
             retry: list[Job] = []
             t0 = time.perf_counter()
             for sent, raw in self._attempt_many(batch):
+                faults.point("model")
                 original, result = pending[id(sent)]
                 result.attempts += 1
                 result.prompt_tokens += raw.prompt_tokens
                 result.completion_tokens += raw.completion_tokens
                 result.text = raw.text
+                result.cached = raw.cached
                 self.stats["attempts"] += 1
-                self.stats["prompt_tokens"] += raw.prompt_tokens
-                self.stats["completion_tokens"] += raw.completion_tokens
-                if raw.error is not None and raw.finish == "error":
-                    result.error = raw.error  # not retryable: e.g. the prompt exceeds the context
+                if not raw.cached:  # tokens/s counts model work done now, not answers read back
+                    self.stats["prompt_tokens"] += raw.prompt_tokens
+                    self.stats["completion_tokens"] += raw.completion_tokens
+                if raw.finish == "error":
+                    result.error = raw.error or "engine error"  # not retryable: e.g. the prompt exceeds the context
                 elif raw.finish == "length":
                     result.error = f"answer cut off at max_tokens={sent.sampling.max_tokens}"
+                elif raw.error is not None:
+                    result.error = raw.error  # e.g. bytes that are not UTF-8: retried
                 else:
                     result.value, result.error = parse_answer(raw.text, sent.schema)
                 retryable = result.error is not None and raw.finish != "error" and attempt < self.max_attempts

@@ -278,7 +278,9 @@ class LlamaCppEngine(Engine):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            text, finish, error = data.decode("utf-8", "backslashreplace"), "invalid", f"answer is not UTF-8: {exc}"
+            text = data.decode("utf-8", "backslashreplace")
+            if finish != "length":  # a budget cut can split a character; that is still a cut-off answer
+                finish, error = "invalid", f"answer is not UTF-8: {exc}"
         raw = Raw(text=text, finish=finish, prompt_tokens=slot.prompt_tokens, completion_tokens=len(slot.out),
                   error=error)
         self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)

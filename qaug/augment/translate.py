@@ -1,0 +1,214 @@
+"""`translate`: the whole record in another language, with the domain's terms as the user fixed them.
+
+Every text of the record is translated (one constrained job per text, so each answer is short
+and a failure names its field). Code blocks never reach the model: each is replaced by a
+marker such as [[CODE1]] and put back afterwards, so code is verbatim by construction and a
+lost or duplicated marker is a named failure. Texts with nothing to translate (a JSON
+document, a code field, text already in the target language) are kept as they are.
+
+A glossary (TSV: source term, tab, target term; an empty target keeps the term) is loaded
+once; every glossary term found in a source text must appear as its target in the translation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.code import _fences
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
+from qaug.augment.steps import guarded, is_json_document, lost_number, path_name, python_code, record_lang
+from qaug.errors import UsageError
+from qaug.llm.engine import Result
+from qaug.quality import filters
+from qaug.quality.lang import NAMES, detect
+from qaug.records import with_texts
+
+TRANSLATION_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["translation"],
+    "properties": {"translation": {"type": "string", "minLength": 1}},
+}
+_NOT_PROSE = re.compile(r"\[\[[A-Z]+\d+\]\]|`[^`\n]+`|https?://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\{\{?[\w.\s]*\}\}?|%[sdif]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry; `target` == `source` means 'keep the term as it is'."""
+
+    source: str
+    target: str
+    line: int
+
+    def pattern(self, text: str) -> re.Pattern[str]:
+        return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(text)}(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
+def load_glossary(path: str) -> tuple[Term, ...]:
+    """Terms of a TSV glossary, longest source first; a UsageError names the file and line of any problem."""
+    try:
+        raw = FilePath(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise UsageError(f"translate.glossary: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: glossary is not UTF-8 text") from None
+    terms: dict[str, Term] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            found = "no tab" if len(parts) == 1 else f"{len(parts)} columns"
+            raise UsageError(f"{path}:{n}: expected 'source_term<TAB>target_term', found {found}")
+        source, target = parts[0].strip(), parts[1].strip() or parts[0].strip()
+        if not source:
+            raise UsageError(f"{path}:{n}: empty source term")
+        old = terms.get(source.casefold())
+        if old is not None and old.target != target:
+            raise UsageError(f"{path}:{n}: term {source!r} already has another translation on line {old.line}")
+        terms[source.casefold()] = Term(source, target, n)
+    if not terms:
+        raise UsageError(f"{path}: glossary has no terms")
+    return tuple(sorted(terms.values(), key=lambda t: (-len(t.source), t.line)))
+
+
+def terms_in(text: str, terms: Sequence[Term]) -> list[Term]:
+    """Glossary terms in `text`; a term found only inside a longer found term does not count."""
+    found, rest = [], text
+    for term in terms:
+        rx = term.pattern(term.source)
+        if rx.search(rest):
+            found.append(term)
+            rest = rx.sub(lambda m: "\0" * len(m.group()), rest)
+    return found
+
+
+def mask_code(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """`text` with each fenced block replaced by a marker, and the (marker, block) pairs."""
+    stem = next(s for s in ("CODE", "BLOCK", "SNIPPET", "QAUGCODE") if f"[[{s}" not in text)
+    out, blocks, at = [], [], 0
+    for open_at, _, _, close_end, _, _ in _fences(text):
+        block = text[open_at:close_end]
+        end = close_end - 1 if block.endswith("\n") else close_end
+        marker = f"[[{stem}{len(blocks) + 1}]]"
+        out += [text[at:open_at], marker]
+        blocks.append((marker, text[open_at:end]))
+        at = end
+    out.append(text[at:])
+    return "".join(out), blocks
+
+
+def prose_of(masked: str) -> str:
+    """What is left to read once markers, inline code, URLs, e-mails and placeholders are gone."""
+    return _NOT_PROSE.sub(" ", masked)
+
+
+@register
+class Translate(ModelAugmenter):
+    name = "translate"
+    description = "translate every text of a record (zh<->en, or translate.to=L); code verbatim, glossary enforced"
+    prompt_name = "translate"
+    default_fields = "all"
+    PARAMS = (
+        Param("to", str, "", "target language (default: en for Chinese records, zh otherwise)",
+              choices=("", *NAMES)),
+        Param("glossary", str, "", "TSV file 'source_term<TAB>target_term' (empty target: keep the term)"),
+    ) + tuple(p for p in GATE_PARAMS if p.name in ("min_len_ratio", "max_len_ratio"))
+    same_language = False
+
+    def setup(self) -> None:
+        super().setup()
+        self.terms: tuple[Term, ...] = load_glossary(self.glossary) if self.glossary else ()
+
+    def target_for(self, lang: str) -> str:
+        return self.to or ("en" if lang == "zh" else "zh")
+
+    def needs_translation(self, text: str, target: str) -> bool:
+        """False for texts with nothing to translate: JSON, a code field, only code, or already in `target`."""
+        if is_json_document(text.strip()) or python_code(text).whole:
+            return False
+        prose = prose_of(mask_code(text)[0])
+        return bool(_LETTER.search(prose)) and detect(prose) != target
+
+    @guarded
+    def plan(self, unit: Unit, index: int) -> None:
+        prose = " ".join(prose_of(mask_code(t)[0]) for _, t in unit.texts)
+        unit.lang = record_lang(unit.record, prose)
+        target = self.target_for(unit.lang)
+        if unit.lang == target:
+            unit.skip = Skip(f"record is already in {target}")
+            return
+        p = prompt_file(self.prompt_name)["zh" if unit.lang == "zh" else "en"]
+        for k, (_, text) in enumerate(unit.texts):
+            if not self.needs_translation(text, target):
+                continue
+            masked, blocks = mask_code(text)
+            terms = terms_in(prose_of(masked), self.terms)
+            glossary = ""
+            if terms:
+                rows = [f"- {t.source} → {t.target}" if t.target != t.source else f"- {t.source} → {p['keep_term']}"
+                        for t in terms]
+                glossary = p["glossary"] + "\n" + "\n".join(rows) + "\n\n"
+            msgs = self.messages(unit.lang, text=masked, source=unit.lang, target=target, glossary=glossary,
+                                 markers=p["markers"] if blocks else "")
+            budget = min(self.sampling.max_tokens, 64 + 3 * len(masked))
+            unit.jobs.append(self.job(f"{index}/{k}", msgs, TRANSLATION_SCHEMA, unit.rng, max_tokens=budget))
+        if not unit.jobs:
+            unit.skip = Skip(f"nothing to translate: only code, JSON or text already in {target}")
+
+    def translation_reason(self, source: str, translation: str, target: str) -> tuple[str | None, str]:
+        """(reason to reject or None, the translation with code blocks put back)."""
+        if not translation.strip():
+            return "empty translation", translation
+        masked, blocks = mask_code(source)
+        for marker, _ in blocks:
+            count = translation.count(marker)
+            if count != 1:
+                return f"code block {marker} {'lost' if count == 0 else 'repeated'}", translation
+        if translation.count("```") > masked.count("```"):
+            return "translation adds a code block", translation
+        restored = translation
+        for marker, block in blocks:
+            restored = restored.replace(marker, block)
+        if any(block not in restored for _, block in blocks) or len(_fences(restored)) != len(_fences(source)):
+            return "code block not kept verbatim", restored
+        got = detect(prose_of(translation))
+        if got != target:
+            return f"translation is in {got}, not {target}", restored
+        for term in terms_in(prose_of(masked), self.terms):
+            if not term.pattern(term.target).search(prose_of(translation)):
+                return f"glossary term {term.source!r} not translated as {term.target!r}", restored
+        reason = lost_number(source, restored) or filters.length_ratio_reason(
+            masked, translation, self.min_len_ratio, self.max_len_ratio)
+        return reason, restored
+
+    @guarded
+    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
+        target = self.target_for(unit.lang)
+        changes, done, used = {}, [], set()
+        for job in unit.jobs:
+            result = results.get(job.key)
+            if result is None or not result.ok:
+                return [failure_of(result)]
+            path, source = unit.texts[int(job.key.rsplit("/", 1)[1])]
+            reason, restored = self.translation_reason(source, result.value["translation"], target)
+            if reason:
+                return [Failure(f"{path_name(path)}: {reason}", stage="gate", text=restored)]
+            changes[path] = restored
+            done.append(path_name(path))
+            used.update(t.source for t in terms_in(prose_of(mask_code(source)[0]), self.terms))
+        data = with_texts(unit.record.data, changes)
+        if data == unit.record.data:
+            return [Failure("identical to source", stage="gate")]
+        info: dict[str, Any] = {"source_lang": unit.lang, "target_lang": target, "translated": done,
+                                "kept": [path_name(p) for p, _ in unit.texts if p not in changes]}
+        if used:
+            info["glossary"] = sorted(used)
+        return [Variant(data, info=info)]

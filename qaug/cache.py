@@ -1,0 +1,114 @@
+"""A SQLite cache of model answers, so a rerun or an extended run pays for no model work twice.
+
+The key is everything an answer depends on: the model file's sha256, the chat template and
+messages (that is, the fully formatted prompt), the schema, the sampling parameters and the
+seed. WAL mode lets a second reader (`qaug cache stats`) look while a run writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from qaug.errors import UsageError
+from qaug.llm.engine import Engine, Job, Raw
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, finish TEXT NOT NULL, error TEXT,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created REAL NOT NULL)
+"""
+
+
+def job_key(identity: str, job: Job) -> str:
+    """sha256 over (model + template identity, messages, schema, sampling, seed)."""
+    payload = json.dumps([identity, list(job.messages), job.schema, asdict(job.sampling), job.seed],
+                         sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    """answers(key -> raw answer), one file per cache folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "results.sqlite"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(SCHEMA_SQL)
+        except (OSError, sqlite3.Error) as exc:
+            raise UsageError(f"cannot open the result cache {self.path}: {exc} (use --no-cache or --cache-dir)") from None
+
+    def get(self, key: str) -> Raw | None:
+        row = self._db.execute("SELECT text, finish, error, prompt_tokens, completion_tokens FROM answers WHERE key=?",
+                               (key,)).fetchone()
+        if row is None:
+            return None
+        return Raw(text=row[0], finish=row[1], error=row[2], prompt_tokens=row[3], completion_tokens=row[4], cached=True)
+
+    def put(self, key: str, model: str, raw: Raw) -> None:
+        self._db.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
+                         (key, model, raw.text, raw.finish, raw.error, raw.prompt_tokens, raw.completion_tokens,
+                          time.time()))
+
+    def stats(self) -> dict[str, Any]:
+        n, = self._db.execute("SELECT COUNT(*) FROM answers").fetchone()
+        models = dict(self._db.execute("SELECT model, COUNT(*) FROM answers GROUP BY model").fetchall())
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
+        return {"path": str(self.path), "answers": n, "bytes": size, "models": models}
+
+    def clear(self) -> int:
+        n, = self._db.execute("SELECT COUNT(*) FROM answers").fetchone()
+        self._db.execute("DELETE FROM answers")
+        self._db.execute("VACUUM")
+        return n
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedEngine(Engine):
+    """Answers from the cache where it has them; the real engine is only built for the first miss."""
+
+    def __init__(self, factory: Callable[[], Engine], cache: ResultCache, identity: str, model_id: str) -> None:
+        super().__init__()
+        self._factory, self._cache, self._identity = factory, cache, identity
+        self._inner: Engine | None = None
+        self.model_id = model_id
+        self.stats.update({"cached": 0, "computed": 0})
+
+    @property
+    def inner(self) -> Engine:
+        if self._inner is None:
+            self._inner = self._factory()
+        return self._inner
+
+    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
+        misses: list[tuple[Job, str]] = []
+        for job in jobs:
+            key = job_key(self._identity, job)
+            raw = self._cache.get(key)
+            if raw is None:
+                misses.append((job, key))
+            else:
+                self.stats["cached"] += 1
+                yield job, raw
+        if misses:
+            keys = {id(job): key for job, key in misses}
+            for job, raw in self.inner._attempt_many([job for job, _ in misses]):
+                self._cache.put(keys[id(job)], self.model_id, raw)
+                self.stats["computed"] += 1
+                yield job, raw
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+        self._cache.close()

@@ -1,0 +1,114 @@
+"""Resumable run state: an append-only journal of checkpoints beside the output.
+
+A checkpoint is written only after the output and rejects files are flushed and fsynced, and
+records their byte lengths. Resuming truncates both files to the last checkpoint (which also
+repairs a line torn by a kill mid-write) and skips the input items it covers, so the finished
+output holds every record exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qaug.errors import UsageError
+
+VERSION = 1
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of an input file, to notice it changed between a run and its resume."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue: input position, output lengths, counters."""
+
+    file: int
+    items: int
+    out: int
+    rej: int
+    budget: float
+    stats: dict[str, Any]
+    engine: dict[str, Any]
+
+
+class Journal:
+    """`out.journal.jsonl`: a header line, then one line per checkpoint, then `finished`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Any = None
+
+    def start(self, header: dict[str, Any]) -> None:
+        self._fh = open(self.path, "w", encoding="utf-8")
+        self._append({"kind": "header", "version": VERSION, **header})
+
+    def reopen(self) -> None:
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def checkpoint(self, cp: Checkpoint) -> None:
+        self._append({"kind": "checkpoint", **cp.__dict__})
+
+    def finish(self) -> None:
+        self._append({"kind": "finished"})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def load(self) -> tuple[dict[str, Any], Checkpoint | None, bool]:
+        """(header, last checkpoint, finished); a torn last line is ignored."""
+        header: dict[str, Any] | None = None
+        last: Checkpoint | None = None
+        finished = False
+        try:
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise UsageError(f"cannot read the run journal {self.path}: {exc}") from None
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a kill
+            kind = entry.pop("kind", None)
+            if kind == "header":
+                header = entry
+            elif kind == "checkpoint":
+                last = Checkpoint(**entry)
+            elif kind == "finished":
+                finished = True
+        if header is None:
+            raise UsageError(f"the run journal {self.path} has no header; rerun with --overwrite")
+        return header, last, finished
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Names of the settings that differ between two configurations, nested keys dotted."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out

@@ -1,0 +1,28 @@
+"""Build the run's engine: the llama.cpp engine behind the result cache, loaded only when needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qaug.cache import CachedEngine, ResultCache
+from qaug.llm.engine import Engine
+from qaug.llm.gguf_file import read_gguf
+from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+from qaug.llm.models import cache_dir, file_sha256
+from qaug.llm.templates import resolve_template
+
+
+def model_identity(path: Path, chat_template: str | None) -> tuple[str, str]:
+    """(model id for provenance, cache identity): the file's sha256 and the template that formats prompts."""
+    info = read_gguf(path)
+    template = resolve_template(info.architecture, info.chat_template, chat_template)
+    sha = file_sha256(path)
+    return f"{path.name}@sha256:{sha[:12]}", f"{sha}|{template.text}"
+
+
+def open_engine(path: Path, options: EngineOptions, use_cache: bool = True, folder: Path | None = None) -> Engine:
+    """A cached engine (default) or the bare llama.cpp engine (--no-cache)."""
+    if not use_cache:
+        return LlamaCppEngine(path, options)
+    model_id, identity = model_identity(path, options.chat_template)
+    return CachedEngine(lambda: LlamaCppEngine(path, options), ResultCache(folder or cache_dir()), identity, model_id)

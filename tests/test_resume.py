@@ -1,0 +1,188 @@
+"""Runs that survive: SIGKILL at awkward points, then --resume; a lock; refusals; the cache; no network."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_jsonl, run_cli, write_jsonl
+
+
+def _dataset(path: Path, n: int = 300) -> Path:
+    rows: list = []
+    for i in range(n):
+        if i % 37 == 5:
+            rows.append("{broken json")
+        else:
+            rows.append({"instruction": f"Extract the figures of report {i}.", "input": "",
+                         "output": json.dumps({"company": f"C{i}", "year": 2000 + i % 20,
+                                               "revenue": {"value": i * 7, "unit": "M"}, "audited": i % 2 == 0})})
+    return write_jsonl(path, rows)
+
+
+PURE = ["-m", "perturb,shuffle_keys", "--window", "16", "--seed", "3", "-q"]
+
+
+def _run(args: list[str], fault: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("QAUG_FAULT", None)
+    if fault:
+        env["QAUG_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "qaug", "run", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("fault", ["read:40", "read:250", "write:7", "write:300", "fsync:3", "checkpoint:5",
+                                   "checkpoint:17"])
+def test_sigkill_then_resume_gives_the_uninterrupted_bytes(tmp_path: Path, fault: str) -> None:
+    src = _dataset(tmp_path / "in.jsonl")
+    clean = tmp_path / "clean.jsonl"
+    assert _run([str(src), "-o", str(clean), *PURE]).returncode == 0
+    out = tmp_path / "out.jsonl"
+    killed = _run([str(src), "-o", str(out), *PURE], fault=fault)
+    assert killed.returncode == -signal.SIGKILL, (fault, killed.stderr)
+    resumed = _run([str(src), "-o", str(out), *PURE, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == clean.read_bytes()
+    assert (tmp_path / "out.rejects.jsonl").read_bytes() == (tmp_path / "clean.rejects.jsonl").read_bytes()
+    ids = Counter(r["_qaug"]["id"] for r in read_jsonl(out))
+    assert max(ids.values()) == 1
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    assert report["input_lines"] == 300 == report["originals_written"] + report["input_rejects"]
+    assert report["status"] == "ok"
+    if fault != "write:7":  # every other kill comes after at least one checkpoint
+        assert report["units"]["records_resumed"] > 0
+
+
+def test_model_run_killed_mid_model_call_resumes_without_loss_or_duplicates(tmp_path: Path, tiny_gguf: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Summarise report number {i} for the board.",
+                                               "output": "ok"} for i in range(24)])
+    args = [str(src), "-o", str(tmp_path / "out.jsonl"), "-m", "rewrite,perturb", "--gguf", str(tiny_gguf),
+            "--threads", "1", "--max-tokens", "48", "--param", "rewrite.n=2", "--window", "4", "-q",
+            "--cache-dir", str(tmp_path / "cache"), "--max-aug-ratio", "1"]
+    killed = _run(args, fault="model:20")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resumed = _run(args + ["--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    ids = Counter(r["_qaug"]["id"] for r in rows)
+    assert max(ids.values()) == 1
+    originals = {r["_qaug"]["id"] for r in rows if r["_qaug"]["parent"] is None}
+    assert originals == {f"in.jsonl:{i}" for i in range(1, 25)}
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    assert report["model"]["cached"] > 0  # answers computed before the kill were not paid for twice
+
+
+def test_existing_output_refused_and_config_change_named(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 40)
+    out = tmp_path / "out.jsonl"
+    assert _run([str(src), "-o", str(out), *PURE]).returncode == 0
+    again = _run([str(src), "-o", str(out), *PURE])
+    assert again.returncode == 2 and "--resume" in again.stderr and "--overwrite" in again.stderr
+    other = _run([str(src), "-o", str(out), "-m", "perturb", "--window", "16", "--seed", "4", "-q", "--resume"])
+    assert other.returncode == 2 and "seed" in other.stderr and "methods" in other.stderr
+    done = _run([str(src), "-o", str(out), *PURE, "--resume"])
+    assert done.returncode == 0  # finished: nothing to do
+    src.write_text(src.read_text() + '{"text": "one more"}\n')
+    changed = _run([str(src), "-o", str(out), *PURE, "--resume"])
+    assert changed.returncode == 2 and "changed" in changed.stderr
+    assert _run([str(src), "-o", str(out), *PURE, "--overwrite"]).returncode == 0
+
+
+def test_lock_names_the_running_process_and_stale_locks_are_taken_over(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 40)
+    out = tmp_path / "out.jsonl"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "out.jsonl.lock").write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename,
+                                                             "started": "now"}))
+        busy = _run([str(src), "-o", str(out), *PURE])
+        assert busy.returncode == 2 and f"pid {sleeper.pid}" in busy.stderr
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    ok = _run([str(src), "-o", str(out), *PURE])  # the holder is gone: stale lock taken over
+    assert ok.returncode == 0, ok.stderr and not (tmp_path / "out.jsonl.lock").exists()
+
+
+def test_sigterm_finishes_the_batch_and_exits_130_then_resumes(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 3000)
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "qaug", "run", str(src), "-o", str(out), *PURE]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "out.journal.jsonl").exists():
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+    assert _run([str(src), "-o", str(out), *PURE, "--resume"]).returncode == 0
+    ids = Counter(r["_qaug"]["id"] for r in read_jsonl(out))
+    assert max(ids.values()) == 1 and sum(1 for i in ids if "/" not in i) == 3000 - len(range(5, 3000, 37))
+
+
+def test_unwritable_output_is_one_line_and_resumable(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 200)
+    out = tmp_path / "out.jsonl"
+    env = dict(os.environ)
+    # a file-size limit makes writes fail like a full disk
+    code = ("import resource, signal, runpy, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); sys.argv=['qaug']+sys.argv[1:]; "
+            "runpy.run_module('qaug', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(src), "-o", str(out), *PURE], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot write the output" in proc.stderr and "Traceback" not in proc.stderr
+    assert _run([str(src), "-o", str(out), *PURE, "--resume"]).returncode == 0
+    ids = Counter(r["_qaug"]["id"] for r in read_jsonl(out))
+    assert max(ids.values()) == 1
+
+
+def test_cache_rerun_does_no_model_work(tmp_path: Path, tiny_gguf: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Explain clause {i} of the lease.", "output": "x"}
+                                              for i in range(6)])
+    common = ["-m", "rewrite", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "48", "-q",
+              "--cache-dir", str(tmp_path / "c")]
+    assert _run([str(src), "-o", str(tmp_path / "a.jsonl"), *common]).returncode == 0
+    assert _run([str(src), "-o", str(tmp_path / "b.jsonl"), *common]).returncode == 0
+    rep = json.loads((tmp_path / "b.report.json").read_text())["model"]
+    assert rep["computed"] == 0 and rep["cached"] > 0 and rep["completion_tokens"] == 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    # adding a method to a finished job computes only the new method's answers
+    more = _run([str(src), "-o", str(tmp_path / "c.jsonl"), *common[:1], "rewrite,backtranslate", *common[2:]])
+    assert more.returncode == 0
+    rep = json.loads((tmp_path / "c.report.json").read_text())["model"]
+    assert rep["cached"] >= 6 and rep["computed"] > 0
+    stats = run_cli("cache", "stats", "--cache-dir", str(tmp_path / "c"))
+    assert stats.returncode == 0 and "tiny-qwen2.gguf" in stats.stdout
+
+
+def test_no_network_needed_or_attempted(tmp_path: Path, tiny_gguf: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "Summarise the 2023 audit.", "output": "ok"}])
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def _refuse(*a, **k):\n"
+        "    open(%r, 'a').write('connect\\n')\n"
+        "    raise OSError('network disabled by test')\n"
+        "socket.socket.connect = _refuse\nsocket.create_connection = _refuse\n" % str(tmp_path / "attempts.log"))
+    env = dict(os.environ, PYTHONPATH=str(guard), HF_HUB_OFFLINE="0")
+    args = [sys.executable, "-m", "qaug", "run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "rewrite,backtranslate",
+            "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "32", "-q", "--no-cache"]
+    unshare = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    cmd = (["unshare", "-n"] if unshare.returncode == 0 else []) + args
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "attempts.log").exists()

@@ -95,7 +95,8 @@ def run(
     max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same options) into the same output."),
-    window: Optional[int] = typer.Option(None, "--window", min=1, help="Records per batch; a checkpoint follows each (default 256; 32 with model methods)."),
+    window: Optional[int] = typer.Option(None, "--window", min=1, help="Records per batch (default 256; 32 with model methods)."),
+    checkpoint_every: float = typer.Option(1.0, "--checkpoint-every", min=0.0, help="Seconds between checkpoints of a pure-Python run (model runs checkpoint every batch)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output instead of refusing."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder (default ~/.cache/qaug)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
@@ -164,7 +165,7 @@ def run(
         variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
         max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
         verify=bool(pick(verify, rc, "verify", False)), recipe=str(recipe) if recipe else None,
-        window=window or (32 if needs_model else 256),
+        window=window or (32 if needs_model else 256), checkpoint_every=checkpoint_every,
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
     )
     show = not quiet

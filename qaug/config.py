@@ -32,6 +32,8 @@ class RunConfig:
     #: largest share of augmented records in the output (originals counted even with --no-originals); 1 = no cap
     max_aug_ratio: float = 0.3
     verify: bool = False
+    #: seconds between checkpoints of a pure-Python run (runs with model methods checkpoint every batch)
+    checkpoint_every: float = 1.0
     recipe: str | None = None
     #: model and sampling settings as given (reported; the engine is built from them by the caller)
     model: Mapping[str, Any] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
 from qaug.stats import RunStats, reason_key
+
+#: settings that may differ between a run and its resume: they change how, not what, is written
+_RESUMABLE_CHANGES = {"checkpoint_every"}
 
 #: progress(records_done, bytes_done, bytes_total)
 ProgressFn = Callable[[int, int, int], None]
@@ -62,6 +66,7 @@ class Pipeline:
         self.stats = RunStats()
         self.engine = engine
         self._budget = 0.0
+        self._last_checkpoint = time.monotonic()
         for m in self.methods:
             self.stats.method(m.augmenter.name)
             if not m.augmenter.pure:
@@ -152,7 +157,7 @@ class Pipeline:
         return None
 
     def _check_same_run(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        diff = differences(old.get("config", {}), new["config"])
+        diff = [d for d in differences(old.get("config", {}), new["config"]) if d not in _RESUMABLE_CHANGES]
         if diff:
             raise UsageError(f"cannot resume: the configuration differs in {', '.join(diff)}; "
                              "rerun with the same options, or --overwrite")
@@ -162,8 +167,15 @@ class Pipeline:
         if old.get("model") != new["model"]:
             raise UsageError(f"cannot resume: the model changed ({old.get('model')} -> {new['model']})")
 
+    def _due(self) -> bool:
+        """Checkpoint after every batch with model work (it is expensive to redo), else every few seconds."""
+        if self.engine is not None or self._stopper.requested:
+            return True
+        return time.monotonic() - self._last_checkpoint >= self.config.checkpoint_every
+
     def _checkpoint(self, file_index: int, items: int) -> None:
         """Make the window durable, then record it: a unit counts only once its lines are on disk."""
+        self._last_checkpoint = time.monotonic()
         out_len, rej_len = self._out.sync(), self._rej.sync()
         faults.point("fsync")
         self._journal.checkpoint(Checkpoint(file_index, items, out_len, rej_len, self._budget, self.stats.snapshot(),
@@ -198,7 +210,8 @@ class Pipeline:
             for window in _windows(items, cfg.window):
                 self._process_window(window)
                 consumed += len(window)
-                self._checkpoint(file_index, consumed)
+                if self._due():
+                    self._checkpoint(file_index, consumed)
                 if self.progress is not None:
                     pos = counters[0].position() if counters else 0
                     self.progress(self.stats.records_done, done_before + pos, total)

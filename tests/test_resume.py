@@ -28,7 +28,7 @@ def _dataset(path: Path, n: int = 300) -> Path:
     return write_jsonl(path, rows)
 
 
-PURE = ["-m", "perturb,shuffle_keys", "--window", "16", "--seed", "3", "-q"]
+PURE = ["-m", "perturb,shuffle_keys", "--window", "16", "--seed", "3", "-q", "--checkpoint-every", "0"]
 
 
 def _run(args: list[str], fault: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

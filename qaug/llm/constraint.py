@@ -123,6 +123,11 @@ class Matcher:
             raise ConstraintError(self._m.get_error())
         return out
 
+    def check(self) -> None:
+        """Raise if the matcher is in an error state (e.g. after a mask computed by MaskSet)."""
+        if self._m.is_error():
+            raise ConstraintError(self._m.get_error())
+
     def consume(self, token: int) -> None:
         if not self._m.consume_token(token):
             raise ConstraintError(self._m.get_error() or f"token {token} rejected by the grammar")
@@ -137,3 +142,28 @@ class Matcher:
 def mask_words(n_vocab: int) -> int:
     """int32 words in one bitmask row."""
     return (n_vocab + 31) // 32
+
+
+class MaskSet:
+    """Bitmask rows for a batch of matchers, filled in one call.
+
+    llguidance computes the rows on its own thread pool with the GIL released, so a batch
+    of N sequences costs one Python call per step instead of N.
+    """
+
+    def __init__(self, rows: int, n_vocab: int, threads: int | None = None) -> None:
+        import llguidance
+
+        self.rows = np.zeros((rows, mask_words(n_vocab)), dtype=np.int32)
+        self._executor = llguidance.LLExecutor(num_threads=threads)
+
+    def fill(self, matchers: list[Matcher]) -> np.ndarray:
+        """Row i gets matcher i's next-token mask; check each matcher's `check()` before using its row."""
+        if len(matchers) == 1:
+            import llguidance.numpy as lnp
+
+            lnp.fill_next_token_bitmask(matchers[0]._m, self.rows)
+        else:
+            self._executor.unsafe_compute_mask_ptr([(m._m, i) for i, m in enumerate(matchers)],
+                                                   self.rows.ctypes.data, self.rows.shape[1] * 4, self.rows.shape[0])
+        return self.rows

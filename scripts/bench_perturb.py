@@ -96,7 +96,7 @@ def main() -> None:
         write_dataset(big, args.memory_records)
         (src).unlink()
         secs, rss = qaug_subprocess_rss(big, d / "big.out.jsonl")
-        rows.append((f"qaug run perturb (subprocess)", args.memory_records, secs, args.memory_records / secs, "-"))
+        rows.append(("qaug run perturb (subprocess)", args.memory_records, secs, args.memory_records / secs, "-"))
     print(f"{'path':<30} {'records':>10} {'seconds':>9} {'records/s':>11} {'ratio':>6}")
     for name, n, s, rate, ratio in rows:
         print(f"{name:<30} {n:>10,} {s:>9.2f} {rate:>11,.0f} {ratio:>6}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qaug.llm.engine import Job, Raw, Result, Sampling, ScriptedEngine, parse_answer
+from qaug.llm.engine import Job, Raw, Sampling, ScriptedEngine, parse_answer
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
 from qaug.llm.schema import SchemaError, check_schema, validate
 

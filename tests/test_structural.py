@@ -10,7 +10,7 @@ import orjson
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from test_jsondoc import FAST, STYLES, json_docs, json_values, same, strict_loads
+from test_jsondoc import FAST, STYLES, json_docs, same, strict_loads
 
 from qaug.augment.base import Failure, Skip, Variant, groups, registry
 from qaug.augment.jsondoc import dumps_doc, find_documents, parse_number_text

@@ -19,7 +19,6 @@ from qaug.augment.base import Failure, Outcome, Param, Skip, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Result
 from qaug.quality import filters
-from qaug.quality.lang import detect
 from qaug.records import Path, Record, role_of
 
 MAX_LABEL = 64  # longer "labels" are answers, not class names: no label-word checks for them
@@ -134,29 +133,12 @@ class Synonym(_LabelKeeping):
             return ("input",) if isinstance(inp, str) and inp.strip() else ("instruction",)
         return _prompt_fields_default(record)
 
-    def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
-        """The shared gates of ModelAugmenter.text_gate, with the similarity floor measured on words."""
-        if not variant.strip():
-            return "empty variant"
-        norm = filters.normalize(variant)
-        if norm == filters.normalize(source):
-            return "identical to source after normalisation"
-        if any(norm == filters.normalize(s) for s in siblings):
-            return "duplicate of a sibling variant"
-        reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
-        if reason:
-            return reason
-        sim = filters.similarity(source, variant)
-        if sim > self.max_similarity:
-            return f"near-duplicate of source (similarity {sim:.2f})"
+    def floor_reason(self, source: str, variant: str) -> str | None:
+        """Measured on words: character 3-grams punish every swap in a short text."""
         lex = lexical_similarity(source, variant)
         if lex < self.min_similarity:
             return f"too different for a synonym substitution (word overlap {lex:.2f} < {self.min_similarity:g})"
-        if detect(variant) != detect(source):
-            return f"variant is in {detect(variant)}, the source in {detect(source)}"
-        if any(filters.similarity(variant, s) > self.max_similarity for s in siblings):
-            return "near-duplicate of a sibling variant"
-        return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
+        return None
 
     def plan(self, unit: Unit, index: int) -> None:
         label = self.narrow(unit)

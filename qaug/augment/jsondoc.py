@@ -20,7 +20,6 @@ from typing import Any, NamedTuple, Union
 
 import orjson
 
-from qaug.records import Path
 from qaug.rng import Rng
 
 __all__ = [

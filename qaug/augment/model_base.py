@@ -181,25 +181,42 @@ class ModelAugmenter(Augmenter):
 
     # -- shared gates ----------------------------------------------------------------------
     def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
-        """Reason to reject a variant text, or None."""
+        """Reason to reject a variant text, or None. Methods adjust it through the three hooks below."""
         if not variant.strip():
             return "empty variant"
-        if filters.normalize(variant) == filters.normalize(source):
+        norm = filters.normalize(variant)
+        if norm == filters.normalize(source):
             return "identical to source after normalisation"
-        if any(filters.normalize(variant) == filters.normalize(s) for s in siblings):
+        if any(norm == filters.normalize(s) for s in siblings):
             return "duplicate of a sibling variant"
         reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
         if reason:
             return reason
-        sim = filters.similarity(source, variant)
+        sim = self.closeness(source, variant)
         if sim > self.max_similarity:
             return f"near-duplicate of source (similarity {sim:.2f})"
-        if sim < self.min_similarity:
-            return f"off-topic: similarity {sim:.2f} to the source is below {self.min_similarity:g}"
+        reason = self.floor_reason(source, variant)
+        if reason:
+            return reason
         if self.same_language and detect(variant) != detect(source):
             return f"variant is in {detect(variant)}, the source in {detect(source)}"
-        if any(filters.similarity(variant, s) > self.max_similarity for s in siblings):
+        if any(self.closeness(variant, s) > self.max_similarity for s in siblings):
             return "near-duplicate of a sibling variant"
+        return self.kept_reason(source, variant)
+
+    def closeness(self, a: str, b: str) -> float:
+        """How alike two texts are for the near-duplicate gates: character 3-gram overlap (order-blind)."""
+        return filters.similarity(a, b)
+
+    def floor_reason(self, source: str, variant: str) -> str | None:
+        """Too far from the source: off-topic output."""
+        sim = filters.similarity(source, variant)
+        if sim < self.min_similarity:
+            return f"off-topic: similarity {sim:.2f} to the source is below {self.min_similarity:g}"
+        return None
+
+    def kept_reason(self, source: str, variant: str) -> str | None:
+        """Placeholders, URLs, e-mails, inline code and (unless the method changes them) numbers survive."""
         return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
 
     def variant_from(self, unit: Unit, replacements: list[str], info: dict[str, Any],

@@ -331,27 +331,12 @@ class Steps(ModelAugmenter):
         budget = min(self.sampling.max_tokens, 64 + 3 * len(text))
         unit.jobs.append(self.job(f"{index}/{how}", msgs, SOLUTION_SCHEMA, unit.rng, max_tokens=budget))
 
-    def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
-        """The shared gates, with an order-aware near-duplicate test and CJK-aware numbers."""
-        if not variant.strip():
-            return "empty variant"
-        if filters.normalize(variant) == filters.normalize(source):
-            return "identical to source after normalisation"
-        if any(filters.normalize(variant) == filters.normalize(s) for s in siblings):
-            return "duplicate of a sibling variant"
-        reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
-        if reason:
-            return reason
-        sim = order_similarity(source, variant)
-        if sim > self.max_similarity:
-            return f"near-duplicate of source (similarity {sim:.2f})"
-        bag = filters.similarity(source, variant)
-        if bag < self.min_similarity:
-            return f"off-topic: similarity {bag:.2f} to the source is below {self.min_similarity:g}"
-        if detect(variant) != detect(source):
-            return f"variant is in {detect(variant)}, the source in {detect(source)}"
-        if any(order_similarity(variant, s) > self.max_similarity for s in siblings):
-            return "near-duplicate of a sibling variant"
+    def closeness(self, a: str, b: str) -> float:
+        """Order-aware: a pure reorder has the same 3-grams, so the bag measure would call it a copy."""
+        return order_similarity(a, b)
+
+    def kept_reason(self, source: str, variant: str) -> str | None:
+        """Every number survives (CJK-aware), except step labels that regrouping renumbers."""
         return lost_number(strip_labels(source), strip_labels(variant))
 
     @guarded

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qaug.errors import ModelError, RunFailed, UsageError
+from qaug.errors import RunFailed, UsageError
 from qaug.llm.models import catalog, file_sha256
 
 

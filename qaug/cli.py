@@ -180,7 +180,7 @@ def run(
         choice = resolve_model(Path(model_opts["gguf"]) if model_opts["gguf"] else None,
                                Path(model_opts["models_dir"]) if model_opts["models_dir"] else None)
         if choice.demo:
-            err_console.print(f"note: {DEMO_NOTICE}", markup=False)
+            err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
         engine = open_engine(choice.path, EngineOptions(
             n_ctx=model_opts["ctx"], n_threads=model_opts["threads"], n_gpu_layers=model_opts["n_gpu_layers"],
             parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose),
@@ -242,7 +242,7 @@ def doctor(
         raise typer.Exit(EXIT_RUN_FAILED)
     choice = resolve_model(gguf, models_dir)
     if choice.demo:
-        err_console.print(f"note: {DEMO_NOTICE}")
+        err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
     engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
                                                         chat_template=chat_template, verbose=verbose))
     try:

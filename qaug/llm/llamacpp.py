@@ -1,9 +1,20 @@
 """The llama.cpp engine: one GGUF loaded in-process, N sequences decoded in one context.
 
-Each job gets a slot (a sequence id). A slot's prompt is decoded when the job starts;
-then every step decodes one token for every active slot in a single batch, samples each
-slot under its own grammar matcher, and a finished slot takes the next job at once
-(continuous batching). With parallel=1 this is the plain sequential loop.
+Each job gets a slot (a sequence id). Every step decodes one token for every active slot in a
+single llama_decode call, together with the prompt tokens of jobs that just started; each
+slot is then sampled under its own grammar matcher, and a finished slot takes the next job
+at once (continuous batching).
+
+Prompts share their beginning (system prompt, a method's fixed instructions): that part is
+evaluated once, kept in a reserved sequence, and copied into each slot's KV cache, so a job
+evaluates only its own text (see batch.PrefixCache).
+
+What the default mode trades: batched decoding is not bit-reproducible. The logits of one
+sequence depend, in the last bits, on which other tokens share its batch and KV cells, so the
+same job can give a different answer with a different --parallel, a different job order or a
+reused prefix. Every answer is still grammar-valid and schema-checked. `deterministic=True`
+decodes one job at a time from an empty cache, with no prefix reuse: reruns (same model, build
+and threads) give byte-identical answers, at single-stream speed.
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from qaug.errors import ModelError
-from qaug.llm.constraint import CompiledSchema, ConstraintError, Matcher, Vocabulary, mask_words
+from qaug.llm.batch import PrefixCache, TokenBatch, choose_parallel, kv_bytes_per_token, physical_memory
+from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matcher, Vocabulary
 from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
 from qaug.llm.logs import LlamaLog
@@ -29,6 +41,7 @@ from qaug.llm.templates import ChatTemplate, PromptFormatter, resolve_template
 from qaug import jsonio
 
 REPEAT_WINDOW = 64  # llama.cpp's default penalty_last_n
+MIN_PREFIX = 16  # shared prompt tokens worth a KV copy; fewer: the prompt is a new prefix
 
 
 @dataclass
@@ -38,7 +51,9 @@ class EngineOptions:
     n_ctx: int | None = None          # per sequence; None: min(model's trained context, 4096)
     n_threads: int | None = None      # None: the cores this process may use
     n_gpu_layers: int | str = "auto"  # "auto": all layers when the build can offload, else 0
-    parallel: int = 1
+    parallel: int | None = None       # None: chosen from the hardware and context size (engine.parallel)
+    deterministic: bool = False       # one job at a time, empty cache, no prefix reuse: byte-identical reruns
+    prefix_reuse: bool = True         # evaluate a shared prompt prefix once and copy its KV cache
     chat_template: str | None = None
     n_batch: int = 512
     verbose: bool = False
@@ -69,7 +84,6 @@ class _Slot:
     prompt_tokens: int = 0
     out: list[int] = field(default_factory=list)
     last: int = -1
-    started: float = 0.0
 
 
 class LlamaCppEngine(Engine):
@@ -102,11 +116,24 @@ class LlamaCppEngine(Engine):
         self.n_ctx = opts.n_ctx or min(trained, 4096)
         if self.n_ctx > trained:
             raise ModelError(f"--ctx {self.n_ctx} exceeds the model's trained context of {trained}")
-        self.parallel = max(1, opts.parallel)
         self.n_threads = opts.n_threads or default_threads()
-        self._ctx = self._new_context()
+        self.deterministic = opts.deterministic
+        if opts.deterministic:
+            self.parallel = 1
+        elif opts.parallel:
+            self.parallel = max(1, opts.parallel)
+        else:
+            self.parallel = choose_parallel(gpu=self.n_gpu_layers > 0 and gpu_offload_supported(), n_ctx=self.n_ctx,
+                                            kv_per_token=kv_bytes_per_token(self.info.metadata),
+                                            memory=physical_memory())
+        blocker = self._prefix_blocker()
+        n_seq = self.parallel + (blocker is None)  # the prefix gets its own sequence
+        self._ctx = self._new_context(n_seq)
         self._mem = L.llama_get_memory(self._ctx)
-        self._batch = L.llama_batch_init(max(opts.n_batch, self.parallel), 0, self.parallel)
+        self._batch = TokenBatch(L, self._batch_capacity())
+        self._prefix = PrefixCache(L, self._mem, self.parallel, MIN_PREFIX) if blocker is None else None
+        self.stats.update({"prompt_tokens_evaluated": 0, "prompt_tokens_reused": 0, "decode_seconds": 0.0,
+                           "prefix_reuse": "on" if blocker is None else f"off: {blocker}"})
         self.eog = self._eog_tokens()
         self.vocab = Vocabulary(self._vocab_ptr, self.eog)
         self._eog_set = set(self.eog)
@@ -117,11 +144,15 @@ class LlamaCppEngine(Engine):
         self._bos_id = bos_id
         self.formatter = PromptFormatter(self.template, self.bos_text, self._piece(eos_id) if eos_id >= 0 else "")
         self._schemas: dict[str, CompiledSchema] = {}
-        self._mask = np.zeros(mask_words(self.n_vocab), dtype=np.int32)
+        self._masks = MaskSet(self.parallel, self.n_vocab, threads=min(self.n_threads, self.parallel))
         from qaug.llm.models import file_sha256
 
         self.model_id = f"{path.name}@sha256:{file_sha256(path)[:12]}"
-        self.decode_seconds = 0.0
+
+    @property
+    def decode_seconds(self) -> float:
+        """Seconds spent inside llama_decode (prompts and steps): the decode-only share of a run."""
+        return self._batch.seconds if getattr(self, "_batch", None) is not None else 0.0
 
     # -- setup helpers -------------------------------------------------------------------
     def _gpu_layers(self, requested: int | str) -> int:
@@ -132,13 +163,24 @@ class LlamaCppEngine(Engine):
         except ValueError:
             raise ModelError(f"--n-gpu-layers must be 'auto' or a number, not {requested!r}") from None
 
-    def _new_context(self) -> Any:
+    def _prefix_blocker(self) -> str | None:
+        """Why this engine cannot share a prompt prefix between sequences, or None."""
+        L = self._L
+        if self.deterministic:
+            return "deterministic mode"
+        if not self.options.prefix_reuse:
+            return "disabled"
+        if L.llama_model_is_recurrent(self._model) or L.llama_model_is_hybrid(self._model):
+            return "recurrent memory cannot copy part of a sequence"
+        return None
+
+    def _new_context(self, n_seq: int) -> Any:
         L = self._L
         cp = L.llama_context_default_params()
-        cp.n_ctx = self.n_ctx * self.parallel
-        cp.n_batch = max(self.options.n_batch, self.parallel)
+        cp.n_ctx = self.n_ctx * n_seq  # unified cells: every slot and the prefix may fill n_ctx
+        cp.n_batch = self._batch_capacity()
         cp.n_ubatch = cp.n_batch
-        cp.n_seq_max = self.parallel
+        cp.n_seq_max = n_seq
         cp.kv_unified = True
         cp.n_threads = cp.n_threads_batch = self.n_threads
         ctx = L.llama_init_from_model(self._model, cp)
@@ -162,9 +204,6 @@ class LlamaCppEngine(Engine):
 
     def close(self) -> None:
         L = self._L
-        if getattr(self, "_batch", None) is not None:
-            L.llama_batch_free(self._batch)
-            self._batch = None
         if getattr(self, "_ctx", None):
             L.llama_free(self._ctx)
             self._ctx = None
@@ -223,28 +262,46 @@ class LlamaCppEngine(Engine):
         return comp
 
     # -- decoding ----------------------------------------------------------------------------
-    def _decode(self, entries: Sequence[tuple[int, int, int, bool]]) -> None:
-        """Decode (token, pos, seq, want_logits) entries in one batch."""
-        b = self._batch
-        b.n_tokens = len(entries)
-        for i, (tok, pos, seq, logits) in enumerate(entries):
-            b.token[i] = tok
-            b.pos[i] = pos
-            b.n_seq_id[i] = 1
-            b.seq_id[i][0] = seq
-            b.logits[i] = logits
-        t0 = time.perf_counter()
-        rc = self._L.llama_decode(self._ctx, b)
-        self.decode_seconds += time.perf_counter() - t0
-        if rc != 0:
-            raise RuntimeError(f"llama_decode failed with code {rc}")
+    def _batch_capacity(self) -> int:
+        return max(self.options.n_batch, self.parallel)
 
-    def _logits(self, index: int) -> np.ndarray:
-        ptr = self._L.llama_get_logits_ith(self._ctx, index)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
+        queue = deque(jobs)
+        slots = [_Slot(seq=i) for i in range(self.parallel)]
+        decode_before = self._batch.seconds
+        try:
+            while queue or any(s.job is not None for s in slots):
+                runs: list[tuple[Sequence[int], int, int]] = []  # prompt tokens to evaluate with this step
+                for slot in slots:
+                    while slot.job is None and queue:
+                        job = queue.popleft()
+                        failed = self._start(slot, job, runs)
+                        if failed is not None:
+                            yield job, failed
+                active = [s for s in slots if s.job is not None]
+                if not active:
+                    continue
+                steps = (np.fromiter((s.last for s in active), np.int32, len(active)),
+                         np.fromiter((s.pos for s in active), np.int32, len(active)),
+                         np.fromiter((s.seq for s in active), np.int32, len(active)))
+                self._batch.decode(self._ctx, runs, steps)
+                logits = np.ctypeslib.as_array(self._L.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
+                masks = self._masks.fill([s.matcher for s in active])  # type: ignore[misc]
+                for i, slot in enumerate(active):
+                    done = self._step(slot, logits[i], masks[i])
+                    if done is not None:
+                        yield self._finish(slot, *done)
+        finally:
+            self.stats["decode_seconds"] += self._batch.seconds - decode_before
+            for slot in slots:  # a generator closed early must not leave sequences in the cache
+                if slot.job is not None:
+                    self._release(slot)
 
-    def _start(self, slot: _Slot, job: Job) -> Raw | None:
-        """Put a job in a slot and decode its prompt; a Raw error if it cannot start."""
+    def _start(self, slot: _Slot, job: Job, runs: list[tuple[Sequence[int], int, int]]) -> Raw | None:
+        """Put a job in a slot and queue its prompt tokens in `runs`; a Raw error if it cannot start.
+
+        The prompt's last token is not queued: it is the slot's first step token, decoded with logits.
+        """
         try:
             tokens = self.prompt_tokens(job.messages)
             matcher = self.compiled(job.schema).start()
@@ -255,21 +312,48 @@ class LlamaCppEngine(Engine):
             return Raw(text="", finish="error", prompt_tokens=0,
                        error=f"prompt is {len(tokens)} tokens; with max_tokens {job.sampling.max_tokens} it exceeds "
                              f"the context of {limit} (--ctx)")
-        self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-        step = self._batch_capacity()
-        for start in range(0, len(tokens) - 1, step):
-            chunk = tokens[start:min(start + step, len(tokens) - 1)]
-            self._decode([(t, start + i, slot.seq, False) for i, t in enumerate(chunk)])
+        L, seq = self._L, slot.seq
+        if self.deterministic:
+            L.llama_memory_clear(self._mem, False)  # same cells, same batches: the same numbers every run
+        else:
+            L.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        reused = self._reuse(seq, tokens)
+        body = tokens[reused:-1]
+        if self._prefix is not None and not reused and len(body) >= MIN_PREFIX:
+            # A new kind of prompt: evaluate it now, so that the jobs starting after it copy it.
+            runs.append((body, 0, seq))
+            self._batch.decode(self._ctx, runs)
+            runs.clear()
+            self._prefix.set_from(seq, tokens[:-1])
+        elif body:
+            runs.append((body, reused, seq))
+        self.stats["prompt_tokens_evaluated"] += len(tokens) - reused
+        self.stats["prompt_tokens_reused"] += reused
         slot.job, slot.matcher, slot.out = job, matcher, []
         slot.rng = np.random.default_rng(job.seed)
         slot.pos = len(tokens) - 1
         slot.last = tokens[-1]
         slot.prompt_tokens = len(tokens)
-        slot.started = time.perf_counter()
         return None
 
-    def _batch_capacity(self) -> int:
-        return max(self.options.n_batch, self.parallel)
+    def _reuse(self, seq: int, tokens: list[int]) -> int:
+        """Copy the cached shared prefix of `tokens` into `seq`; the number of tokens copied."""
+        if self._prefix is None:
+            return 0
+        fallbacks = self._prefix.swa_fallbacks
+        try:
+            n = self._prefix.copy_to(seq, tokens)
+        except RuntimeError as exc:  # the memory did not copy as asked: stop reusing, stay correct
+            self._prefix = None
+            self.stats["prefix_reuse"] = f"off: {exc}"
+            return 0
+        if self._prefix.swa_fallbacks != fallbacks:  # counted in stats only when it happens
+            self.stats["prefix_swa_fallbacks"] = self.stats.get("prefix_swa_fallbacks", 0) + 1
+        return n
+
+    def _release(self, slot: _Slot) -> None:
+        self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        slot.job = slot.matcher = None
 
     def _finish(self, slot: _Slot, finish: str, error: str | None = None) -> tuple[Job, Raw]:
         job = slot.job
@@ -279,40 +363,20 @@ class LlamaCppEngine(Engine):
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             text = data.decode("utf-8", "backslashreplace")
-            if finish != "length":  # a budget cut can split a character; that is still a cut-off answer
+            if finish != "length":  # a cut can split a character; that is still just a cut-off answer
                 finish, error = "invalid", f"answer is not UTF-8: {exc}"
         raw = Raw(text=text, finish=finish, prompt_tokens=slot.prompt_tokens, completion_tokens=len(slot.out),
                   error=error)
-        self._L.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-        slot.job = slot.matcher = None
+        self._release(slot)
         return job, raw
 
-    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
-        queue = deque(jobs)
-        slots = [_Slot(seq=i) for i in range(self.parallel)]
-        while queue or any(s.job is not None for s in slots):
-            for slot in slots:
-                while slot.job is None and queue:
-                    job = queue.popleft()
-                    failed = self._start(slot, job)
-                    if failed is not None:
-                        yield job, failed
-            active = [s for s in slots if s.job is not None]
-            if not active:
-                continue
-            self._decode([(s.last, s.pos, s.seq, True) for s in active])
-            for i, slot in enumerate(active):
-                done = self._step(slot, i)
-                if done is not None:
-                    yield self._finish(slot, *done)
-
-    def _step(self, slot: _Slot, batch_index: int) -> tuple[str, str | None] | None:
-        """Sample one token for a slot; (finish, error) when its job is done."""
+    def _step(self, slot: _Slot, logits: np.ndarray, mask: np.ndarray) -> tuple[str, str | None] | None:
+        """Sample one token for a slot from its logits row and mask row; (finish, error) when its job is done."""
         job, matcher = slot.job, slot.matcher
         assert job is not None and matcher is not None and slot.rng is not None
         try:
-            mask = matcher.fill_mask(self._mask)
-            token = sample_token(self._logits(batch_index), mask, job.sampling, slot.rng, slot.out[-REPEAT_WINDOW:])
+            matcher.check()
+            token = sample_token(logits, mask, job.sampling, slot.rng, slot.out[-REPEAT_WINDOW:])
             matcher.consume(token)
         except (ConstraintError, ValueError) as exc:
             return "invalid", f"grammar error: {exc}"

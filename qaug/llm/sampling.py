@@ -5,12 +5,12 @@ scanned only about twice per token, never copied, and the grammar's bitmask is n
 expanded, because with a 152k-262k vocabulary those passes are what the Python side of
 a decode step costs:
 
-- a threshold from a strided sample of the logits bounds the k-th largest logit from
-  below, so every token at or above it is a superset of the top k (exact, no guess);
-- the repeat penalty only touches the recent tokens, which join the candidate set;
-- the grammar mask is checked on the candidates only. If at least k allowed candidates
-  clear the threshold, no token outside the set can beat them; otherwise (few allowed
-  tokens, e.g. JSON punctuation) the allowed ids are read from the mask's non-zero words.
+- the repeat penalty is applied in place to the few recent tokens and undone afterwards;
+- the maxima of 32 interleaved groups of logits bound the k'-th largest logit from below,
+  so the tokens at or above the k'-th largest maximum are a superset of the top k' (exact);
+- the grammar mask is checked on those candidates only: if k of them are allowed, no token
+  outside can beat them. A mask that allows few tokens (JSON punctuation) is read directly
+  from its non-zero words instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from qaug.llm.engine import Sampling
 
-STRIDE = 32  # one logit in STRIDE goes into the threshold sample
+GROUPS = 32  # interleaved groups whose maxima give the candidate threshold
 _SHIFTS = np.arange(32, dtype=np.uint32)
 
 
@@ -35,24 +35,12 @@ def allowed_ids(mask_row: np.ndarray, n_vocab: int) -> np.ndarray:
     words = np.flatnonzero(mask_row)
     if words.size * 4 > mask_row.size:
         return np.flatnonzero(allowed_bits(mask_row, n_vocab))
-    bits = (mask_row[words].view(np.uint32)[:, None] >> _SHIFTS) & 1
-    rows, cols = np.nonzero(bits)
-    ids = words[rows].astype(np.int64) * 32 + cols
-    return ids[ids < n_vocab]
+    return _ids_in_words(mask_row, words, n_vocab)
 
 
 def _is_allowed(mask_row: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     words = mask_row[tokens >> 5].view(np.uint32)
     return ((words >> (tokens & 31).astype(np.uint32)) & 1).astype(bool)
-
-
-def _penalised(logits: np.ndarray, ids: np.ndarray, penalty: float, recent: np.ndarray | None) -> np.ndarray:
-    vals = logits[ids].astype(np.float64)
-    if recent is not None:
-        hit = np.isin(ids, recent, assume_unique=True)
-        v = vals[hit]
-        vals[hit] = np.where(v > 0, v / penalty, v * penalty)
-    return vals
 
 
 def _top(ids: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,37 +50,60 @@ def _top(ids: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
     return ids, vals
 
 
-def top_candidates(logits: np.ndarray, mask_row: np.ndarray | None, k: int, penalty: float = 1.0,
-                   recent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k best allowed tokens after the repeat penalty, and their (penalised) logits, unordered."""
+def _ids_in_words(mask_row: np.ndarray, words: np.ndarray, n_vocab: int) -> np.ndarray:
+    bits = (mask_row[words].view(np.uint32)[:, None] >> _SHIFTS) & 1
+    rows, cols = np.nonzero(bits)
+    ids = words[rows].astype(np.int64) * 32 + cols
+    return ids[ids < n_vocab]
+
+
+def top_candidates(logits: np.ndarray, mask_row: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest allowed logits (float64) and their token ids, unordered."""
     n = logits.shape[0]
-    if k * STRIDE * 2 <= n:
-        thr = np.partition(logits[::STRIDE], -k)[-k]  # k-th largest of a subset <= k-th largest of all
-        ids = np.flatnonzero(logits >= thr)
-        if recent is not None:
-            ids = np.union1d(ids, recent)
-        if mask_row is not None:
-            ids = ids[_is_allowed(mask_row, ids)]
-        vals = _penalised(logits, ids, penalty, recent)
-        if np.count_nonzero(vals >= thr) >= k:  # everything outside the set is < thr
-            return _top(ids, vals, k)
+    if mask_row is not None:
+        words = np.flatnonzero(mask_row)
+        if not words.size:
+            raise ValueError("grammar allows no token")
+        if words.size * 16 < mask_row.size:  # few allowed tokens: take them straight from the mask
+            ids = _ids_in_words(mask_row, words, n)
+            return _top(ids, logits[ids].astype(np.float64), k)
+    m = n // GROUPS
+    if m:
+        maxima = np.maximum.reduce(logits[:m * GROUPS].reshape(GROUPS, m))
+        for want in (4 * k, 32 * k):  # room for disallowed tokens among the best ones
+            if want > m:
+                break
+            thr = np.partition(maxima, -want)[-want]  # >= `want` logits are >= thr; all others are < thr
+            ids = np.flatnonzero(logits >= thr)
+            if mask_row is not None:
+                ids = ids[_is_allowed(mask_row, ids)]
+            if ids.size >= k:
+                return _top(ids, logits[ids].astype(np.float64), k)
     ids = allowed_ids(mask_row, n) if mask_row is not None else np.arange(n)
     if not ids.size:
         raise ValueError("grammar allows no token")
-    return _top(ids, _penalised(logits, ids, penalty, recent), k)
+    return _top(ids, logits[ids].astype(np.float64), k)
 
 
 def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
                  recent: Sequence[int] = ()) -> int:
-    """One token id from raw logits (float32, one row, not modified), honouring the grammar mask when given."""
+    """One token id from raw logits (float32, one row; left as found), honouring the grammar mask when given."""
     n_vocab = logits.shape[0]
     k = params.top_k if 0 < params.top_k < n_vocab else n_vocab
     if params.temperature <= 0:
         k = 1
-    rec = None
+    recent_ids = None
     if params.repeat_penalty != 1.0 and len(recent):
-        rec = np.unique(np.asarray(recent, dtype=np.int64))
-    cand, vals = top_candidates(logits, mask_row, k, params.repeat_penalty, rec)
+        recent_ids = np.fromiter(set(recent), dtype=np.int64)
+        if not logits.flags.writeable:
+            logits = logits.copy()
+        saved = logits[recent_ids]
+        logits[recent_ids] = np.where(saved > 0, saved / params.repeat_penalty, saved * params.repeat_penalty)
+    try:
+        cand, vals = top_candidates(logits, mask_row, k)
+    finally:
+        if recent_ids is not None:
+            logits[recent_ids] = saved
     order = np.argsort(-vals, kind="stable")
     cand, vals = cand[order], vals[order]
     if params.temperature <= 0 or len(cand) == 1:

@@ -127,3 +127,12 @@ def test_run_with_model_methods_on_the_random_model_never_crashes(tiny_gguf: Pat
     written = report["variants_written"]
     # noise answers are rejected with reasons; whatever got through passed every gate
     assert len(rejects) + written >= 3 * 5 // 5 and all(r["reason"] for r in rejects)
+
+
+def test_unknown_architecture_and_oversized_context_are_exit_2(tiny_gguf: Path, tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown-arch.gguf"
+    unknown.write_bytes(tiny_gguf.read_bytes().replace(b"qwen2", b"qwen9"))  # same layout, an arch llama.cpp lacks
+    proc = run_cli("doctor", "--gguf", str(unknown), "--no-check")
+    assert proc.returncode == 2 and "could not load" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("doctor", "--gguf", str(tiny_gguf), "--no-check", "--ctx", "100000")
+    assert proc.returncode == 2 and "exceeds the model's trained context" in proc.stderr

@@ -61,16 +61,17 @@ def qaug_inprocess(src: Path, dst: Path) -> float:
     from qaug.config import RunConfig
     from qaug.pipeline import Pipeline
 
-    cfg = RunConfig(inputs=(src,), output=dst, methods=("perturb",), seed=1)
+    cfg = RunConfig(inputs=(src,), output=dst, methods=("perturb",), seed=1, max_aug_ratio=1.0)
     t0 = time.perf_counter()
-    Pipeline(cfg).run()
+    Pipeline(cfg).run(overwrite=True)
     return time.perf_counter() - t0
 
 
 def qaug_subprocess_rss(src: Path, dst: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of a real `qaug run` process."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "qaug", "run", str(src), "-o", str(dst), "--methods", "perturb", "-q"],
+    subprocess.run([sys.executable, "-m", "qaug", "run", str(src), "-o", str(dst), "--methods", "perturb", "-q",
+                    "--max-aug-ratio", "1"],
                    check=True, cwd=ROOT)
     seconds = time.perf_counter() - t0
     return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0

@@ -401,8 +401,13 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
     rate = stats.records / stats.elapsed if stats.elapsed else 0.0
     out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
                       f"in {stats.elapsed:.1f}s ({rate:,.0f} records/s)")
+    if stats.resumed_records:
+        out_console.print(f"resumed: {stats.resumed_records:,} input lines were done before; "
+                          f"{stats.records_done - stats.resumed_records:,} processed in this run")
     if model:
-        out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts, "
+        cached = f", {model.get('cached', 0):,} read from the cache, {model.get('computed', 0):,} computed" \
+            if "cached" in model else ""
+        out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts{cached}; "
                           f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
                           f"in {model['seconds']:.1f}s ({model['completion_tokens_per_s'] or 0:,.1f} tokens/s)")
     out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")

@@ -36,6 +36,15 @@ ProgressFn = Callable[[int, int, int], None]
 
 
 @dataclass
+class _Gated:
+    """A record and its variants that passed the gates, waiting for the batch's cap decision."""
+
+    record: Record
+    parent_bytes: bytes
+    accepted: list[Any]
+
+
+@dataclass
 class _Method:
     augmenter: Augmenter
     params_json: str
@@ -229,14 +238,18 @@ class Pipeline:
                          for rec in records for k in range(self.config.variants)]
                 by_method[m.augmenter.name] = m.augmenter.augment_many(units)
         r_index = 0
+        gated: list[_Gated] = []
         for item in window:
             self.stats.records_done += 1
             if isinstance(item, InputReject):
                 self._input_reject(item)
                 continue
-            self._emit(item, {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
-                              for name, res in by_method.items()})
+            gated.append(self._gate(item, {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
+                                           for name, res in by_method.items()}))
             r_index += 1
+        self._cap(gated)
+        for g in gated:
+            self._write(g)
 
     def _input_reject(self, item: InputReject) -> None:
         fs = self.stats.file(item.source)
@@ -252,17 +265,12 @@ class Pipeline:
             where = f"{item.source}:{item.line}" if item.line is not None else item.source
             raise RunFailed(f"{where}: {item.reason} (--strict)")
 
-    def _emit(self, record: Record, results: dict[str, list[list[Outcome]]]) -> None:
-        cfg = self.config
+    def _gate(self, record: Record, results: dict[str, list[list[Outcome]]]) -> "_Gated":
+        """Count the record, write its failures to the rejects file, and keep what passed the gates."""
         fs = self.stats.file(record.source)
         fs.lines += 1
         fs.records += 1
-        source = f"{record.source}:{record.line}"
         parent_bytes = jsonio.dumps(record.data)
-        if cfg.keep_originals:
-            self._out.write_raw(output_line(parent_bytes, provenance(
-                id=record.id, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
-            self.stats.originals_written += 1
         gate: SiblingGate | None = None
         accepted: list[tuple[_Method, str, int, bytes, Variant]] = []
         for m in self.methods:
@@ -272,7 +280,7 @@ class Pipeline:
             for outcomes in results.get(name, ()):
                 for outcome in outcomes:
                     if isinstance(outcome, Skip):
-                        ms.skipped[reason_key(outcome.reason)] += 1
+                        ms.skip(outcome.reason)
                         continue
                     cid = child_id(record.id, name, index)
                     index += 1
@@ -287,7 +295,18 @@ class Pipeline:
                         self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"))
                         continue
                     accepted.append((m, cid, index - 1, data_bytes, outcome))
-        for m, cid, idx, data_bytes, outcome in self._cap(record, accepted):
+        return _Gated(record, parent_bytes, accepted)
+
+    def _write(self, g: "_Gated") -> None:
+        """The original, then its variants that passed the gates and the cap."""
+        cfg = self.config
+        record = g.record
+        source = f"{record.source}:{record.line}"
+        if cfg.keep_originals:
+            self._out.write_raw(output_line(g.parent_bytes, provenance(
+                id=record.id, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
+            self.stats.originals_written += 1
+        for m, cid, idx, data_bytes, outcome in g.accepted:
             self._out.write_raw(output_line(data_bytes, provenance(
                 id=cid, parent=record.id, method=m.augmenter.name, version=m.augmenter.version, seed=cfg.seed,
                 index=idx, params=m.params_json, source=source, model=m.model, info=outcome.info,
@@ -295,33 +314,39 @@ class Pipeline:
             self.stats.method(m.augmenter.name).written += 1
             self.stats.review_marked += outcome.review
 
-    def _cap(self, record: Record, accepted: list[Any]) -> list[Any]:
+    def _cap(self, gated: list["_Gated"]) -> None:
         """Keep augmented records within --max-aug-ratio of the output, best-scored variants first.
 
-        A running budget grows by r/(1-r) per original, so every prefix of the output respects the cap
-        and the choice is deterministic for a given command.
+        Each original earns r/(1-r) variants of budget; the choice is made per batch (--window),
+        knowing the whole batch, and unused budget carries over, so the share holds at every batch
+        boundary. Where the cap binds, ties between equal scores go to the earlier record.
         """
         ratio = self.config.max_aug_ratio
-        if ratio >= 1.0 or not accepted:
-            return accepted
-        self._budget += ratio / (1.0 - ratio)
+        if ratio >= 1.0:
+            return
+        self._budget += len(gated) * ratio / (1.0 - ratio)
+        candidates = [(g_i, a_i) for g_i, g in enumerate(gated) for a_i in range(len(g.accepted))]
         allowed = int(self._budget + 1e-9)
-        if allowed >= len(accepted):
-            self._budget -= len(accepted)
-            return accepted
-        ranked = sorted(range(len(accepted)), key=lambda i: (-(accepted[i][4].score or 0.0), i))
+        if len(candidates) <= allowed:
+            self._budget -= len(candidates)
+            return
+        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]][4].score or 0.0), c))
         keep = set(ranked[:allowed])
         self._budget -= allowed
-        for i, (m, cid, _, data_bytes, _) in enumerate(accepted):
-            if i not in keep:
+        for g_i, g in enumerate(gated):
+            kept = []
+            for a_i, (m, cid, idx, data_bytes, outcome) in enumerate(g.accepted):
+                if (g_i, a_i) in keep:
+                    kept.append(g.accepted[a_i])
+                    continue
                 self.stats.cap_dropped += 1
-                self._variant_reject(record, m.augmenter.name, cid, "cap",
-                                     f"over --max-aug-ratio {ratio:g}", data_bytes.decode("utf-8"), strict=False)
-        return [a for i, a in enumerate(accepted) if i in keep]
+                self._variant_reject(g.record, m.augmenter.name, cid, "cap", f"over --max-aug-ratio {ratio:g}",
+                                     data_bytes.decode("utf-8"), strict=False)
+            g.accepted = kept
 
     def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
                         strict: bool = True) -> None:
-        self.stats.method(method).rejected[reason_key(reason)] += 1
+        self.stats.method(method).reject(reason)
         self.stats.reject(stage, reason)
         self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
                          "stage": stage, "reason": reason, "raw": raw, "truncated": False})

@@ -29,12 +29,26 @@ class FileStats:
 
 @dataclass
 class MethodStats:
+    """Variants written, and rejected / skipped counted by reason kind, with one full example of each."""
+
     written: int = 0
     rejected: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        key = reason_key(reason)
+        self.rejected[key] += 1
+        self.examples.setdefault(key, reason)
+
+    def skip(self, reason: str) -> None:
+        key = reason_key(reason)
+        self.skipped[key] += 1
+        self.examples.setdefault(key, reason)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped)}
+        return {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
+                "examples": dict(self.examples)}
 
 
 @dataclass
@@ -104,6 +118,7 @@ class RunStats:
         for n, m in snap["methods"].items():
             ms = self.method(n)
             ms.written, ms.rejected, ms.skipped = m["written"], Counter(m["rejected"]), Counter(m["skipped"])
+            ms.examples = dict(m.get("examples", {}))
         for stage, c in snap["rejects"].items():
             self.rejects_by_stage[stage] = Counter(c)
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]

@@ -125,14 +125,28 @@ def test_input_record_is_never_mutated(tmp_path: Path) -> None:
     assert outcomes[0].data["messages"][0]["content"].startswith("hi [v")
 
 
-def test_max_aug_ratio_caps_every_prefix_and_says_so(tmp_path: Path) -> None:
+def test_max_aug_ratio_holds_at_every_batch_and_says_so(tmp_path: Path) -> None:
     rows = [{"instruction": f"task {i}", "output": "x"} for i in range(40)]
-    out, rejects, report = _run(tmp_path, rows, variants=2, max_aug_ratio=0.3)
-    augmented = 0
-    for n, row in enumerate(out, start=1):
-        augmented += row["_qaug"]["parent"] is not None
-        assert augmented <= 0.3 * n + 1  # no prefix of the output goes over the cap (one variant of slack)
-    assert augmented / len(out) <= 0.3
+    out, rejects, report = _run(tmp_path, rows, variants=2, max_aug_ratio=0.3, window=10)
+    augmented = originals = 0
+    for row in out:
+        if row["_qaug"]["parent"] is None:
+            if originals and originals % 10 == 0:  # a batch boundary: the cap holds here
+                assert augmented <= 0.3 * (augmented + originals) + 1e-9
+            originals += 1
+        else:
+            augmented += 1
+    assert augmented / len(out) <= 0.3 and augmented == int(40 * 0.3 / 0.7)
     capped = [r for r in rejects if r["stage"] == "cap"]
     assert capped and report["cap_dropped"] == len(capped) and capped[0]["reason"] == "over --max-aug-ratio 0.3"
     assert report["originals_written"] == 40
+
+
+def test_cap_that_does_not_bind_keeps_every_variant_whatever_the_order(tmp_path: Path) -> None:
+    rows = [{"instruction": f"task {i}", "output": "x"} for i in range(20)]
+    rows[3]["instruction"] = rows[7]["instruction"] = "boom"  # fewer variants than the budget allows
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    out_a, _, _ = _run(a, rows[:3], max_aug_ratio=0.5)
+    out_b, _, _ = _run(b, list(reversed(rows[:3])), max_aug_ratio=0.5)
+    assert sorted(r["_qaug"]["id"] for r in out_a) == sorted(r["_qaug"]["id"] for r in out_b)

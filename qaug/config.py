@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,13 +57,19 @@ class RunConfig:
                 raise UsageError(f"input not found: {path}")
             if path.is_dir():
                 raise UsageError(f"input is a directory, not a file: {path}")
+        real = [os.path.realpath(p) for p in self.inputs]
+        for i, path in enumerate(real):
+            if path in real[:i]:
+                raise UsageError(f"input {self.inputs[i]} is given twice")
         if self.output.exists() and self.output.is_dir():
             raise UsageError(f"output is a directory: {self.output}")
-        written = (self.output, self.rejects_path, self.report_path, journal_path(self.output))
+        written = {"output": self.output, "rejects file": self.rejects_path, "report": self.report_path,
+                   "run journal": journal_path(self.output)}
         for path in self.inputs:
-            for out in written:
+            for what, out in written.items():
                 if same_file(path, out):
-                    raise UsageError(f"output path {out} is also an input; choose another -o")
+                    beside = "" if what == "output" else f" (written beside -o {self.output.name})"
+                    raise UsageError(f"the {what} {out}{beside} is also an input; choose another -o")
         if self.output.name.endswith(".gz"):
             raise UsageError("output is written as plain JSONL; drop the .gz from -o")
         if not self.output.parent.exists():
@@ -76,7 +83,7 @@ class RunConfig:
         if self.variants < 1:
             raise UsageError("--variants must be at least 1")
         if self.max_line_bytes < 1024:
-            raise UsageError("--max-line-mb is too small")
+            raise UsageError("--max-line-mb must be at least 0.001 (1 KiB)")
         unknown = sorted(set(self.method_params) - set(self.methods))
         if unknown:
             raise UsageError(f"parameters given for method(s) not in --methods: {', '.join(unknown)}")

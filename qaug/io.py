@@ -60,30 +60,31 @@ def open_binary(path: Path) -> IO[bytes]:
 class ByteCounter:
     """Bytes consumed from the file on disk, for progress and ETA (compressed bytes for .gz)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], size: int = 0) -> None:
         self._raw = raw
+        self._size = size
 
     def position(self) -> int:
         try:
             return self._raw.tell()
-        except (OSError, ValueError):
-            return 0
+        except (OSError, ValueError):  # closed: the whole file was read
+            return self._size
 
 
 def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-               counter: list[ByteCounter] | None = None) -> Iterator[Item]:
-    """Records and rejects from one dataset file, in file order."""
+               counter: list[ByteCounter] | None = None, source: str | None = None) -> Iterator[Item]:
+    """Records and rejects from one dataset file, in file order; `source` names the file in ids (default: its name)."""
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     kind = input_kind(path)
-    source = path.name
+    source = source or path.name
     try:
         disk = open(path, "rb")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     with disk:
         if counter is not None:
-            counter.append(ByteCounter(disk))
+            counter.append(ByteCounter(disk, os.fstat(disk.fileno()).st_size))
         stream: IO[bytes] = gzip.GzipFile(fileobj=disk, mode="rb") if path.name.lower().endswith(".gz") else disk
         try:
             if kind == "jsonl":

@@ -6,6 +6,7 @@ file at a time; memory holds one window, never the dataset.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import signal
 import threading
@@ -75,6 +76,7 @@ class Pipeline:
         self.stats = RunStats()
         self.engine = engine
         self._budget = 0.0
+        self._seen_ids: set[int] = set()
         self._last_checkpoint = time.monotonic()
         for m in self.methods:
             self.stats.method(m.augmenter.name)
@@ -206,13 +208,17 @@ class Pipeline:
         cfg = self.config
         total = sum(p.stat().st_size for p in cfg.inputs)
         done_before = 0
+        labels = source_labels(cfg.inputs)
         for file_index, path in enumerate(cfg.inputs):
             size = path.stat().st_size
             if start is not None and file_index < start.file:
+                for item in read_items(path, cfg.fmt, cfg.max_line_bytes, None, labels[file_index]):
+                    if isinstance(item, Record):  # remember their ids, so duplicates are still caught
+                        self._seen_ids.add(_id_hash(item.id))
                 done_before += size
                 continue
             counters: list[ByteCounter] = []
-            items = read_items(path, cfg.fmt, cfg.max_line_bytes, counters)
+            items = self._unique_ids(read_items(path, cfg.fmt, cfg.max_line_bytes, counters, labels[file_index]))
             consumed = 0
             if start is not None and file_index == start.file and start.items:
                 consumed = sum(1 for _ in itertools.islice(items, start.items))  # covered by the checkpoint
@@ -228,6 +234,19 @@ class Pipeline:
             done_before += size
         if self.progress is not None:
             self.progress(self.stats.records_done, total, total)
+
+    def _unique_ids(self, items: Iterator[Record | InputReject]) -> Iterator[Record | InputReject]:
+        """A second record with an id already seen goes to the rejects file: ids must identify records."""
+        seen = self._seen_ids
+        for item in items:
+            if isinstance(item, Record):
+                h = _id_hash(item.id)
+                if h in seen:
+                    yield InputReject(item.source, item.line, f"duplicate record id {item.id!r} (the first one was kept)",
+                                      jsonio.dumps_str(item.data))
+                    continue
+                seen.add(h)
+            yield item
 
     def _process_window(self, window: list[Record | InputReject]) -> None:
         records = [it for it in window if isinstance(it, Record)]
@@ -382,6 +401,17 @@ class _StopOnSignal:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def _id_hash(record_id: str) -> int:
+    """8 bytes per id: a million records cost tens of MB, not the ids themselves."""
+    return int.from_bytes(hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def source_labels(inputs: tuple[Any, ...]) -> list[str]:
+    """How each input is named in ids and rejects: its file name, or its path where two names clash."""
+    names = [p.name for p in inputs]
+    return [p.name if names.count(p.name) == 1 else str(p) for p in inputs]
 
 
 def _windows(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

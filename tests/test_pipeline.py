@@ -107,7 +107,7 @@ def test_output_equal_to_input_is_refused_before_writing(tmp_path: Path) -> None
         write_jsonl(src, ROWS)
         before = src.read_bytes()
         cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",))
-        with pytest.raises(UsageError, match="also an input"):
+        with pytest.raises(UsageError, match="is also an input"):
             Pipeline(cfg, augmenters=[Suffix()])
         assert src.read_bytes() == before
 
@@ -150,3 +150,21 @@ def test_cap_that_does_not_bind_keeps_every_variant_whatever_the_order(tmp_path:
     out_a, _, _ = _run(a, rows[:3], max_aug_ratio=0.5)
     out_b, _, _ = _run(b, list(reversed(rows[:3])), max_aug_ratio=0.5)
     assert sorted(r["_qaug"]["id"] for r in out_a) == sorted(r["_qaug"]["id"] for r in out_b)
+
+
+def test_ids_stay_unique_across_inputs_and_duplicates_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "d1").mkdir(), (tmp_path / "d2").mkdir()
+    a = write_jsonl(tmp_path / "d1" / "data.jsonl", [{"instruction": "one", "output": "a"},
+                                                     {"id": 7, "instruction": "two", "output": "b"}])
+    b = write_jsonl(tmp_path / "d2" / "data.jsonl", [{"instruction": "one", "output": "a"},
+                                                     {"id": 7, "instruction": "dup", "output": "c"}])
+    cfg = RunConfig(inputs=(a, b), output=tmp_path / "out.jsonl", methods=("suffix",), max_aug_ratio=1.0)
+    Pipeline(cfg, augmenters=[Suffix()]).run()
+    ids = [r["_qaug"]["id"] for r in read_jsonl(tmp_path / "out.jsonl")]
+    assert len(ids) == len(set(ids))
+    assert f"{a}:1" in ids and f"{b}:1" in ids  # same file names: the paths tell them apart
+    rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
+    assert [(r["line"], r["reason"]) for r in rejects if r["stage"] == "read"] == \
+        [(2, "duplicate record id '7' (the first one was kept)")]
+    with pytest.raises(UsageError, match="given twice"):
+        Pipeline(RunConfig(inputs=(a, a), output=tmp_path / "o2.jsonl", methods=("suffix",)), augmenters=[Suffix()])

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from qaug.errors import ModelError
-from qaug.llm.batch import PrefixCache, TokenBatch, choose_parallel, kv_bytes_per_token, physical_memory
+from qaug.llm.batch import PrefixCache, TokenBatch, choose_parallel, common_prefix, kv_bytes_per_token, physical_memory
 from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matcher, Vocabulary
 from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
@@ -132,6 +132,8 @@ class LlamaCppEngine(Engine):
         self._mem = L.llama_get_memory(self._ctx)
         self._batch = TokenBatch(L, self._batch_capacity())
         self._prefix = PrefixCache(L, self._mem, self.parallel, MIN_PREFIX) if blocker is None else None
+        self._new_prefix: tuple[int, list[int]] | None = None
+        self._last_prompt: tuple[Job | None, list[int]] = (None, [])
         self.stats.update({"prompt_tokens_evaluated": 0, "prompt_tokens_reused": 0, "decode_seconds": 0.0,
                            "prefix_reuse": "on" if blocker is None else f"off: {blocker}"})
         self.eog = self._eog_tokens()
@@ -269,13 +271,14 @@ class LlamaCppEngine(Engine):
         queue = deque(jobs)
         slots = [_Slot(seq=i) for i in range(self.parallel)]
         decode_before = self._batch.seconds
+        self._new_prefix = None
         try:
             while queue or any(s.job is not None for s in slots):
                 runs: list[tuple[Sequence[int], int, int]] = []  # prompt tokens to evaluate with this step
                 for slot in slots:
                     while slot.job is None and queue:
                         job = queue.popleft()
-                        failed = self._start(slot, job, runs)
+                        failed = self._start(slot, job, runs, queue[0] if queue else None)
                         if failed is not None:
                             yield job, failed
                 active = [s for s in slots if s.job is not None]
@@ -285,6 +288,9 @@ class LlamaCppEngine(Engine):
                          np.fromiter((s.pos for s in active), np.int32, len(active)),
                          np.fromiter((s.seq for s in active), np.int32, len(active)))
                 self._batch.decode(self._ctx, runs, steps)
+                if self._new_prefix is not None and self._prefix is not None:
+                    self._prefix.set_from(*self._new_prefix)  # a new kind of prompt, now decoded: next jobs copy it
+                self._new_prefix = None
                 logits = np.ctypeslib.as_array(self._L.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
                 masks = self._masks.fill([s.matcher for s in active])  # type: ignore[misc]
                 for i, slot in enumerate(active):
@@ -292,18 +298,20 @@ class LlamaCppEngine(Engine):
                     if done is not None:
                         yield self._finish(slot, *done)
         finally:
+            self._new_prefix = None
             self.stats["decode_seconds"] += self._batch.seconds - decode_before
             for slot in slots:  # a generator closed early must not leave sequences in the cache
                 if slot.job is not None:
                     self._release(slot)
 
-    def _start(self, slot: _Slot, job: Job, runs: list[tuple[Sequence[int], int, int]]) -> Raw | None:
+    def _start(self, slot: _Slot, job: Job, runs: list[tuple[Sequence[int], int, int]],
+               next_job: Job | None) -> Raw | None:
         """Put a job in a slot and queue its prompt tokens in `runs`; a Raw error if it cannot start.
 
         The prompt's last token is not queued: it is the slot's first step token, decoded with logits.
         """
         try:
-            tokens = self.prompt_tokens(job.messages)
+            tokens = self._prompt_of(job)
             matcher = self.compiled(job.schema).start()
         except (ModelError, ConstraintError) as exc:
             return Raw(text="", finish="error", error=str(exc))
@@ -318,15 +326,18 @@ class LlamaCppEngine(Engine):
         else:
             L.llama_memory_seq_rm(self._mem, seq, -1, -1)
         reused = self._reuse(seq, tokens)
-        body = tokens[reused:-1]
-        if self._prefix is not None and not reused and len(body) >= MIN_PREFIX:
-            # A new kind of prompt: evaluate it now, so that the jobs starting after it copy it.
-            runs.append((body, 0, seq))
-            self._batch.decode(self._ctx, runs)
-            runs.clear()
-            self._prefix.set_from(seq, tokens[:-1])
-        elif body:
-            runs.append((body, reused, seq))
+        if len(tokens) > reused + 1:
+            runs.append((tokens[reused:-1], reused, seq))
+        if self._prefix is not None and not reused and len(tokens) > MIN_PREFIX:
+            # A new kind of prompt. If the next job shares it, evaluate it now so that job can copy it;
+            # else it becomes the prefix once this step is decoded (a cheap copy of cell ownership).
+            if self._shares_prefix(tokens, next_job):
+                self._batch.decode(self._ctx, runs)
+                runs.clear()
+                self._prefix.set_from(seq, tokens[:-1])
+                self._new_prefix = None
+            else:
+                self._new_prefix = (seq, tokens[:-1])
         self.stats["prompt_tokens_evaluated"] += len(tokens) - reused
         self.stats["prompt_tokens_reused"] += reused
         slot.job, slot.matcher, slot.out = job, matcher, []
@@ -335,6 +346,21 @@ class LlamaCppEngine(Engine):
         slot.last = tokens[-1]
         slot.prompt_tokens = len(tokens)
         return None
+
+    def _prompt_of(self, job: Job) -> list[int]:
+        """The job's prompt tokens; the last job looked at is remembered (the queue is peeked at once)."""
+        if self._last_prompt[0] is not job:
+            self._last_prompt = (job, self.prompt_tokens(job.messages))
+        return self._last_prompt[1]
+
+    def _shares_prefix(self, tokens: list[int], other: Job | None) -> bool:
+        if other is None:
+            return False
+        try:
+            theirs = self._prompt_of(other)
+        except ModelError:
+            return False
+        return common_prefix(np.asarray(tokens[:-1], dtype=np.int32), theirs[:-1]) >= MIN_PREFIX
 
     def _reuse(self, seq: int, tokens: list[int]) -> int:
         """Copy the cached shared prefix of `tokens` into `seq`; the number of tokens copied."""

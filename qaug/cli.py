@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import Counter
 import sys
 import time
 from collections.abc import Callable
@@ -98,14 +99,14 @@ def run(
     window: Optional[int] = typer.Option(None, "--window", min=1, help="Records per batch (default 256; 32 with model methods)."),
     checkpoint_every: float = typer.Option(1.0, "--checkpoint-every", min=0.0, help="Seconds between checkpoints of a pure-Python run (model runs checkpoint every batch)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output instead of refusing."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder (default ~/.cache/qaug)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder (default $QAUG_CACHE_DIR or ~/.cache/qaug)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for model methods (default: $QAUG_MODEL, ./models, HF cache, demo)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
     n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers", help="'auto' (default): all layers when the build can offload, else 0."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together in one context (default 1)."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together in one context (default: chosen from the hardware)."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (Qwen2.5 default 0.7)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
@@ -123,7 +124,11 @@ def run(
 
     rc = load_recipe(recipe) if recipe else {}
     rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
-    names = resolve_methods(methods_for(methods or rc.get("methods"), task or rc.get("task")))
+    # precedence: --methods, then --task, then the recipe's methods, then its task
+    if methods or task:
+        names = resolve_methods(methods_for(methods, task))
+    else:
+        names = resolve_methods(methods_for(rc.get("methods"), rc.get("task")))
     params: dict[str, dict[str, Any]] = {}
     reg = registry()
     for name in names:  # recipe gates apply to every method that has such a parameter
@@ -132,7 +137,8 @@ def run(
         if gates:
             params.setdefault(name, {}).update(gates)
     for name, values in rc.get("params", {}).items():
-        params.setdefault(name, {}).update(values)
+        if name in names:  # a recipe may set parameters for methods this run does not select
+            params.setdefault(name, {}).update(values)
     for name, values in parse_param_args(param).items():
         params.setdefault(name, {}).update(values)
     if null_p is not None:
@@ -144,12 +150,19 @@ def run(
     field_spec = pick(fields, rc, "fields", None)
     if isinstance(field_spec, str):
         field_spec = _split(field_spec)
+    if field_spec:
+        from qaug.records import FIELD_NAMES
+
+        unknown = [f for f in field_spec if f not in FIELD_NAMES]
+        if unknown:
+            raise UsageError(f"--fields: unknown field {', '.join(unknown)} (known: {', '.join(FIELD_NAMES)})")
     needs_model = any(not reg[n].pure for n in names)
     model_opts = {
         "gguf": str(gguf) if gguf else rmodel.get("gguf"), "models_dir": str(models_dir) if models_dir else rmodel.get("models_dir"),
         "ctx": pick(ctx, rmodel, "ctx", None), "threads": pick(threads, rmodel, "threads", None),
         "n_gpu_layers": str(pick(n_gpu_layers, rmodel, "n_gpu_layers", "auto")),
-        "parallel": pick(parallel, rmodel, "parallel", 1), "chat_template": pick(chat_template, rmodel, "chat_template", None),
+        "parallel": pick(parallel, rmodel, "parallel", None),
+        "chat_template": pick(chat_template, rmodel, "chat_template", None),
     }
     sampling_opts = {
         "temperature": pick(temperature, rsampling, "temperature", 0.7), "top_p": pick(top_p, rsampling, "top_p", 0.8),
@@ -228,6 +241,7 @@ def doctor(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the cores available)."),
     n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto' offloads every layer when the build can."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together (default: chosen from the hardware)."),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the generation check (build and model facts only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
 ) -> None:
@@ -244,7 +258,8 @@ def doctor(
     if choice.demo:
         err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
     engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
-                                                        chat_template=chat_template, verbose=verbose))
+                                                        chat_template=chat_template, verbose=verbose,
+                                                        parallel=parallel))
     try:
         items = doc.model_items(engine, choice.origin)
         if not no_check:
@@ -266,9 +281,9 @@ def cache(
 ) -> None:
     """Show or clear the model-result cache."""
     from qaug.cache import ResultCache
-    from qaug.llm.models import cache_dir as default_cache_dir
+    from qaug.llm.models import state_dir
 
-    store = ResultCache(cache_dir or default_cache_dir())
+    store = ResultCache(cache_dir or state_dir())
     try:
         if action == "stats":
             st = store.stats()
@@ -384,15 +399,15 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
     table.add_column("rejected", justify="right")
     table.add_column("reasons")
     table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects:,}",
-                  _reasons(stats.rejects_by_stage.get("read", {})))
+                  _reasons(stats.rejects_by_stage.get("read", Counter()), stats.examples))
     for name, ms in stats.methods.items():
-        reasons = _reasons(ms.rejected)
+        reasons = _reasons(ms.rejected, ms.examples)
         skipped = sum(ms.skipped.values())
         if skipped:
-            reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped)
+            reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped, ms.examples)
         table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}", reasons)
     out_console.print(table)
-    if config.max_aug_ratio < 1.0:
+    if config.max_aug_ratio < 1.0 and stats.cap_dropped:
         kept = stats.variants_written
         out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
                           f"accepted variants ({stats.cap_dropped:,} over the cap went to the rejects file; 1 disables)")
@@ -413,14 +428,14 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
     out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
 
 
-def _reasons(counter: Any, top: int = 3) -> str:
-    from qaug.stats import reason_key
-    from collections import Counter
-
-    grouped: Counter = Counter()
-    for reason, n in counter.items():
-        grouped[reason_key(reason)] += n
-    return ", ".join(f"{r} ({n:,})" for r, n in grouped.most_common(top))
+def _reasons(counter: Any, examples: dict[str, str], top: int = 3) -> str:
+    """The commonest reasons, each shown by a real example, and how many kinds were left out."""
+    shown = []
+    for key, n in counter.most_common(top):
+        text = examples.get(key, key)
+        shown.append(f"{text if len(text) <= 70 else text[:69] + '…'} ({n:,}{' like this' if text != key else ''})")
+    rest = len(counter) - top
+    return ", ".join(shown) + (f", +{rest} more kinds (see the rejects file)" if rest > 0 else "")
 
 
 def main() -> None:

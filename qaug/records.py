@@ -32,6 +32,7 @@ DEFAULT_FIELDS = {
     "messages": ("user",),
     "text": ("text",),
 }
+FIELD_NAMES = ("instruction", "input", "output", "system", "user", "assistant", "tool", "text")
 ALL_FIELDS = {
     "alpaca": ("instruction", "input", "output"),
     "sharegpt": ("system", "user", "assistant", "tool"),

@@ -66,6 +66,8 @@ class RunStats:
     review_marked: int = 0
     records_done: int = 0
     resumed_records: int = 0
+    #: one full reason for each reason kind, so a summary can show real values
+    examples: dict[str, str] = field(default_factory=dict)
 
     def file(self, name: str) -> FileStats:
         fs = self.files.get(name)
@@ -80,7 +82,9 @@ class RunStats:
         return ms
 
     def reject(self, stage: str, reason: str) -> None:
-        self.rejects_by_stage[stage][reason_key(reason)] += 1
+        key = reason_key(reason)
+        self.rejects_by_stage[stage][key] += 1
+        self.examples.setdefault(key, reason)
 
     @property
     def input_lines(self) -> int:

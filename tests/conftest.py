@@ -37,6 +37,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           timeout=timeout, env=env)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory):
+    """Tests keep their result cache and llama.cpp log out of the user's ~/.cache/qaug."""
+    import os
+
+    os.environ["QAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("qaug-state"))
+    yield
+
+
 @pytest.fixture
 def alpaca_rows() -> list[dict]:
     return [

@@ -156,3 +156,19 @@ def test_text_filters_work_for_chinese() -> None:
     assert filters.preservation_reason("Pay %s by {date} at https://x.io/a", "Pay by {date} at https://x.io/a") == \
         "lost placeholder '%s'"
     assert filters.preservation_reason("共3个，价格1,200元", "一共3个，价格1200元") is None
+
+
+def test_command_line_methods_and_task_replace_the_recipes(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "x", "output": '{"a": 1, "b": {"c": 2}}'}])
+    recipe = EXAMPLES / "recipes" / "structured.toml"
+    proc = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), "--recipe", str(recipe), "-m", "perturb", "-q")
+    assert proc.returncode == 0, proc.stderr  # the recipe's null_inject/flatten parameters are not an error
+    cfg = json.loads((tmp_path / "a.report.json").read_text())["config"]
+    assert cfg["methods"] == ["perturb"] and cfg["method_params"] == {}
+    proc = run_cli("run", str(src), "-o", str(tmp_path / "b.jsonl"), "--recipe", str(recipe), "--task", "structured",
+                   "--fields", "output", "-q")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads((tmp_path / "b.report.json").read_text())["config"]
+    assert "flatten" in cfg["methods"] and cfg["method_params"]["flatten"] == {"depth": 0}
+    bad = run_cli("run", str(src), "-o", str(tmp_path / "c.jsonl"), "-m", "perturb", "--fields", "answer")
+    assert bad.returncode == 2 and "unknown field answer" in bad.stderr

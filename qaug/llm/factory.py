@@ -8,7 +8,7 @@ from qaug.cache import CachedEngine, ResultCache
 from qaug.llm.engine import Engine
 from qaug.llm.gguf_file import read_gguf
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-from qaug.llm.models import cache_dir, file_sha256
+from qaug.llm.models import file_sha256, state_dir
 from qaug.llm.templates import resolve_template
 
 
@@ -25,4 +25,4 @@ def open_engine(path: Path, options: EngineOptions, use_cache: bool = True, fold
     if not use_cache:
         return LlamaCppEngine(path, options)
     model_id, identity = model_identity(path, options.chat_template)
-    return CachedEngine(lambda: LlamaCppEngine(path, options), ResultCache(folder or cache_dir()), identity, model_id)
+    return CachedEngine(lambda: LlamaCppEngine(path, options), ResultCache(folder or state_dir()), identity, model_id)

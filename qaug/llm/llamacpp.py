@@ -36,7 +36,7 @@ from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matche
 from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
 from qaug.llm.logs import LlamaLog
-from qaug.llm.sampling import sample_token
+from qaug.llm.sampling import sample_batch
 from qaug.llm.templates import ChatTemplate, PromptFormatter, resolve_template
 from qaug import jsonio
 
@@ -291,10 +291,8 @@ class LlamaCppEngine(Engine):
                 if self._new_prefix is not None and self._prefix is not None:
                     self._prefix.set_from(*self._new_prefix)  # a new kind of prompt, now decoded: next jobs copy it
                 self._new_prefix = None
-                logits = np.ctypeslib.as_array(self._L.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
-                masks = self._masks.fill([s.matcher for s in active])  # type: ignore[misc]
-                for i, slot in enumerate(active):
-                    done = self._step(slot, logits[i], masks[i])
+                for slot, token in zip(active, self._sample(active)):
+                    done = self._advance(slot, token)
                     if done is not None:
                         yield self._finish(slot, *done)
         finally:
@@ -396,13 +394,28 @@ class LlamaCppEngine(Engine):
         self._release(slot)
         return job, raw
 
-    def _step(self, slot: _Slot, logits: np.ndarray, mask: np.ndarray) -> tuple[str, str | None] | None:
-        """Sample one token for a slot from its logits row and mask row; (finish, error) when its job is done."""
+    def _sample(self, active: list[_Slot]) -> list[int | Exception]:
+        """One token per active slot from this step's logits rows, all rows sampled together."""
+        logits = np.ctypeslib.as_array(self._L.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
+        matchers = [s.matcher for s in active]
+        masks = self._masks.fill(matchers)  # type: ignore[arg-type]
+        broken: dict[int, Exception] = {}
+        for i, m in enumerate(matchers):
+            try:
+                m.check()  # type: ignore[union-attr]
+            except ConstraintError as exc:
+                broken[i] = exc
+        tokens = sample_batch(logits, masks, [s.job.sampling for s in active], [s.rng for s in active],  # type: ignore
+                              [s.out[-REPEAT_WINDOW:] for s in active])
+        return [broken.get(i, t) for i, t in enumerate(tokens)]
+
+    def _advance(self, slot: _Slot, token: int | Exception) -> tuple[str, str | None] | None:
+        """Feed a sampled token to the slot's matcher; (finish, error) when its job is done."""
         job, matcher = slot.job, slot.matcher
-        assert job is not None and matcher is not None and slot.rng is not None
+        assert job is not None and matcher is not None
         try:
-            matcher.check()
-            token = sample_token(logits, mask, job.sampling, slot.rng, slot.out[-REPEAT_WINDOW:])
+            if isinstance(token, Exception):
+                raise token
             matcher.consume(token)
         except (ConstraintError, ValueError) as exc:
             return "invalid", f"grammar error: {exc}"

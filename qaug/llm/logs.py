@@ -11,9 +11,13 @@ from typing import Any
 _INSTALLED: list[Any] = []  # keep the ctypes callback alive for the life of the process
 
 
+MAX_LOG_BYTES = 10 * 1024 * 1024
+
+
 def default_log_path() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qaug"
-    return base / "llama.log"
+    from qaug.llm.models import state_dir
+
+    return state_dir() / "llama.log"
 
 
 class LlamaLog:
@@ -33,6 +37,8 @@ class LlamaLog:
         if not self.verbose:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.exists() and self.path.stat().st_size > MAX_LOG_BYTES:
+                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))  # keep one old log
                 self._fh = open(self.path, "a", encoding="utf-8", errors="replace")
             except OSError:
                 self._fh = None

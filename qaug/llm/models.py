@@ -43,6 +43,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qaug"
 
 
+def state_dir() -> Path:
+    """Where run state that is not a model lives (result cache, llama.cpp log): $QAUG_CACHE_DIR or cache_dir()."""
+    return Path(os.environ["QAUG_CACHE_DIR"]) if os.environ.get("QAUG_CACHE_DIR") else cache_dir()
+
+
 def hf_cache_dir() -> Path:
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])

@@ -85,25 +85,14 @@ def top_candidates(logits: np.ndarray, mask_row: np.ndarray | None, k: int) -> t
     return _top(ids, logits[ids].astype(np.float64), k)
 
 
-def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
-                 recent: Sequence[int] = ()) -> int:
-    """One token id from raw logits (float32, one row; left as found), honouring the grammar mask when given."""
-    n_vocab = logits.shape[0]
-    k = params.top_k if 0 < params.top_k < n_vocab else n_vocab
+def _k(params: Sampling, n_vocab: int) -> int:
     if params.temperature <= 0:
-        k = 1
-    recent_ids = None
-    if params.repeat_penalty != 1.0 and len(recent):
-        recent_ids = np.fromiter(set(recent), dtype=np.int64)
-        if not logits.flags.writeable:
-            logits = logits.copy()
-        saved = logits[recent_ids]
-        logits[recent_ids] = np.where(saved > 0, saved / params.repeat_penalty, saved * params.repeat_penalty)
-    try:
-        cand, vals = top_candidates(logits, mask_row, k)
-    finally:
-        if recent_ids is not None:
-            logits[recent_ids] = saved
+        return 1
+    return params.top_k if 0 < params.top_k < n_vocab else n_vocab
+
+
+def _draw(cand: np.ndarray, vals: np.ndarray, params: Sampling, rng: np.random.Generator) -> int:
+    """Top-p, min-p, temperature and the draw, over the (unordered) top-k candidates."""
     order = np.argsort(-vals, kind="stable")
     cand, vals = cand[order], vals[order]
     if params.temperature <= 0 or len(cand) == 1:
@@ -121,3 +110,84 @@ def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampli
     cum = np.cumsum(weights)
     i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
     return int(cand[min(i, keep - 1)])
+
+
+def _penalise(logits: np.ndarray, params: Sequence[Sampling], recents: Sequence[Sequence[int]]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Apply each row's repeat penalty in place to its recent tokens; what to put back afterwards."""
+    rows, ids, pens = [], [], []
+    for i, (p, recent) in enumerate(zip(params, recents)):
+        if p.repeat_penalty != 1.0 and len(recent):
+            u = np.fromiter(set(recent), dtype=np.int64)
+            rows.append(np.full(len(u), i))
+            ids.append(u)
+            pens.append(np.full(len(u), p.repeat_penalty, dtype=np.float32))
+    if not rows:
+        return None
+    r, t, pen = np.concatenate(rows), np.concatenate(ids), np.concatenate(pens)
+    saved = logits[r, t]
+    logits[r, t] = np.where(saved > 0, saved / pen, saved * pen)
+    return r, t, saved
+
+
+def _candidates_rows(x: np.ndarray, masks: np.ndarray | None, ks: list[int]) -> list[tuple[np.ndarray, np.ndarray] | Exception]:
+    """top_candidates for every row. The one full pass over the matrix is the group maxima: the
+    columns of the groups whose maximum clears a row's threshold hold all of that row's candidates."""
+    n, v = x.shape
+    out: list[tuple[np.ndarray, np.ndarray] | Exception | None] = [None] * n
+    m = v // GROUPS
+    k = ks[0]
+    sparse = np.zeros(n, dtype=bool) if masks is None else np.count_nonzero(masks[:n], axis=1) * 16 < masks.shape[1]
+    if m and all(kk == k for kk in ks) and 4 * k <= m and not sparse.all():
+        x = np.ascontiguousarray(x)
+        maxima = np.maximum.reduce(x[:, :m * GROUPS].reshape(n, GROUPS, m), axis=1)
+        thr = np.partition(maxima, -4 * k, axis=1)[:, -4 * k]
+        hit = np.flatnonzero(maxima >= thr[:, None])  # (row, column-in-group) pairs, row-major
+        flat = (((hit // m) * v + hit % m)[:, None] + m * np.arange(GROUPS)).ravel()  # indices into x.ravel()
+        if v % GROUPS:  # the last v % GROUPS columns are in no group: always look at them
+            flat = np.sort(np.concatenate([flat, np.add.outer(np.arange(n) * v, np.arange(m * GROUPS, v)).ravel()]))
+        rows = flat // v
+        cols = flat - rows * v
+        keep = x.reshape(-1)[flat] >= thr[rows]
+        if masks is not None:
+            words = masks.reshape(-1)[rows * masks.shape[1] + (cols >> 5)].view(np.uint32)
+            keep &= ((words >> (cols & 31).astype(np.uint32)) & 1).astype(bool)
+        rows, cols = rows[keep], cols[keep]
+        bounds = np.searchsorted(rows, np.arange(n + 1))
+        for i in range(n):
+            ids = cols[bounds[i]:bounds[i + 1]]
+            if not sparse[i] and ids.size >= k:  # else: few allowed tokens, or too many of the best disallowed
+                out[i] = _top(ids, x[i, ids].astype(np.float64), k)
+    for i in range(n):
+        if out[i] is None:
+            try:
+                out[i] = top_candidates(x[i], None if masks is None else masks[i], ks[i])
+            except ValueError as exc:
+                out[i] = exc
+    return out  # type: ignore[return-value]
+
+
+def sample_batch(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling],
+                 rngs: Sequence[np.random.Generator], recents: Sequence[Sequence[int]]) -> list[int | Exception]:
+    """sample_token for each row of an (n, vocab) logits matrix (left as found): one token id per row, or
+    the ValueError of a row whose grammar allows nothing. Row i uses masks[i], params[i], rngs[i], recents[i]."""
+    n, v = logits.shape
+    if not logits.flags.writeable:
+        logits = logits.copy()
+    saved = _penalise(logits, params, recents)
+    try:
+        cands = _candidates_rows(logits, masks, [_k(p, v) for p in params])
+    finally:
+        if saved is not None:
+            logits[saved[0], saved[1]] = saved[2]
+    return [c if isinstance(c, Exception) else _draw(c[0], c[1], p, g) for c, p, g in zip(cands, params, rngs)]
+
+
+def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
+                 recent: Sequence[int] = ()) -> int:
+    """One token id from raw logits (float32, one row; left as found), honouring the grammar mask when given."""
+    out = sample_batch(logits.reshape(1, -1), None if mask_row is None else mask_row.reshape(1, -1), [params], [rng],
+                       [recent])[0]
+    if isinstance(out, Exception):
+        raise out
+    return out

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qaug import __version__
-from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, QaugError, UsageError
+from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, Interrupted, QaugError, UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -38,6 +38,9 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except Interrupted as exc:
+            err_console.print(f"qaug: stopped: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
         except QaugError as exc:
             err_console.print(f"qaug: error: {exc}", markup=False)
             raise typer.Exit(exc.exit_code) from None
@@ -352,8 +355,8 @@ def pull(
 
 def _fmt_default(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(map(str, value)) or "''"
-    return str(value)
+        return ",".join(map(str, value)) or "auto"
+    return str(value) if value != "" else "auto"
 
 
 class _Progress:
@@ -362,7 +365,8 @@ class _Progress:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.start = time.time()
-        self.last_plain = 0.0
+        self.last_plain = time.time()  # the first plain line after a few seconds, not at once
+        self.answers = self.last_done = self.last_total = self.last_records = 0
         self.rich = None
         if console.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -374,17 +378,26 @@ class _Progress:
             self.rich.start()
 
     def update(self, records: int, done: int, total: int) -> None:
+        """done/total -1: a model answer arrived mid-batch (shown as activity, not as records)."""
         elapsed = max(time.time() - self.start, 1e-9)
+        if done < 0:
+            self.answers += 1
+            done, total = self.last_done, self.last_total
+        else:
+            self.last_done, self.last_total = done, total
         rate = records / elapsed
+        answers = f", {self.answers:,} model answers" if self.answers else ""
         if self.rich is not None:
-            self.rich.update(self.task, completed=done, total=total or None, records=f"{records:,}", rate=f"{rate:,.0f}")
+            self.rich.update(self.task, completed=done, total=total or None, records=f"{records:,}{answers}",
+                             rate=f"{rate:,.1f}")
             return
         now = time.time()
-        if now - self.last_plain >= 5.0 or (total and done >= total):
+        if now - self.last_plain >= 5.0 or (total and done >= total and records != self.last_records):
             self.last_plain = now
+            self.last_records = records
             pct = f"{100.0 * done / total:.1f}%" if total else "?"
             eta = (elapsed / done * (total - done)) if done and total else 0.0
-            print(f"qaug: {records:,} records, {pct} of input, {rate:,.0f} rec/s, ETA {eta:,.0f}s",
+            print(f"qaug: {records:,} records{answers}, {pct} of input, {rate:,.1f} rec/s, ETA {eta:,.0f}s",
                   file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -424,7 +437,8 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
             if "cached" in model else ""
         out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts{cached}; "
                           f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
-                          f"in {model['seconds']:.1f}s ({model['completion_tokens_per_s'] or 0:,.1f} tokens/s)")
+                          f"in {model['seconds']:.1f}s of model time ({model['completion_tokens_per_s'] or 0:,.1f} "
+                          "generated tokens/s)")
     out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
 
 

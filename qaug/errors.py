@@ -33,6 +33,6 @@ class RunFailed(QaugError):
 
 
 class Interrupted(QaugError):
-    """SIGTERM or Ctrl-C: the batch in flight was finished and saved; exit 130."""
+    """SIGTERM or Ctrl-C: the batch in flight was finished and saved; exit 130 (a stop, not an error)."""
 
     exit_code = EXIT_INTERRUPTED

@@ -27,7 +27,7 @@ from qaug.provenance import ORIGINAL, child_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
-from qaug.stats import RunStats, reason_key
+from qaug.stats import RunStats
 
 #: settings that may differ between a run and its resume: they change how, not what, is written
 _RESUMABLE_CHANGES = {"checkpoint_every"}
@@ -85,6 +85,8 @@ class Pipeline:
                     raise UsageError(f"method {m.augmenter.name} needs a model engine")
                 m.augmenter.bind(engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
                 m.model = engine.model_id
+        if engine is not None and progress is not None:
+            engine.listener = lambda _result: progress(self.stats.records_done, -1, -1)  # a model answer arrived
 
     def run(self, resume: bool = False, overwrite: bool = False) -> RunStats:
         """Process every input; writes output, rejects, journal and report. Raises on a failed run.
@@ -132,6 +134,8 @@ class Pipeline:
                     pass  # a failed flush: the journal's last checkpoint still says what is safely written
             self.stats.finish(status)
             report = self.stats.to_report(cfg.to_dict())
+            # parameters as the methods took them (typed, defaults included), for reproduction
+            report["config"]["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}
             if self.engine is not None:
                 report["model"] = self.engine_report()
             try:

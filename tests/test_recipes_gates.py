@@ -72,7 +72,7 @@ def test_flags_override_recipe_and_report_has_effective_config(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "o.report.json").read_text())
     cfg = report["config"]
-    assert cfg["seed"] == 9 and cfg["methods"] == ["flatten"] and cfg["method_params"] == {"flatten": {"sep": "/"}}
+    assert cfg["seed"] == 9 and cfg["methods"] == ["flatten"] and cfg["method_params"] == {"flatten": {"depth": 0, "sep": "/"}}
     assert cfg["recipe"] == str(recipe) and cfg["max_aug_ratio"] == 1.0
     out = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert json.loads(out[1]["output"]) == {"a": 1, "b/c": 2}
@@ -164,11 +164,11 @@ def test_command_line_methods_and_task_replace_the_recipes(tmp_path: Path) -> No
     proc = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), "--recipe", str(recipe), "-m", "perturb", "-q")
     assert proc.returncode == 0, proc.stderr  # the recipe's null_inject/flatten parameters are not an error
     cfg = json.loads((tmp_path / "a.report.json").read_text())["config"]
-    assert cfg["methods"] == ["perturb"] and cfg["method_params"] == {}
+    assert cfg["methods"] == ["perturb"] and cfg["method_params"]["perturb"]["null_p"] == 0.3
     proc = run_cli("run", str(src), "-o", str(tmp_path / "b.jsonl"), "--recipe", str(recipe), "--task", "structured",
                    "--fields", "output", "-q")
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads((tmp_path / "b.report.json").read_text())["config"]
-    assert "flatten" in cfg["methods"] and cfg["method_params"]["flatten"] == {"depth": 0}
+    assert "flatten" in cfg["methods"] and cfg["method_params"]["null_inject"]["protect"] == ["id", "amount"]
     bad = run_cli("run", str(src), "-o", str(tmp_path / "c.jsonl"), "-m", "perturb", "--fields", "answer")
     assert bad.returncode == 2 and "unknown field answer" in bad.stderr

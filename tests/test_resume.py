@@ -126,7 +126,7 @@ def test_sigterm_finishes_the_batch_and_exits_130_then_resumes(tmp_path: Path) -
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the run finished before SIGTERM arrived")
-    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+    assert proc.returncode == 130 and "--resume" in err and "stopped" in err and "Traceback" not in err
     assert _run([str(src), "-o", str(out), *PURE, "--resume"]).returncode == 0
     ids = Counter(r["_qaug"]["id"] for r in read_jsonl(out))
     assert max(ids.values()) == 1 and sum(1 for i in ids if "/" not in i) == 3000 - len(range(5, 3000, 37))

@@ -93,6 +93,8 @@ class Engine(ABC):
 
     def __init__(self) -> None:
         self.stats = {"jobs": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+        #: called with every finished Result (progress displays use it between batches)
+        self.listener: Callable[[Result], None] | None = None
 
     @abstractmethod
     def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
@@ -149,6 +151,8 @@ class Engine(ABC):
                     self.stats["jobs"] += 1
                     if on_result is not None:
                         on_result(result)
+                    if self.listener is not None:
+                        self.listener(result)
                     yield result
                 del pending[id(sent)]
             self.stats["seconds"] += time.perf_counter() - t0

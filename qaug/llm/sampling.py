@@ -1,16 +1,17 @@
 """Token sampling in numpy, in llama.cpp's order: penalties, top-k, top-p, min-p, temperature.
 
-The result is exactly "mask with the grammar, then sample", but the full vocabulary is
-scanned only about twice per token, never copied, and the grammar's bitmask is never
-expanded, because with a 152k-262k vocabulary those passes are what the Python side of
-a decode step costs:
+The result is exactly "mask with the grammar, then sample", but with a 152k-262k vocabulary
+the full-vocabulary passes are what the Python side of a decode step costs, so each logits row
+is read about once, never copied, and the grammar's bitmask is never expanded:
 
 - the repeat penalty is applied in place to the few recent tokens and undone afterwards;
-- the maxima of 32 interleaved groups of logits bound the k'-th largest logit from below,
-  so the tokens at or above the k'-th largest maximum are a superset of the top k' (exact);
+- the maxima of 16 interleaved groups of logits bound the k'-th largest logit from below
+  (k' = 4k), so the members of the groups whose maximum clears that bound are a superset of
+  the top k' tokens: exact, and only ~k'*16 logits are looked at after the one pass;
 - the grammar mask is checked on those candidates only: if k of them are allowed, no token
   outside can beat them. A mask that allows few tokens (JSON punctuation) is read directly
-  from its non-zero words instead.
+  from its non-zero words instead, and anything else falls back to wider exact searches;
+- `sample_batch` does this for every row of a decode step's logits at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from qaug.llm.engine import Sampling
 
-GROUPS = 32  # interleaved groups whose maxima give the candidate threshold
+GROUPS = 16  # interleaved groups whose maxima give the candidate threshold (16 measured fastest)
 _SHIFTS = np.arange(32, dtype=np.uint32)
 
 

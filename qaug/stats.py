@@ -14,7 +14,10 @@ _QUOTED = re.compile(r"'[^']*'")
 
 def reason_key(reason: str) -> str:
     """Group reasons that differ only in detail (positions, sizes, quoted values) under one key."""
-    head = reason.split(": ", 1)[0]
+    parts = reason.split(": ", 2)
+    head = parts[0]
+    if " " not in head and len(parts) > 1:  # "output: translation is in zh, not en" keeps its second part
+        head = f"{head}: {parts[1]}"
     head = _QUOTED.sub("'…'", head)
     return _DIGITS.sub("N", head)
 

@@ -94,6 +94,11 @@ class Pipeline:
         resume: continue an interrupted run of the same configuration into the same output.
         overwrite: replace an existing output. Without either, an existing output is refused.
         """
+        with _StopOnSignal(self) as stopper:  # from the lock to the report: a signal never cuts a write
+            self._stopper = stopper
+            return self._run(resume, overwrite)
+
+    def _run(self, resume: bool, overwrite: bool) -> RunStats:
         cfg = self.config
         lock = OutputLock(cfg.output)
         lock.acquire()
@@ -111,9 +116,7 @@ class Pipeline:
                 out.truncate(start.out)
                 rej.truncate(start.rej)
             self._out, self._rej, self._journal = out, rej, journal
-            with _StopOnSignal(self) as stopper:
-                self._stopper = stopper
-                self._stream_all(start)
+            self._stream_all(start)
             journal.finish()
             status = "ok"
         except Interrupted:

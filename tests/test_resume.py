@@ -114,7 +114,7 @@ def test_lock_names_the_running_process_and_stale_locks_are_taken_over(tmp_path:
 
 
 def test_sigterm_finishes_the_batch_and_exits_130_then_resumes(tmp_path: Path) -> None:
-    src = _dataset(tmp_path / "in.jsonl", 3000)
+    src = _dataset(tmp_path / "in.jsonl", 30000)
     out = tmp_path / "out.jsonl"
     args = [sys.executable, "-m", "qaug", "run", str(src), "-o", str(out), *PURE]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -129,7 +129,7 @@ def test_sigterm_finishes_the_batch_and_exits_130_then_resumes(tmp_path: Path) -
     assert proc.returncode == 130 and "--resume" in err and "stopped" in err and "Traceback" not in err
     assert _run([str(src), "-o", str(out), *PURE, "--resume"]).returncode == 0
     ids = Counter(r["_qaug"]["id"] for r in read_jsonl(out))
-    assert max(ids.values()) == 1 and sum(1 for i in ids if "/" not in i) == 3000 - len(range(5, 3000, 37))
+    assert max(ids.values()) == 1 and sum(1 for i in ids if "/" not in i) == 30000 - len(range(5, 30000, 37))
 
 
 def test_unwritable_output_is_one_line_and_resumable(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ import numpy as np
 #: step of 8 tokens costs about what one costs.
 GPU_PARALLEL = 8
 #: On a CPU the step cost grows with N sooner. Measured on the 2-core dev box with gemma-3-270m
-#: (BENCHMARKS.md): aggregate tokens/s keeps rising to N=8 and flattens after it, while each
-#: answer takes N times longer to finish; 4 keeps most of the gain with half the latency and memory.
-CPU_PARALLEL = 4
+#: (BENCHMARKS.md): aggregate tokens/s over 1 stream is about 1.9-2.9x at N=4, 2.5-3.9x at N=8 and
+#: 3.0-4.6x at N=16; past 8 each doubling of N (and of KV memory, and of the time until the first
+#: answers come back) buys only ~20% more, so 8 is the default.
+CPU_PARALLEL = 8
 #: At most this share of physical memory goes to the KV cache when choosing N on a CPU.
 KV_MEMORY_SHARE = 0.25
 
@@ -93,6 +94,9 @@ class TokenBatch:
         """Decode prompt runs (tokens, first position, seq; no logits), then one step token per
         sequence (tokens, positions, seqs; with logits, rows in this order). Prompt tokens go in
         full chunks first so that every step token lands in the last llama_decode call."""
+        if not runs and steps is not None and 0 < len(steps[0]) <= self.capacity:  # the usual decode step
+            self._run(ctx, steps[0], steps[1], steps[2], n_out=len(steps[0]))
+            return
         if runs:
             tok = np.concatenate([np.asarray(t, dtype=np.int32) for t, _, _ in runs])
             pos = np.concatenate([np.arange(p0, p0 + len(t), dtype=np.int32) for t, p0, _ in runs])

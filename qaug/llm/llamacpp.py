@@ -24,6 +24,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,10 @@ class LlamaCppEngine(Engine):
         self.formatter = PromptFormatter(self.template, self.bos_text, self._piece(eos_id) if eos_id >= 0 else "")
         self._schemas: dict[str, CompiledSchema] = {}
         self._masks = MaskSet(self.parallel, self.n_vocab, threads=min(self.n_threads, self.parallel))
+        # Masks depend only on the matchers, so they can be computed while llama_decode runs - when a core
+        # is free for it: with a GPU, or fewer CPU threads than cores (ggml's spinning threads must not wait).
+        self._overlap = (self.n_gpu_layers > 0 and gpu_offload_supported()) or self.n_threads < default_threads()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qaug-mask") if self._overlap else None
         from qaug.llm.models import file_sha256
 
         self.model_id = f"{path.name}@sha256:{file_sha256(path)[:12]}"
@@ -206,6 +211,9 @@ class LlamaCppEngine(Engine):
 
     def close(self) -> None:
         L = self._L
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown()
+            self._pool = None
         if getattr(self, "_ctx", None):
             L.llama_free(self._ctx)
             self._ctx = None
@@ -287,11 +295,16 @@ class LlamaCppEngine(Engine):
                 steps = (np.fromiter((s.last for s in active), np.int32, len(active)),
                          np.fromiter((s.pos for s in active), np.int32, len(active)),
                          np.fromiter((s.seq for s in active), np.int32, len(active)))
-                self._batch.decode(self._ctx, runs, steps)
+                matchers = [s.matcher for s in active]
+                pending = self._pool.submit(self._masks.fill, matchers) if self._pool is not None else None
+                try:
+                    self._batch.decode(self._ctx, runs, steps)
+                finally:
+                    masks = pending.result() if pending is not None else self._masks.fill(matchers)  # type: ignore
                 if self._new_prefix is not None and self._prefix is not None:
                     self._prefix.set_from(*self._new_prefix)  # a new kind of prompt, now decoded: next jobs copy it
                 self._new_prefix = None
-                for slot, token in zip(active, self._sample(active)):
+                for slot, token in zip(active, self._sample(active, masks)):
                     done = self._advance(slot, token)
                     if done is not None:
                         yield self._finish(slot, *done)
@@ -394,15 +407,13 @@ class LlamaCppEngine(Engine):
         self._release(slot)
         return job, raw
 
-    def _sample(self, active: list[_Slot]) -> list[int | Exception]:
-        """One token per active slot from this step's logits rows, all rows sampled together."""
+    def _sample(self, active: list[_Slot], masks: np.ndarray) -> list[int | Exception]:
+        """One token per active slot from this step's logits rows and mask rows, all rows sampled together."""
         logits = np.ctypeslib.as_array(self._L.llama_get_logits(self._ctx), shape=(len(active), self.n_vocab))
-        matchers = [s.matcher for s in active]
-        masks = self._masks.fill(matchers)  # type: ignore[arg-type]
         broken: dict[int, Exception] = {}
-        for i, m in enumerate(matchers):
+        for i, s in enumerate(active):
             try:
-                m.check()  # type: ignore[union-attr]
+                s.matcher.check()  # type: ignore[union-attr]
             except ConstraintError as exc:
                 broken[i] = exc
         tokens = sample_batch(logits, masks, [s.job.sampling for s in active], [s.rng for s in active],  # type: ignore

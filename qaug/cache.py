@@ -103,10 +103,17 @@ class CachedEngine(Engine):
                 yield job, raw
         if misses:
             keys = {id(job): key for job, key in misses}
-            for job, raw in self.inner._attempt_many([job for job, _ in misses]):
+            inner = self.inner
+            before = {k: v for k, v in inner.stats.items() if isinstance(v, (int, float)) and k not in self.stats}
+            for job, raw in inner._attempt_many([job for job, _ in misses]):
                 self._cache.put(keys[id(job)], self.model_id, raw)
                 self.stats["computed"] += 1
                 yield job, raw
+            for k, v in inner.stats.items():  # the engine's own counters (prompt reuse, decode time) in the report
+                if k in before:
+                    self.stats[k] = self.stats.get(k, 0) + v - before[k]
+                elif isinstance(v, str):
+                    self.stats[k] = v
 
     def close(self) -> None:
         if self._inner is not None:

@@ -117,6 +117,7 @@ def run(
     min_p: Optional[float] = typer.Option(None, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
     repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty", min=0.0, help="Repeat penalty over the last 64 tokens (default 1.05)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8, help="Token budget of one model answer (default 512)."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="One sequence at a time, no prefix reuse: byte-identical reruns (slower)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
@@ -166,6 +167,7 @@ def run(
         "n_gpu_layers": str(pick(n_gpu_layers, rmodel, "n_gpu_layers", "auto")),
         "parallel": pick(parallel, rmodel, "parallel", None),
         "chat_template": pick(chat_template, rmodel, "chat_template", None),
+        "deterministic": bool(pick(deterministic, rmodel, "deterministic", False)),
     }
     sampling_opts = {
         "temperature": pick(temperature, rsampling, "temperature", 0.7), "top_p": pick(top_p, rsampling, "top_p", 0.8),
@@ -199,7 +201,8 @@ def run(
             err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
         engine = open_engine(choice.path, EngineOptions(
             n_ctx=model_opts["ctx"], n_threads=model_opts["threads"], n_gpu_layers=model_opts["n_gpu_layers"],
-            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose),
+            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose,
+            deterministic=model_opts["deterministic"]),
             use_cache=not no_cache, folder=cache_dir)
         sampling = Sampling(**sampling_opts)
     progress = _Progress(err_console) if show else None

@@ -27,7 +27,7 @@ TASKS: dict[str, tuple[str, ...]] = {
 }
 TOP_KEYS = {"methods", "task", "seed", "format", "fields", "target", "no_originals", "strict", "variants",
             "max_aug_ratio", "verify", "max_line_mb", "params", "gates", "model", "sampling"}
-MODEL_KEYS = {"gguf", "models_dir", "ctx", "threads", "n_gpu_layers", "parallel", "chat_template"}
+MODEL_KEYS = {"gguf", "models_dir", "ctx", "threads", "n_gpu_layers", "parallel", "chat_template", "deterministic"}
 SAMPLING_KEYS = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"}
 GATE_KEYS = {"min_len_ratio", "max_len_ratio", "max_similarity", "min_chrf", "max_chrf"}
 

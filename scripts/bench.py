@@ -5,7 +5,7 @@ Rows (same threads, same prompts: qaug's real `rewrite` prompt over examples/alp
 a schema that forces long answers - 5 strings of >= 40 characters - and a fixed token budget,
 so every job generates about --tokens tokens; tokens/s = generated tokens / wall time):
   - llama-cpp-python free generation, and with its own JSON-schema grammar (GBNF)
-  - qaug engine, 1 stream, llguidance grammar: ratio to free
+  - qaug engine, 1 stream, llguidance grammar: ratio to free (with and without prefix reuse)
   - qaug engine at N = 2, 4, 8, 16: aggregate tokens/s, ratio to 1 stream, and the decode-only
     ceiling (generated tokens / seconds spent inside llama_decode in that same run) with the ratio to it
   - the same at N=4 without prefix reuse; prompt tokens evaluated per job with and without it
@@ -224,6 +224,9 @@ def main() -> None:
 
         rows.append(engine_row(single, "qaug engine, llguidance grammar",
                                f"{s_rate / free:.2f} x free" if free else ""))
+        alone = engine_run(path, args, 1, reuse=False)  # like llama-cpp-python: every prompt evaluated in full
+        rows.append(engine_row(alone, "qaug engine, llguidance grammar, no prefix reuse",
+                               f"{alone['tokens'] / alone['wall'] / free:.2f} x free" if free else ""))
         runs = {}
         for n in ns:
             runs[n] = r = engine_run(path, args, n)

@@ -50,6 +50,8 @@ else
   CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
   [ -n "$CC" ] || { say "could not read the compute capability"; exit 2; }
   NPROC=$(nproc)
+  if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
+  command -v nvcc >/dev/null || { say "no nvcc: cannot build the CUDA backend"; exit 2; }
   SHAPE=()
   BENCH_THREADS=4  # CPU threads only feed the GPU; the sampling loop is single-threaded Python
   SDIST=$(ls "$PACK"/llama_cpp_python-*.tar.gz 2>/dev/null | head -1 || true)

@@ -192,7 +192,7 @@ def run(
     if needs_model:
         from qaug.llm.engine import Sampling
         from qaug.llm.factory import open_engine
-        from qaug.llm.llamacpp import EngineOptions
+        from qaug.llm.options import EngineOptions
         from qaug.llm.models import DEMO_NOTICE, resolve_model
 
         choice = resolve_model(Path(model_opts["gguf"]) if model_opts["gguf"] else None,

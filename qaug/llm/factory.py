@@ -12,7 +12,7 @@ from qaug.llm.models import file_sha256, state_dir
 from qaug.llm.templates import resolve_template
 
 if TYPE_CHECKING:
-    from qaug.llm.llamacpp import EngineOptions
+    from qaug.llm.options import EngineOptions
 
 
 def model_identity(path: Path, chat_template: str | None) -> tuple[str, str]:

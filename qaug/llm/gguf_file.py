@@ -108,6 +108,26 @@ class _Reader:
             raise ModelError(f"{self.path}: corrupt GGUF header (a string claims {n} bytes)")
         return self.take(n).decode("utf-8", "replace")
 
+    def skip_strings(self, count: int) -> None:
+        """Skip a string array (a 262k-token vocabulary) through a buffer: one read per MB, not per string."""
+        buf, pos = b"", 0
+        for _ in range(count):
+            while len(buf) - pos < 8:
+                more = self.fh.read(1 << 20)
+                if not more:
+                    raise ModelError(f"{self.path}: truncated GGUF header (in a string array)")
+                buf, pos = buf[pos:] + more, 0
+            n = int.from_bytes(buf[pos:pos + 8], "little")
+            if n > 1 << 30:
+                raise ModelError(f"{self.path}: corrupt GGUF header (a string claims {n} bytes)")
+            pos += 8 + n
+            while pos > len(buf):
+                more = self.fh.read(max(1 << 20, pos - len(buf)))
+                if not more:
+                    raise ModelError(f"{self.path}: truncated GGUF header (in a string array)")
+                buf += more
+        self.fh.seek(pos - len(buf), os.SEEK_CUR)  # give back what was read past the array
+
     def value(self, vtype: int, key: str, lengths: dict[str, int]) -> Any:
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype])
@@ -117,8 +137,7 @@ class _Reader:
             itype, count = self.scalar("<I"), self.scalar("<Q")
             lengths[key] = count
             if itype == _STRING:
-                for _ in range(count):
-                    self.fh.seek(self.scalar("<Q"), os.SEEK_CUR)
+                self.skip_strings(count)
                 return None
             if itype in _SCALARS:
                 self.fh.seek(struct.calcsize(_SCALARS[itype]) * count, os.SEEK_CUR)

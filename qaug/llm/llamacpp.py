@@ -37,28 +37,13 @@ from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matche
 from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
 from qaug.llm.logs import LlamaLog
+from qaug.llm.options import EngineOptions
 from qaug.llm.sampling import sample_batch
 from qaug.llm.templates import ChatTemplate, PromptFormatter, resolve_template
 from qaug import jsonio
 
 REPEAT_WINDOW = 64  # llama.cpp's default penalty_last_n
 MIN_PREFIX = 16  # shared prompt tokens worth a KV copy; fewer: the prompt is a new prefix
-
-
-@dataclass
-class EngineOptions:
-    """How to load and run a model; defaults come from the model and the machine."""
-
-    n_ctx: int | None = None          # per sequence; None: min(model's trained context, 4096)
-    n_threads: int | None = None      # None: the cores this process may use
-    n_gpu_layers: int | str = "auto"  # "auto": all layers when the build can offload, else 0
-    parallel: int | None = None       # None: chosen from the hardware and context size (engine.parallel)
-    deterministic: bool = False       # one job at a time, empty cache, no prefix reuse: byte-identical reruns
-    prefix_reuse: bool = True         # evaluate a shared prompt prefix once and copy its KV cache
-    chat_template: str | None = None
-    n_batch: int = 512
-    verbose: bool = False
-    log_path: Path | None = None
 
 
 def default_threads() -> int:

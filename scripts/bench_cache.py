@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """First run vs rerun of a model job: the rerun reads every answer from the result cache.
 
-    python scripts/bench_cache.py [--gguf F] [--records 8] [--threads N]
+    python scripts/bench_cache.py [--gguf F] [--records 16] [--threads N]
 Target: the rerun is at least 50x faster than the first run (both whole `qaug run` processes).
 Default model: the embedded demo model.
 """
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf")
-    ap.add_argument("--records", type=int, default=8)
+    ap.add_argument("--records", type=int, default=16)
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))

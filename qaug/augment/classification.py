@@ -152,12 +152,9 @@ class Synonym(_LabelKeeping):
                                       max_tokens=budget))
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        answers = []
-        for job in unit.jobs:
-            result = results.get(job.key)
-            if result is None or not result.ok:
-                return [failure_of(result)]
-            answers.append(result.value["variants"])
+        answers = self.answers(unit, results, "variants")
+        if isinstance(answers, Failure):
+            return [answers]
         label_path, label = label_of(unit.record) or ((), "")
         word = short_label(label)
         siblings: dict[int, list[str]] = {}

@@ -108,6 +108,16 @@ class ModelAugmenter(Augmenter):
         """Turn the unit's results into variants or failures."""
         raise NotImplementedError
 
+    def answers(self, unit: Unit, results: dict[str, Result], field: str) -> list[Any] | Failure:
+        """`field` of each of the unit's answers, in job order, or the first job's failure."""
+        out = []
+        for job in unit.jobs:
+            result = results.get(job.key)
+            if result is None or not result.ok:
+                return failure_of(result)
+            out.append(result.value[field])
+        return out
+
     def run_jobs(self, jobs: Sequence[Job]) -> dict[str, Result]:
         if self.engine is None:
             raise UsageError(f"{self.name} needs a model (pass --gguf or see `qaug models`)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qaug.augment.base import Outcome, Param, register
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.augment.base import Failure, Outcome, Param, register
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.llm.engine import Result
 
 
@@ -31,12 +31,9 @@ class Rewrite(ModelAugmenter):
             unit.jobs.append(self.job(f"{index}/{k}", msgs, schema, unit.rng, max_tokens=budget))
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        answers = []
-        for job in unit.jobs:
-            result = results.get(job.key)
-            if result is None or not result.ok:
-                return [failure_of(result)]
-            answers.append(result.value["variants"])
+        answers = self.answers(unit, results, "variants")
+        if isinstance(answers, Failure):
+            return [answers]
         siblings: dict[int, list[str]] = {}
         out: list[Outcome] = []
         for i in range(self.n):

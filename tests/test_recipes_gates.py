@@ -172,3 +172,19 @@ def test_command_line_methods_and_task_replace_the_recipes(tmp_path: Path) -> No
     assert "flatten" in cfg["methods"] and cfg["method_params"]["null_inject"]["protect"] == ["id", "amount"]
     bad = run_cli("run", str(src), "-o", str(tmp_path / "c.jsonl"), "-m", "perturb", "--fields", "answer")
     assert bad.returncode == 2 and "unknown field answer" in bad.stderr
+
+
+def test_a_bug_in_one_record_fails_that_record_only() -> None:
+    class Fragile(Rewrite):
+        def plan(self, unit, index):  # type: ignore[no-untyped-def]
+            if "boom" in unit.texts[0][1]:
+                raise KeyError("boom")
+            super().plan(unit, index)
+
+    aug = Fragile(n=1)
+    aug.bind(scripted(lambda job: json.dumps({"variants": ["Give three bullet points on the 2023 report of {company}."]})),
+             Sampling())
+    bad = Record(id="x", data={"instruction": "boom"}, fmt="alpaca", source="t", line=3)
+    good, broken = aug.augment_many([(EN, Rng(1)), (bad, Rng(2))])
+    assert isinstance(good[0], Variant)
+    assert isinstance(broken[0], Failure) and broken[0].reason == "internal error in rewrite: KeyError: 'boom'"

@@ -18,7 +18,7 @@ from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
-from qaug.augment.steps import (answer_fields, guarded, is_math, path_name, python_at, python_code, record_lang,
+from qaug.augment.steps import (answer_fields, is_math, path_name, python_at, python_code, record_lang,
                                 task_index, task_of)
 from qaug.llm.engine import Result
 from qaug.quality import filters
@@ -52,7 +52,6 @@ class BugFix(ModelAugmenter):
     def fields_for(self, record: Record) -> Sequence[str] | None:
         return answer_fields(self, record)
 
-    @guarded
     def plan(self, unit: Unit, index: int) -> None:
         path, text = unit.texts[-1]
         unit.texts = [(path, text)]
@@ -100,7 +99,6 @@ class BugFix(ModelAugmenter):
             return "corrupted solution changes no number or operator"
         return None
 
-    @guarded
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         job = unit.jobs[0]
         result = results.get(job.key)

@@ -138,12 +138,32 @@ class ModelAugmenter(Augmenter):
         return planned
 
     def produce(self, planned: list[Unit]) -> list[list[Outcome]]:
-        """One engine call for the whole window's jobs; methods with several hops override this."""
+        """One engine call for the whole window's jobs; methods with several hops override this.
+
+        A bug in one unit's plan or build becomes that unit's Failure; the other units go on.
+        """
         for i, unit in enumerate(planned):
             if unit.skip is None:
-                self.plan(unit, i)
+                try:
+                    self.plan(unit, i)
+                except (UsageError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - reported per unit, with its type
+                    unit.jobs.clear()
+                    unit.skip = self._internal(exc)
         results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
-        return [[u.skip] if u.skip is not None else self.build(u, results) for u in planned]
+        return [[u.skip] if u.skip is not None else self._build_guarded(u, results) for u in planned]
+
+    def _build_guarded(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
+        try:
+            return self.build(unit, results)
+        except (UsageError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return [self._internal(exc)]
+
+    def _internal(self, exc: Exception) -> Failure:
+        return Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")
 
     def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
         planned = self.units(units)
@@ -152,7 +172,7 @@ class ModelAugmenter(Augmenter):
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug in one method must not end the run; it is reported
-            return [[Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")] for _ in planned]
+            return [[self._internal(exc)] for _ in planned]
         if self.verify and self.verifiable:
             outcomes = self.verify_outcomes(planned, outcomes)
         return outcomes

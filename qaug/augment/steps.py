@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import ast
 import difflib
-import functools
 import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _PY_LABELS, _fences, _has_def, _make_block, _parse, _whole_field_is_code
@@ -48,26 +47,6 @@ _LABEL = re.compile(r"^([ \t>*#-]*)(?:step\s*\d+\s*[:.)：]?|第\s*\d+\s*步|[(�
                     re.IGNORECASE | re.MULTILINE)
 _SENTENCE = re.compile(r"[.!?。！？；;](?:\s+|$)")
 
-T = TypeVar("T")
-
-
-# -- outcomes never crash a window ------------------------------------------------------
-def guarded(fn: Callable[..., T]) -> Callable[..., T | list[Outcome] | None]:
-    """ModelAugmenter.augment_many has no per-unit guard: a bug in plan/build becomes this unit's Failure."""
-
-    @functools.wraps(fn)
-    def wrapper(self: ModelAugmenter, unit: Unit, *args: Any) -> Any:
-        try:
-            return fn(self, unit, *args)
-        except Exception as exc:  # noqa: BLE001 - reported per unit, with its type
-            failure = Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")
-            if fn.__name__ == "plan":
-                unit.jobs.clear()
-                unit.skip = failure
-                return None
-            return [failure]
-
-    return wrapper
 
 
 # -- which text is the answer, and what task it answers ----------------------------------
@@ -305,7 +284,6 @@ class Steps(ModelAugmenter):
     def fields_for(self, record: Record) -> Sequence[str] | None:
         return answer_fields(self, record)
 
-    @guarded
     def plan(self, unit: Unit, index: int) -> None:
         path, text = unit.texts[-1]
         unit.texts = [(path, text)]
@@ -339,7 +317,6 @@ class Steps(ModelAugmenter):
         """Every number survives (CJK-aware), except step labels that regrouping renumbers."""
         return lost_number(strip_labels(source), strip_labels(variant))
 
-    @guarded
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         job = unit.jobs[0]
         result = results.get(job.key)

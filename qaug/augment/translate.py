@@ -21,7 +21,7 @@ from typing import Any
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _fences
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
-from qaug.augment.steps import guarded, is_json_document, lost_number, path_name, python_code, record_lang
+from qaug.augment.steps import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
 from qaug.quality import filters
@@ -137,7 +137,6 @@ class Translate(ModelAugmenter):
         prose = prose_of(mask_code(text)[0])
         return bool(_LETTER.search(prose)) and detect(prose) != target
 
-    @guarded
     def plan(self, unit: Unit, index: int) -> None:
         prose = " ".join(prose_of(mask_code(t)[0]) for _, t in unit.texts)
         unit.lang = record_lang(unit.record, prose)
@@ -189,7 +188,6 @@ class Translate(ModelAugmenter):
             masked, translation, self.min_len_ratio, self.max_len_ratio)
         return reason, restored
 
-    @guarded
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         target = self.target_for(unit.lang)
         changes, done, used = {}, [], set()

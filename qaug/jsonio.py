@@ -15,7 +15,7 @@ import orjson
 
 _LONG_DIGITS = re.compile(rb"[0-9]{19,}")
 _STDLIB_DECODER = json.JSONDecoder(
-    parse_constant=lambda name: _refuse_constant(name), parse_float=lambda text: _finite_float(text)
+    parse_constant=lambda name: refuse_constant(name), parse_float=lambda text: finite_float(text)
 )
 
 
@@ -23,11 +23,13 @@ class JSONLineError(ValueError):
     """A line that is not strict JSON; the message says where."""
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """json.JSONDecoder hook: NaN, Infinity and -Infinity are not JSON."""
     raise JSONLineError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
+def finite_float(text: str) -> float:
+    """json.JSONDecoder hook: a number that overflows a double (1e400) is refused, not made infinite."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise JSONLineError(f"number {text} is infinite as a double")

@@ -13,16 +13,14 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
-from collections.abc import Sequence
 from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
-from qaug.augment.steps import (answer_fields, is_math, path_name, python_at, python_code, record_lang,
-                                task_index, task_of)
+from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of, prompt_file
+from qaug.augment.steps import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.llm.engine import Result
 from qaug.quality import filters
-from qaug.records import Record, with_texts
+from qaug.records import with_texts
 
 CORRUPTION_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["corrupted", "error"],
@@ -38,7 +36,7 @@ def math_tokens(text: str) -> list[str]:
 
 
 @register
-class BugFix(ModelAugmenter):
+class BugFix(AnswerMethod):
     name = "bugfix"
     description = "pseudo-error repair: model injects one error into a code/math answer; sample asks to fix it"
     prompt_name = "bugfix"
@@ -49,13 +47,8 @@ class BugFix(ModelAugmenter):
     #: the new sample asks to repair a wrong solution: "same meaning as the source" cannot hold
     verifiable = False
 
-    def fields_for(self, record: Record) -> Sequence[str] | None:
-        return answer_fields(self, record)
-
     def plan(self, unit: Unit, index: int) -> None:
-        path, text = unit.texts[-1]
-        unit.texts = [(path, text)]
-        unit.lang = record_lang(unit.record, text)
+        path, text = self.focus(unit)
         task = task_of(unit.record, path)
         if not task.strip():
             unit.skip = Skip("no task (instruction or user turn) before the answer")

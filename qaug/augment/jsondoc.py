@@ -20,6 +20,8 @@ from typing import Any, NamedTuple, Union
 
 import orjson
 
+from qaug.jsonio import finite_float, refuse_constant
+
 from qaug.rng import Rng
 
 __all__ = [
@@ -93,17 +95,6 @@ class Span(NamedTuple):
         return (doc.replace("\n", "\n" + self.margin) if self.margin else doc) == self.raw
 
 
-def _refuse_constant(name: str) -> Any:
-    raise JSONDocError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise JSONDocError(f"number {text} is infinite as a double")
-    return value
-
-
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
@@ -116,7 +107,8 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(
-    parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_pairs
+    # jsonio's hooks raise its JSONLineError, a ValueError: _loads_stdlib reports it as a JSONDocError
+    parse_constant=refuse_constant, parse_float=finite_float, object_pairs_hook=_unique_pairs
 )
 
 

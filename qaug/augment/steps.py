@@ -273,21 +273,30 @@ def order_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, na, nb, autojunk=False).ratio()
 
 
+class AnswerMethod(ModelAugmenter):
+    """Base of methods that work on a record's answer (steps, bugfix): one text, the last answer."""
+
+    def fields_for(self, record: Record) -> Sequence[str] | None:
+        return answer_fields(self, record)
+
+    def focus(self, unit: Unit) -> tuple[Path, str]:
+        """Narrow the unit to its last answer text; the language comes from the prompt side."""
+        path, text = unit.texts[-1]
+        unit.texts = [(path, text)]
+        unit.lang = record_lang(unit.record, text)
+        return path, text
+
+
 @register
-class Steps(ModelAugmenter):
+class Steps(AnswerMethod):
     name = "steps"
     description = "reorder or regroup the reasoning steps of a math/code answer; final answer and every number kept"
     prompt_name = "steps"
     PARAMS = (Param("how", str, "any", "reorder the steps, regroup them, or pick one per variant",
                     choices=("any", "reorder", "regroup")),) + GATE_PARAMS
 
-    def fields_for(self, record: Record) -> Sequence[str] | None:
-        return answer_fields(self, record)
-
     def plan(self, unit: Unit, index: int) -> None:
-        path, text = unit.texts[-1]
-        unit.texts = [(path, text)]
-        unit.lang = record_lang(unit.record, text)
+        path, text = self.focus(unit)
         if is_json_document(text.strip()):
             unit.skip = Skip("answer is a JSON document, not a worked solution")
             return

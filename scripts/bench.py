@@ -9,6 +9,7 @@ so every job generates about --tokens tokens; tokens/s = generated tokens / wall
   - qaug engine at N = 2, 4, 8, 16: aggregate tokens/s, ratio to 1 stream, and the decode-only
     ceiling (generated tokens / seconds spent inside llama_decode in that same run) with the ratio to it
   - the same at N=4 without prefix reuse; prompt tokens evaluated per job with and without it
+  - qaug engine with the numpy sampler (the fallback where no C compiler was available) at N=1 and the largest N
   - end to end: `qaug run --methods rewrite` on 50 example records, records/s
   - peak RSS of this process and of the `qaug run` child
 
@@ -123,11 +124,14 @@ def llama_cpp_python_rows(path: Path, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def engine_run(path: Path, args: argparse.Namespace, n: int, reuse: bool = True) -> dict[str, Any]:
+def engine_run(path: Path, args: argparse.Namespace, n: int, reuse: bool = True, numpy_sampler: bool = False
+               ) -> dict[str, Any]:
     """One engine at parallel=n over max(runs, 2n) jobs; throughput and counters."""
     from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
 
     eng = LlamaCppEngine(path, EngineOptions(n_ctx=args.ctx, n_threads=args.threads, parallel=n, prefix_reuse=reuse))
+    if numpy_sampler:
+        eng._sampler.compiled = None  # the numpy path, as where no C compiler was available
     eng.max_attempts = 1  # a cut-off answer is a full budget of tokens; no retries, comparable counts
     eng.compiled(SCHEMA)
     jobs = make_jobs(max(args.runs, 2 * n), args.tokens)
@@ -191,6 +195,7 @@ def fmt(v: Any, digits: int = 1) -> str:
 
 
 def main() -> None:
+    from qaug.llm.csample import library_path
     from qaug.llm.llamacpp import default_threads
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -205,6 +210,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=50, help="records for the end-to-end row; 0 skips it")
     ap.add_argument("--e2e-parallel", default="", help="--parallel values for end-to-end rows (default: the engine's)")
     ap.add_argument("--skip-llama-cpp-python", action="store_true")
+    ap.add_argument("--skip-numpy-sampler", action="store_true", help="no rows for the numpy sampler")
     args = ap.parse_args()
     ns = [int(x) for x in args.ns.split(",") if x.strip()]
     t_start = time.perf_counter()
@@ -231,6 +237,12 @@ def main() -> None:
         for n in ns:
             runs[n] = r = engine_run(path, args, n)
             rows.append(engine_row(r, "qaug engine, llguidance grammar", f"{r['tokens'] / r['wall'] / s_rate:.2f} x 1 stream"))
+        if not args.skip_numpy_sampler:
+            for n in sorted({1, max(ns, default=1)}):
+                base = single if n == 1 else runs[n]
+                r = engine_run(path, args, n, numpy_sampler=True)
+                rows.append(engine_row(r, "qaug engine, llguidance grammar, numpy sampler",
+                                       f"{r['tokens'] / r['wall'] / (base['tokens'] / base['wall']):.2f} x compiled"))
         n_cmp = 4 if 4 in runs else (ns[0] if ns else 1)
         with_reuse = runs.get(n_cmp, single)
         without = engine_run(path, args, n_cmp, reuse=False)
@@ -251,7 +263,9 @@ def main() -> None:
         rows.append(Row("peak RSS: this bench process / the qaug run child", "", "", "",
                         f"{rss_self / 1024:.0f} / {rss_child / 1024:.0f}", "MiB"))
         print(f"model {path.name} ({path.stat().st_size / 1e6:.0f} MB) | {args.threads} threads | {args.tokens}-token "
-              f"budget per job | default parallel here: {n_default} | bench took {time.perf_counter() - t_start:.0f}s")
+              f"budget per job | default parallel here: {n_default} | sampler: "
+              f"{'compiled' if library_path() else 'numpy (compiled sampler not built)'} | "
+              f"bench took {time.perf_counter() - t_start:.0f}s")
     print()
     print("| what | N | gen tokens | wall s | rate | unit | ratio | decode-only ceiling tokens/s | vs ceiling |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -8,7 +8,8 @@
 #    (CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=<compute_cap>"), pip --no-build-isolation,
 #    into a target folder (the image's python3 has scikit-build-core, cmake and ninja); skipped when a
 #    warm machine already has that build;
-# 2. installs the carried wheels (llguidance, orjson, gguf, diskcache) into the same folder;
+# 2. installs the carried wheels (llguidance, orjson, gguf, diskcache) into the same folder, and builds
+#    qaug's compiled token sampler in place (setup.py build_ext --inplace; numpy sampling if that fails);
 # 3. writes a random-weight GGUF with Qwen2.5-7B's shapes and tokenizer and quantises it to Q4_K_M
 #    through llama-cpp-python's llama_model_quantize binding (scripts/make_7b_shape_gguf.py);
 # 4. checks output validity on the GPU: layers offloaded, every job answered once, every ok answer
@@ -78,6 +79,15 @@ else
   "$PY" -m pip install --no-deps --no-index --upgrade --target "$SITE" "$PACK"/wheels/*.whl >>"$LOG" 2>&1
 fi
 export PYTHONPATH="$SITE:$ROOT"
+# the compiled token sampler (qaug/llm/csample.c), built in place since qaug is not pip-installed here
+# (straight with cc when the image's setuptools is too old to read pyproject.toml)
+EXT=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+if "$PY" setup.py -q build_ext --inplace >>"$LOG" 2>&1 \
+   || cc -O3 -std=c99 -shared -fPIC qaug/llm/csample.c -o "qaug/llm/_csample$EXT" >>"$LOG" 2>&1; then
+  say "compiled sampler built"
+else
+  say "could not build the compiled sampler (see $LOG): sampling runs in numpy"
+fi
 "$PY" -c 'import llama_cpp, llguidance, gguf, orjson; print("llama-cpp-python", llama_cpp.__version__,
 "| gpu offload:", bool(llama_cpp.llama_supports_gpu_offload()), "|", llama_cpp.llama_print_system_info().decode())' \
   | tee -a "$LOG"
@@ -115,7 +125,9 @@ jobs = [Job(key=f"j{i}", messages=({"role": "system", "content": "Answer in JSON
                                    {"role": "user", "content": f"Item {i}: 请改写 / rewrite this <|im_start|>"}),
             schema=schemas[i % 3], seed=i, sampling=Sampling(max_tokens=96)) for i in range(48)]
 eng = LlamaCppEngine(path, EngineOptions(n_ctx=1024, n_threads=threads))
-print(f"engine: parallel {eng.parallel} (default), gpu layers {eng.n_gpu_layers}, prefix reuse {eng.stats['prefix_reuse']}")
+from qaug.llm.csample import library_path
+print(f"engine: parallel {eng.parallel} (default), gpu layers {eng.n_gpu_layers}, prefix reuse {eng.stats['prefix_reuse']}, "
+      f"sampler {'compiled' if library_path() else 'numpy'}")
 t0 = time.perf_counter()
 results = list(eng.generate(jobs))
 wall = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""Batched decoding through real llama.cpp: slots, the shared-prefix cache, deterministic mode, the sampler."""
+"""Batched decoding through real llama.cpp: slots, the shared-prefix cache, deterministic mode."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from qaug.llm.batch import CPU_PARALLEL, GPU_PARALLEL, PrefixCache, choose_parallel
 from qaug.llm.engine import Job, Sampling
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-from qaug.llm.sampling import allowed_bits, allowed_ids, sample_token, top_candidates
 from qaug.llm.schema import validate
 
 SCHEMAS = [
@@ -170,34 +169,3 @@ def test_prefix_is_not_copied_once_a_sliding_window_dropped_its_start() -> None:
     cache.tokens = np.arange(100, dtype=np.int32)
     assert cache.copy_to(0, list(range(50)) + [7, 7]) == 0
     assert cache.swa_fallbacks == 1 and "cp" not in fake.calls and not cache.tokens.size
-
-
-def _pack(bits: np.ndarray) -> np.ndarray:
-    pad = np.zeros((-len(bits)) % 32, dtype=bool)
-    return np.packbits(np.concatenate([bits, pad]), bitorder="little").view(np.int32)
-
-
-def test_fast_top_k_is_exactly_the_masked_top_k() -> None:
-    rng = np.random.default_rng(7)
-    for trial in range(120):
-        n = int(rng.choice([50, 3000, 40000]))
-        x = (rng.standard_normal(n) * rng.uniform(0.5, 4)).astype(np.float32)
-        kind = trial % 4
-        bits = np.ones(n, dtype=bool)
-        if kind == 1:
-            bits = rng.random(n) < 0.002
-            bits[rng.integers(n)] = True
-        elif kind == 2:
-            bits[np.argsort(x)[-int(rng.integers(1, 300)):]] = False  # the best tokens are forbidden
-            bits[0] = True
-        mask = None if kind == 3 else _pack(bits)
-        k = int(rng.choice([1, 20]))
-        ids, vals = top_candidates(x, mask, k)
-        ref = np.where(bits if mask is not None else True, x.astype(np.float64), -np.inf)
-        assert np.array_equal(np.sort(vals)[::-1], np.sort(ref)[::-1][:min(k, int(np.isfinite(ref).sum()))])
-        assert len(set(ids.tolist())) == len(ids) and np.array_equal(ref[ids], vals)
-        if mask is not None:
-            assert np.array_equal(np.sort(allowed_ids(mask, n)), np.flatnonzero(allowed_bits(mask, n)))
-            before = x.copy()
-            tok = sample_token(x, mask, Sampling(repeat_penalty=1.3), rng, list(rng.integers(0, n, 64)))
-            assert bits[tok] and np.array_equal(x, before)  # the penalty is undone: logits left as found

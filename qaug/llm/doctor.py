@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from qaug import __version__
@@ -59,11 +60,22 @@ def build_items() -> list[Item]:
     backends = [b for b in ("CUDA", "Metal", "Vulkan", "HIP", "SYCL", "BLAS") if b in system]
     build = "GPU offload (" + ", ".join(b for b in backends if b != "BLAS") + ")" if offload else "CPU only"
     items += [Item("llama-cpp-python", llama_cpp.__version__), Item("build", build)]
+    items.append(Item("sampler", sampler_description()))
     items.append(Item("gpu", gpu_name() or "none seen"))
     if gpu_name() and not offload:
         items.append(Item("hint", 'a GPU is present but this build is CPU-only: '
                                   'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'))
     return items
+
+
+def sampler_description() -> str:
+    """Which token sampler runs: the compiled one (csample.c), or numpy when it was not built."""
+    from qaug.llm.csample import library_path
+
+    path = library_path()
+    if path:
+        return f"compiled ({Path(path).name})"
+    return "numpy (the compiled sampler is not built or QAUG_SAMPLER=numpy; reinstall qaug where a C compiler is)"
 
 
 def gpu_name() -> str | None:

@@ -1,8 +1,12 @@
-"""Token sampling in numpy, in llama.cpp's order: penalties, top-k, top-p, min-p, temperature.
+"""Token sampling in llama.cpp's order: penalties, top-k, top-p, min-p, temperature.
 
-The result is exactly "mask with the grammar, then sample", but with a 152k-262k vocabulary
-the full-vocabulary passes are what the Python side of a decode step costs, so each logits row
-is read about once, never copied, and the grammar's bitmask is never expanded:
+The result is exactly "mask with the grammar, then sample". Each step's rows go to the compiled
+sampler (csample.c, loaded with ctypes) when it was built; this numpy code is its reference, the
+fallback where no compiler was available, and the path for rows with a top-k over 256.
+
+With a 152k-262k vocabulary the full-vocabulary passes are what the Python side of a decode step
+costs, so here too each logits row is read about once, never copied, and the grammar's bitmask is
+never expanded:
 
 - the repeat penalty is applied in place to the few recent tokens and undone afterwards;
 - the maxima of 16 interleaved groups of logits bound the k'-th largest logit from below
@@ -12,6 +16,8 @@ is read about once, never copied, and the grammar's bitmask is never expanded:
   outside can beat them. A mask that allows few tokens (JSON punctuation) is read directly
   from its non-zero words instead, and anything else falls back to wider exact searches;
 - `sample_batch` does this for every row of a decode step's logits at once.
+
+Every row consumes exactly one number from its generator per step, whichever path samples it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from qaug.llm.engine import Sampling
 
+REPEAT_WINDOW = 64  # recent tokens the repeat penalty looks at (llama.cpp's default penalty_last_n)
 GROUPS = 16  # interleaved groups whose maxima give the candidate threshold (16 measured fastest)
 _SHIFTS = np.arange(32, dtype=np.uint32)
 VECTOR_MIN_ROWS = 2  # a single row is quicker through top_candidates (fewer numpy calls)
@@ -99,7 +106,7 @@ def _k(params: Sampling, n_vocab: int) -> int:
     return params.top_k if 0 < params.top_k < n_vocab else n_vocab
 
 
-def _draw(cand: np.ndarray, vals: np.ndarray, params: Sampling, rng: np.random.Generator) -> int:
+def _draw(cand: np.ndarray, vals: np.ndarray, params: Sampling, u: float) -> int:
     """Top-p, min-p, temperature and the draw, over the (unordered) top-k candidates."""
     order = np.argsort(-vals, kind="stable")
     cand, vals = cand[order], vals[order]
@@ -116,12 +123,11 @@ def _draw(cand: np.ndarray, vals: np.ndarray, params: Sampling, rng: np.random.G
         return int(cand[0])
     weights = np.exp((vals[:keep] - vals[0]) / params.temperature)
     cum = np.cumsum(weights)
-    i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+    i = int(np.searchsorted(cum, u * cum[-1], side="right"))
     return int(cand[min(i, keep - 1)])
 
 
-def _draw_rows(ids: np.ndarray, vals: np.ndarray, params: Sequence[Sampling],
-               rngs: Sequence[np.random.Generator]) -> list[int]:
+def _draw_rows(ids: np.ndarray, vals: np.ndarray, params: Sequence[Sampling], u: np.ndarray) -> list[int]:
     """_draw for n rows of k candidates each, sorted best first: the same arithmetic, one call per step."""
     n, k = vals.shape
     temp = np.array([p.temperature for p in params], dtype=np.float64)
@@ -142,7 +148,6 @@ def _draw_rows(ids: np.ndarray, vals: np.ndarray, params: Sequence[Sampling],
     weights = np.exp(d / np.where(draw, temp, 1.0)[:, None])
     weights[np.arange(k)[None, :] >= keep[:, None]] = 0.0
     cum = np.cumsum(weights, axis=1)
-    u = np.fromiter((g.random() if use else 0.0 for g, use in zip(rngs, draw)), dtype=np.float64, count=n)
     pick = np.minimum((cum <= (u * cum[np.arange(n), keep - 1])[:, None]).sum(axis=1), keep - 1)
     return ids[np.arange(n), np.where(draw, pick, 0)].tolist()
 
@@ -216,27 +221,49 @@ def _candidates_rows(x: np.ndarray, masks: np.ndarray | None, ks: list[int]
     return full, ids_m, vals_m, rest
 
 
+class BatchSampler:
+    """Samples every row of a decode step: the compiled sampler when it was built, numpy otherwise.
+
+    Holds the compiled sampler's buffers for up to `rows` rows, so the engine makes one per context."""
+
+    def __init__(self, rows: int) -> None:
+        from qaug.llm.csample import CompiledSampler
+
+        self.compiled = CompiledSampler.create(rows, REPEAT_WINDOW)
+
+    def sample(self, logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling],
+               rngs: Sequence[np.random.Generator], recents: Sequence[Sequence[int]]) -> list[int | Exception]:
+        """One token id per row of an (n, vocab) float32 logits matrix (left as found), or the ValueError of
+        a row whose grammar allows nothing. Row i uses masks[i], params[i], rngs[i] and recents[i] (its last
+        REPEAT_WINDOW tokens count for the repeat penalty). Each row takes one number from its generator."""
+        n = logits.shape[0]
+        if not logits.flags.writeable or not logits.flags.c_contiguous or logits.dtype != np.float32:
+            logits = np.array(logits, dtype=np.float32)
+        if masks is not None:
+            masks = np.ascontiguousarray(masks[:n], dtype=np.int32)
+        u = [g.random() for g in rngs]
+        recents = [r[-REPEAT_WINDOW:] for r in recents]
+        if self.compiled is None or n > self.compiled.rows:
+            return _sample_numpy(logits, masks, params, np.array(u), recents)
+        out: list[int | Exception] = []
+        general = []
+        for i, tok in enumerate(self.compiled.sample(logits, masks, params, u, recents)):
+            if tok == -2:
+                general.append(i)
+            out.append(ValueError("grammar allows no token") if tok == -1 else tok)
+        if general:  # top-k over the compiled sampler's limit
+            rows = np.array(general)
+            picked = _sample_numpy(logits[rows], None if masks is None else masks[rows], [params[i] for i in general],
+                                   np.array(u)[rows], [recents[i] for i in general])
+            for i, tok in zip(general, picked):
+                out[i] = tok
+        return out
+
+
 def sample_batch(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling],
                  rngs: Sequence[np.random.Generator], recents: Sequence[Sequence[int]]) -> list[int | Exception]:
-    """sample_token for each row of an (n, vocab) logits matrix (left as found): one token id per row, or
-    the ValueError of a row whose grammar allows nothing. Row i uses masks[i], params[i], rngs[i], recents[i]."""
-    n, v = logits.shape
-    if not logits.flags.writeable:
-        logits = logits.copy()
-    saved = _penalise(logits, params, recents)
-    try:
-        full, ids, vals, rest = _candidates_rows(logits, masks, [_k(p, v) for p in params])
-    finally:
-        if saved is not None:
-            logits[saved[0], saved[1]] = saved[2]
-    out: list[int | Exception] = [0] * n
-    if full.size:
-        picked = _draw_rows(ids, vals, [params[i] for i in full], [rngs[i] for i in full])
-        for i, tok in zip(full.tolist(), picked):
-            out[i] = tok
-    for i, c in rest.items():
-        out[i] = c if isinstance(c, Exception) else _draw(c[0], c[1], params[i], rngs[i])
-    return out
+    """BatchSampler.sample without keeping a sampler."""
+    return BatchSampler(logits.shape[0]).sample(logits, masks, params, rngs, recents)
 
 
 def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
@@ -246,4 +273,24 @@ def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampli
                        [recent])[0]
     if isinstance(out, Exception):
         raise out
+    return out
+
+
+def _sample_numpy(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling], u: np.ndarray,
+                  recents: Sequence[Sequence[int]]) -> list[int | Exception]:
+    """The reference: every row in numpy, with the uniform numbers u (one per row)."""
+    n, v = logits.shape
+    saved = _penalise(logits, params, recents)
+    try:
+        full, ids, vals, rest = _candidates_rows(logits, masks, [_k(p, v) for p in params])
+    finally:
+        if saved is not None:
+            logits[saved[0], saved[1]] = saved[2]
+    out: list[int | Exception] = [0] * n
+    if full.size:
+        picked = _draw_rows(ids, vals, [params[i] for i in full], u[full])
+        for i, tok in zip(full.tolist(), picked):
+            out[i] = tok
+    for i, c in rest.items():
+        out[i] = c if isinstance(c, Exception) else _draw(c[0], c[1], params[i], float(u[i]))
     return out

@@ -177,14 +177,18 @@ def end_to_end(path: Path, args: argparse.Namespace, parallel: int, tmp: Path) -
             break
     if res.returncode not in (0, 4):  # 4: finished with rejects
         print(f"qaug run failed ({res.returncode}):\n{res.stderr[-2000:]}", file=sys.stderr)
-    written = ""
+    written, tokens, attempts = "", "", ""
     for rep in tmp.glob("*report*.json"):
         report = json.loads(rep.read_text(encoding="utf-8"))
         meth = report.get("methods", {}).get("rewrite", {})
         written = f"{meth.get('written', '?')} variants written" if isinstance(meth, dict) else ""
+        model = report.get("model") or {}
+        tokens = model.get("completion_tokens", "")  # records/s depends on how long the answers were
+        attempts = f", {model['attempts']} attempts" if "attempts" in model else ""
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    row = Row(f"qaug run --methods rewrite, {args.records} records, rewrite.n=2 ({written}; exit {res.returncode})",
-              str(parallel), "", wall, args.records / wall, "records/s")
+    row = Row(f"qaug run --methods rewrite, {args.records} records, rewrite.n=2 ({written}{attempts}; exit {res.returncode})",
+              str(parallel), tokens, wall, args.records / wall, "records/s",
+              ratio=f"{tokens / wall:.1f} tokens/s" if isinstance(tokens, int) and wall else "")
     return row, rss
 
 

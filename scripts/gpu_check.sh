@@ -163,7 +163,7 @@ elif [ "$REMAIN" -gt 300 ]; then
 elif [ "$REMAIN" -gt 150 ]; then
   BENCH=(--ns 4,16 --records 20 --runs 2)
 else
-  BENCH=(--ns 8 --records 0 --runs 2 --skip-llama-cpp-python)
+  BENCH=(--ns 8 --records 0 --runs 2 --skip-llama-cpp-python --skip-numpy-sampler)
 fi
 say "bench (${REMAIN}s left): scripts/bench.py --gguf $MODEL --threads $BENCH_THREADS ${BENCH[*]}"
 "$PY" scripts/bench.py --gguf "$MODEL" --threads "$BENCH_THREADS" --tokens 64 --ctx 1024 "${BENCH[@]}" \

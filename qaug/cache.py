@@ -11,7 +11,8 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ class CachedEngine(Engine):
         self._inner: Engine | None = None
         self.model_id = model_id
         self.stats.update({"cached": 0, "computed": 0})
+        self._own = set(self.stats)  # counters kept here; the engine's other counters are added to the report
 
     @property
     def inner(self) -> Engine:
@@ -91,29 +93,41 @@ class CachedEngine(Engine):
             self._inner = self._factory()
         return self._inner
 
-    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
-        misses: list[tuple[Job, str]] = []
-        for job in jobs:
-            key = job_key(self._identity, job)
-            raw = self._cache.get(key)
-            if raw is None:
-                misses.append((job, key))
-            else:
-                self.stats["cached"] += 1
-                yield job, raw
-        if misses:
-            keys = {id(job): key for job, key in misses}
+    def _attempt_many(self, jobs: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+        """Cached answers at once; misses go to the real engine's live queue, retries included."""
+        misses: deque[Job] = deque()
+        keys: dict[int, str] = {}
+
+        def take() -> Iterator[tuple[Job, Raw]]:  # move what the caller queued: hits out, misses on
+            while jobs:
+                job = jobs.popleft()
+                key = job_key(self._identity, job)
+                raw = self._cache.get(key)
+                if raw is None:
+                    keys[id(job)] = key
+                    misses.append(job)
+                else:
+                    self.stats["cached"] += 1
+                    yield job, raw
+
+        while True:
+            yield from take()  # the caller may queue retries of these as they go out
+            if not misses:
+                return
             inner = self.inner
-            before = {k: v for k, v in inner.stats.items() if isinstance(v, (int, float)) and k not in self.stats}
-            for job, raw in inner._attempt_many([job for job, _ in misses]):
-                self._cache.put(keys[id(job)], self.model_id, raw)
-                self.stats["computed"] += 1
-                yield job, raw
-            for k, v in inner.stats.items():  # the engine's own counters (prompt reuse, decode time) in the report
-                if k in before:
-                    self.stats[k] = self.stats.get(k, 0) + v - before[k]
-                elif isinstance(v, str):
-                    self.stats[k] = v
+            before = {k: v for k, v in inner.stats.items() if isinstance(v, (int, float)) and k not in self._own}
+            try:
+                for job, raw in inner._attempt_many(misses):
+                    self._cache.put(keys.pop(id(job)), self.model_id, raw)
+                    self.stats["computed"] += 1
+                    yield job, raw
+                    yield from take()  # a retry that misses joins the running batch
+            finally:
+                for k, v in inner.stats.items():  # the engine's own counters (prompt reuse, decode time) in the report
+                    if k in before:
+                        self.stats[k] = self.stats.get(k, 0) + v - before[k]
+                    elif isinstance(v, str):
+                        self.stats[k] = v
 
     def close(self) -> None:
         if self._inner is not None:

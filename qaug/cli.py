@@ -115,7 +115,7 @@ def run(
     top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
     min_p: Optional[float] = typer.Option(None, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
-    repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty", min=0.0, help="Repeat penalty over the last 64 tokens (default 1.05)."),
+    repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty", help="Repeat penalty over the last 64 tokens (default 1.05)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8, help="Token budget of one model answer (default 512)."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="One sequence at a time, no prefix reuse: byte-identical reruns (slower)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),

@@ -87,6 +87,21 @@ class RunConfig:
         unknown = sorted(set(self.method_params) - set(self.methods))
         if unknown:
             raise UsageError(f"parameters given for method(s) not in --methods: {', '.join(unknown)}")
+        self._validate_sampling()
+
+    def _validate_sampling(self) -> None:
+        """Flags are range-checked by the CLI; recipes are not, so every sampling value is checked here."""
+        bounds = {"temperature": (0.0, 100.0), "top_p": (0.0, 1.0), "min_p": (0.0, 1.0), "top_k": (0, 1 << 30),
+                  "repeat_penalty": (1e-6, 100.0), "max_tokens": (1, 1 << 20)}
+        for key, (lo, hi) in bounds.items():
+            value = self.sampling.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                flag = "--" + key.replace("_", "-")
+                raise UsageError(f"{flag} (sampling.{key}) must be a number from {lo:g} to {hi:g}, not {value!r}")
+            if key in ("top_k", "max_tokens") and not isinstance(value, int):
+                raise UsageError(f"--{key.replace('_', '-')} (sampling.{key}) must be a whole number, not {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the report, so a run can be reproduced from it."""

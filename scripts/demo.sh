@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh demo
 mkdir -p out
 exec .venv/bin/qaug run examples/alpaca_en.jsonl examples/messages.jsonl -o out/demo.jsonl \
-  -m rewrite,perturb,rename_identifiers --param rewrite.n=3 --seed 1 "$@"
+  -m rewrite,perturb,rename_identifiers --param rewrite.n=3 --seed 1 --overwrite "$@"

@@ -169,3 +169,22 @@ def test_prefix_is_not_copied_once_a_sliding_window_dropped_its_start() -> None:
     cache.tokens = np.arange(100, dtype=np.int32)
     assert cache.copy_to(0, list(range(50)) + [7, 7]) == 0
     assert cache.swa_fallbacks == 1 and "cp" not in fake.calls and not cache.tokens.size
+
+
+def test_a_retry_takes_the_next_free_slot_instead_of_waiting_for_a_second_round(tiny_gguf: Path) -> None:
+    # Every attempt is cut off after 4 tokens (the schema needs more), so each of 3 jobs runs 3 times.
+    # On 2 slots a retry must start as soon as a slot is free: 9 attempts of 4 tokens fill 5 rounds of
+    # 4 steps (20 steps), where three rounds of [2 jobs, then 1 alone] would take 24.
+    eng = _engine(tiny_gguf, parallel=2, prefix_reuse=False)
+    schema = {"type": "object", "properties": {"variants": {"type": "array", "minItems": 3, "maxItems": 3,
+              "items": {"type": "string", "minLength": 20}}}, "required": ["variants"], "additionalProperties": False}
+    jobs = [Job(key=f"j{i}", messages=({"role": "user", "content": f"text {i}"},), schema=schema, seed=i,
+                sampling=Sampling(max_tokens=4)) for i in range(3)]
+    calls = eng._batch.calls
+    results = list(eng.generate(jobs))
+    steps = eng._batch.calls - calls
+    eng.close()
+    assert sorted(r.job.key for r in results) == ["j0", "j1", "j2"]
+    assert all(r.attempts == 3 and "cut off" in r.error for r in results)
+    assert eng.stats["completion_tokens"] == 36
+    assert steps <= 21, steps

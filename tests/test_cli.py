@@ -47,6 +47,8 @@ def test_bad_input_is_reported_not_fatal_unless_strict(tmp_path: Path) -> None:
 
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('methods = ["rewrite"]\n[sampling]\ntop_k = 2.5\n', encoding="utf-8")
     cases = [
         ("run", str(src), "-o", str(src)),                               # output == input
         ("run", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl")),
@@ -55,6 +57,8 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
         ("run", str(src), "-o", str(tmp_path / "o.jsonl"), "-p", "broken"),
         ("run", str(src), "-o", str(tmp_path / "o.jsonl"), "--format", "yaml"),
         ("run", str(src)),                                                # -o missing
+        ("run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "rewrite", "--repeat-penalty", "0"),
+        ("run", str(src), "-o", str(tmp_path / "o.jsonl"), "--recipe", str(recipe)),  # top_k = 2.5 in a recipe
     ]
     for args in cases:
         proc = run_cli(*args)

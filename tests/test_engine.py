@@ -129,6 +129,35 @@ def test_scripted_engine_retries_then_rejects() -> None:
     assert r.error == "answer cut off at max_tokens=5"
 
 
+def test_cached_engine_answers_each_job_once_from_cache_or_model_retries_included(tmp_path: Path) -> None:
+    from qaug.cache import CachedEngine, ResultCache
+
+    schema = SCHEMAS["enum"]
+    good, bad = '{"label": "positive", "same_meaning": true}', "nope"
+    script = {"a": [bad, good], "b": [good], "c": [bad, bad, bad], "d": [good]}
+    built: list[ScriptedEngine] = []
+
+    def factory() -> ScriptedEngine:
+        eng = ScriptedEngine(lambda job, n: script[job.key][n])
+        eng.stats["decode_seconds"] = 0.0
+        built.append(eng)
+        return eng
+
+    jobs = [Job(k, ({"role": "user", "content": k},), schema, i) for i, k in enumerate("abc")]
+    cache = ResultCache(tmp_path)
+    first = {r.job.key: r for r in CachedEngine(factory, cache, "m", "m").generate(jobs)}
+    assert first["a"].ok and first["a"].attempts == 2 and first["b"].ok and not first["c"].ok
+    assert len(built) == 1 and len(built[0].jobs_seen) == 6  # a twice, b once, c three times
+    # a rerun with one new job: the 6 answers come from the cache, only d reaches a (new) model
+    again = CachedEngine(factory, cache, "m", "m")
+    second = {r.job.key: r for r in again.generate(jobs + [Job("d", ({"role": "user", "content": "d"},), schema, 9)])}
+    assert {k: (r.ok, r.attempts) for k, r in second.items()} == {"a": (True, 2), "b": (True, 1), "c": (False, 3),
+                                                                  "d": (True, 1)}
+    assert again.stats["cached"] == 6 and again.stats["computed"] == 1 and len(built[1].jobs_seen) == 1
+    assert "decode_seconds" in again.stats  # the model's own counters reach the report
+    cache.close()
+
+
 def test_schema_subset_is_enforced() -> None:
     with pytest.raises(SchemaError):
         check_schema({"type": "object", "properties": {}, "patternProperties": {}})

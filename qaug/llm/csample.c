@@ -1,17 +1,20 @@
 /* The per-step token sampler of the llama.cpp engine, compiled: one call samples every row of a decode
- * step. Loaded with ctypes (qaug/llm/sampling.py), so it uses no Python API and needs no Python headers.
+ * step. Loaded with ctypes (qaug/llm/csample.py), so it uses no Python API and needs no Python headers.
  *
- * Same order and arithmetic as the numpy path in sampling.py, which stays the reference and the fallback:
+ * Same order and arithmetic as the numpy path in sampling.py, which stays the reference and the fallback
+ * (the one difference: exp() here is the C library's, which can differ from numpy's in the last bit):
  * repeat penalty on the recent tokens (applied in place, undone before returning), the k best tokens the
  * grammar allows, then top-p and min-p over the softmax at temperature 1, then a draw at the temperature
  * with the caller's uniform number. Why compiled: over a 152k-262k vocabulary, numpy needs ~30 calls a
  * row, and after a llama_decode that streamed the model's weights through the caches those calls cost
- * 150-250 us; this loop reads each logit once, 16 at a time, and costs a few tens of microseconds.
+ * 150-250 us; this loop reads each logit once, 32 at a time, and costs a few tens of microseconds.
+ * NaN logits are never candidates.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
+#define QAUG_CSAMPLE_ABI 1 /* bump when qaug_sample_rows' arguments change: csample.py refuses a stale build */
 #define QAUG_MAX_K 256 /* rows with a larger top-k (or none) go to the numpy path */
 #define CHUNK 32 /* logits compared at once against the k-th best so far */
 
@@ -70,7 +73,8 @@ static int top_allowed(const float *x, int64_t n_vocab, const uint32_t *mask, in
                 while (bits) {
                     int64_t t = w * 32 + __builtin_ctz(bits);
                     bits &= bits - 1;
-                    if (t < n_vocab && (n < k || x[t] > buf[k - 1].v)) push(buf, &n, k, x[t], (int32_t)t);
+                    if (t < n_vocab && x[t] == x[t] && (n < k || x[t] > buf[k - 1].v))
+                        push(buf, &n, k, x[t], (int32_t)t);
                 }
             }
             return n;
@@ -81,14 +85,19 @@ static int top_allowed(const float *x, int64_t n_vocab, const uint32_t *mask, in
         int64_t end = c < full ? c + CHUNK : n_vocab;
         if (n == k && c < full && !any_above(x + c, buf[k - 1].v)) continue; /* nothing beats the k-th best */
         for (int64_t t = c; t < end; t++) {
-            if ((n < k || x[t] > buf[k - 1].v) && allowed(mask, t)) push(buf, &n, k, x[t], (int32_t)t);
+            if (x[t] == x[t] && (n < k || x[t] > buf[k - 1].v) && allowed(mask, t)) push(buf, &n, k, x[t], (int32_t)t);
         }
     }
     return n;
 }
 
-/* numpy's pairwise sum for n <= 128 (DOUBLE_pairwise_sum): the same rounding as probs.sum(). */
+/* numpy's pairwise sum (DOUBLE_pairwise_sum, blocks of 128): the same rounding as probs.sum(). */
 static double np_sum(const double *a, int n) {
+    if (n > 128) {
+        int n2 = n / 2;
+        n2 -= n2 % 8;
+        return np_sum(a, n2) + np_sum(a + n2, n - n2);
+    }
     if (n < 8) {
         double r = 0.0;
         for (int i = 0; i < n; i++) r += a[i];
@@ -144,6 +153,8 @@ static int32_t draw(const cand_t *c, int n, double top_p, double min_p, double t
     return c[pick].id;
 }
 
+int qaug_csample_abi(void) { return QAUG_CSAMPLE_ABI; }
+
 /* Sample one token for each of n_rows rows of logits (n_rows x n_vocab, float32, left as found).
  * masks: n_rows x words 32-bit little-endian grammar bitmasks, or NULL. recent: n_rows x recent_cap
  * tokens, n_recent[i] of them used in row i. params: n_rows x 6 doubles per row: temperature, top_p,
@@ -159,7 +170,7 @@ int qaug_sample_rows(float *logits, int64_t n_rows, int64_t n_vocab, const uint3
         const uint32_t *mask = masks ? masks + r * words : 0;
         const double *pr = params + r * 6;
         double temp = pr[0], top_p = pr[1], min_p = pr[2], u = pr[5];
-        int64_t top_k = (int64_t)pr[4];
+        int64_t top_k = pr[4] >= (double)n_vocab ? n_vocab : (int64_t)pr[4];
         int64_t k = temp <= 0.0 ? 1 : (top_k > 0 && top_k < n_vocab ? top_k : n_vocab);
         if (k > QAUG_MAX_K) {
             out[r] = -2;
@@ -167,7 +178,7 @@ int qaug_sample_rows(float *logits, int64_t n_rows, int64_t n_vocab, const uint3
         }
         /* the repeat penalty, once per distinct recent token, applied in float32 like numpy */
         const int32_t *rec = recent + r * recent_cap;
-        int nr = n_recent[r];
+        int nr = n_recent[r] < recent_cap ? n_recent[r] : (int)recent_cap;
         float saved[QAUG_MAX_K];
         int32_t done[QAUG_MAX_K];
         int nd = 0;

@@ -11,6 +11,7 @@ import ctypes
 import importlib.util
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ from qaug.llm.engine import Sampling
 
 #: Rows whose top-k is larger (or the whole vocabulary) get -2: the numpy path samples them.
 MAX_K = 256
+#: csample.c's QAUG_CSAMPLE_ABI: a build from an older csample.c (an editable install not rebuilt after
+#: a pull) is not called with arguments it does not know; `pip install -e .` rebuilds it.
+ABI = 1
 
 _LIB: list[Any] = []  # [function or None], filled on first use
 
@@ -27,6 +31,26 @@ def library_path() -> str | None:
     """Where the compiled sampler was loaded from, or None when sampling runs in numpy."""
     fn = _function()
     return None if fn is None else fn.qaug_path
+
+
+def unavailable_reason() -> str:
+    """Why the compiled sampler is not in use (for `qaug doctor`); empty when it is."""
+    if _function() is not None:
+        return ""
+    if os.environ.get("QAUG_SAMPLER", "").lower() == "numpy":
+        return "QAUG_SAMPLER=numpy"
+    spec = _find()
+    if spec is None:
+        return "not built (no C compiler at install time?): reinstall qaug where one is"
+    return f"{Path(spec).name} is from another version of csample.c: rebuild with `pip install -e .`"
+
+
+def _find() -> str | None:
+    try:
+        spec = importlib.util.find_spec("qaug.llm._csample")
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.origin else None
 
 
 def _function() -> Any:
@@ -38,20 +62,21 @@ def _function() -> Any:
 def _load() -> Any:
     if os.environ.get("QAUG_SAMPLER", "").lower() == "numpy":
         return None
-    try:
-        spec = importlib.util.find_spec("qaug.llm._csample")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin:
+    origin = _find()
+    if origin is None:
         return None
     try:
-        fn = ctypes.CDLL(spec.origin).qaug_sample_rows
+        lib = ctypes.CDLL(origin)
+        lib.qaug_csample_abi.restype = ctypes.c_int
+        if lib.qaug_csample_abi() != ABI:
+            return None
+        fn = lib.qaug_sample_rows
     except (OSError, AttributeError):
         return None
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     fn.argtypes = [p, i64, i64, p, i64, p, p, i64, p, p]
     fn.restype = ctypes.c_int
-    fn.qaug_path = spec.origin
+    fn.qaug_path = origin
     return fn
 
 
@@ -76,6 +101,12 @@ class CompiledSampler:
         """logits: (n, vocab) float32, C-contiguous, writable (the penalty is applied and undone in place);
         masks: (n, words) int32 or None; recents: at most `window` tokens per row."""
         n, v = logits.shape
+        if n > self.rows or logits.dtype != np.float32 or not logits.flags.c_contiguous or not logits.flags.writeable:
+            raise ValueError("logits must be a writable C-contiguous float32 array of at most `rows` rows")
+        if masks is not None and (masks.shape[0] < n or masks.shape[1] * 32 < v or masks.dtype != np.int32
+                                  or not masks.flags.c_contiguous):
+            raise ValueError(f"masks must be C-contiguous int32 rows of at least {(v + 31) // 32} words")
+        recents = [r[-self.window:] for r in recents]
         for i, r in enumerate(recents):
             self.recent[i, :len(r)] = r
         self.n_recent[:n] = [len(r) for r in recents]

@@ -70,12 +70,12 @@ def build_items() -> list[Item]:
 
 def sampler_description() -> str:
     """Which token sampler runs: the compiled one (csample.c), or numpy when it was not built."""
-    from qaug.llm.csample import library_path
+    from qaug.llm.csample import library_path, unavailable_reason
 
     path = library_path()
     if path:
         return f"compiled ({Path(path).name})"
-    return "numpy (the compiled sampler is not built or QAUG_SAMPLER=numpy; reinstall qaug where a C compiler is)"
+    return f"numpy (compiled sampler: {unavailable_reason()})"
 
 
 def gpu_name() -> str | None:

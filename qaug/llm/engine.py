@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -97,8 +98,12 @@ class Engine(ABC):
         self.listener: Callable[[Result], None] | None = None
 
     @abstractmethod
-    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
-        """Run each job once (in any order, each exactly once), yielding as each finishes."""
+    def _attempt_many(self, jobs: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+        """Run each job of the queue once (in any order, each exactly once), yielding as each finishes.
+
+        The queue is live: the caller appends retries while this runs, so take jobs with popleft()
+        and stop only when the queue is empty after the last yield. A retry then fills a slot at once
+        instead of waiting for a second round of the whole batch."""
 
     def close(self) -> None:
         """Free the model; engines are also context managers."""
@@ -112,19 +117,18 @@ class Engine(ABC):
     def generate(self, jobs: Iterable[Job], on_result: Callable[[Result], None] | None = None) -> Iterator[Result]:
         """Yield one Result per job; failed attempts are retried with a derived seed, up to max_attempts."""
         pending: dict[int, tuple[Job, Result]] = {}
-        batch: list[Job] = []
+        queue: deque[Job] = deque()
         for job in jobs:
             check_schema(job.schema)
-            batch.append(job)
+            queue.append(job)
             pending[id(job)] = (job, Result(job=job))
-        attempt = 0
-        while batch and attempt < self.max_attempts:
-            attempt += 1
-            retry: list[Job] = []
-            t0 = time.perf_counter()
-            for sent, raw in self._attempt_many(batch):
+        if not queue:
+            return
+        t0 = time.perf_counter()
+        try:
+            for sent, raw in self._attempt_many(queue):
                 faults.point("model")
-                original, result = pending[id(sent)]
+                original, result = pending.pop(id(sent))
                 result.attempts += 1
                 result.prompt_tokens += raw.prompt_tokens
                 result.completion_tokens += raw.completion_tokens
@@ -142,21 +146,19 @@ class Engine(ABC):
                     result.error = raw.error  # e.g. bytes that are not UTF-8: retried
                 else:
                     result.value, result.error = parse_answer(raw.text, sent.schema)
-                retryable = result.error is not None and raw.finish != "error" and attempt < self.max_attempts
-                if retryable:
-                    again = replace(sent, seed=derive_seed(original.seed, "retry", attempt))
+                if result.error is not None and raw.finish != "error" and result.attempts < self.max_attempts:
+                    again = replace(sent, seed=derive_seed(original.seed, "retry", result.attempts))
                     pending[id(again)] = (original, result)
-                    retry.append(again)
-                else:
-                    self.stats["jobs"] += 1
-                    if on_result is not None:
-                        on_result(result)
-                    if self.listener is not None:
-                        self.listener(result)
-                    yield result
-                del pending[id(sent)]
+                    queue.append(again)  # the engine picks it up at its next free slot
+                    continue
+                self.stats["jobs"] += 1
+                if on_result is not None:
+                    on_result(result)
+                if self.listener is not None:
+                    self.listener(result)
+                yield result
+        finally:
             self.stats["seconds"] += time.perf_counter() - t0
-            batch = retry
 
 
 class ScriptedEngine(Engine):
@@ -170,8 +172,9 @@ class ScriptedEngine(Engine):
         self._calls: dict[str, int] = {}
         self.jobs_seen: list[Job] = []
 
-    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
-        for job in jobs:
+    def _attempt_many(self, jobs: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+        while jobs:
+            job = jobs.popleft()
             n = self._calls.get(job.key, 0)
             self._calls[job.key] = n + 1
             self.jobs_seen.append(job)

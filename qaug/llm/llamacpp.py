@@ -263,8 +263,8 @@ class LlamaCppEngine(Engine):
     def _batch_capacity(self) -> int:
         return max(self.options.n_batch, self.parallel)
 
-    def _attempt_many(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Raw]]:
-        queue = deque(jobs)
+    def _attempt_many(self, jobs: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+        queue = jobs  # live: retries arrive while this runs (see Engine._attempt_many)
         slots = [_Slot(seq=i) for i in range(self.parallel)]
         decode_before = self._batch.seconds
         self._new_prefix = None

@@ -240,6 +240,8 @@ class BatchSampler:
         if not logits.flags.writeable or not logits.flags.c_contiguous or logits.dtype != np.float32:
             logits = np.array(logits, dtype=np.float32)
         if masks is not None:
+            if masks.shape[0] < n or masks.shape[1] * 32 < logits.shape[1]:
+                raise ValueError(f"{masks.shape} grammar masks for {logits.shape} logits")
             masks = np.ascontiguousarray(masks[:n], dtype=np.int32)
         u = [g.random() for g in rngs]
         recents = [r[-REPEAT_WINDOW:] for r in recents]

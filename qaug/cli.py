@@ -217,6 +217,10 @@ def run(
             engine.close()
     if show:
         _print_summary(stats, config, pipeline.engine_report() if engine is not None else None)
+    if stats.records == 0:
+        files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
+        err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
+                          f"rejected, see {config.rejects_path}); a wrong --format or --fields?", markup=False)
 
 
 @app.command("methods")
@@ -274,6 +278,11 @@ def doctor(
         engine.close()
     _print_items(items)
     failed = [i for i in items if not i.ok]
+    if failed and choice.demo and doc.only_content_failed(failed):
+        err_console.print("note: the demo model answered in valid JSON under the grammar, so the build and the engine "
+                          "work; it is too small to name the cities. The deployment check is for a real model "
+                          "(`qaug pull`, or --gguf).", markup=False)
+        return
     if failed:
         err_console.print(f"qaug: doctor: {failed[0].name} failed", markup=False)
         raise typer.Exit(EXIT_RUN_FAILED)
@@ -414,7 +423,7 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
     table.add_column("written", justify="right")
     table.add_column("rejected", justify="right")
     table.add_column("reasons")
-    table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects:,}",
+    table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects + stats.file_rejects:,}",
                   _reasons(stats.rejects_by_stage.get("read", Counter()), stats.examples))
     for name, ms in stats.methods.items():
         reasons = _reasons(ms.rejected, ms.examples)

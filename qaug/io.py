@@ -122,9 +122,13 @@ def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], sour
                 reason = _unknown_shape(value)
             yield InputReject(source, line, reason, _as_text(raw))
             continue
-        if "_qaug" in value:
+        rid = None
+        if "_qaug" in value:  # qaug's own output read back: variants share their parent's `id`, not `_qaug.id`
+            prov = value["_qaug"]
+            if isinstance(prov, dict) and isinstance(prov.get("id"), str) and prov["id"]:
+                rid = prov["id"]
             value = {k: v for k, v in value.items() if k != "_qaug"}
-        yield Record(id=_record_id(value, source, line), data=value, fmt=file_fmt, source=source, line=line)
+        yield Record(id=rid or _record_id(value, source, line), data=value, fmt=file_fmt, source=source, line=line)
     if not seen_any:
         yield InputReject(source, None, "file is empty", "")
 

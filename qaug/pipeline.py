@@ -105,8 +105,10 @@ class Pipeline:
         status = "failed"
         journal = Journal(journal_path(cfg.output))
         out = rej = None
+        prepared = False  # a refused start (output exists, options differ) must not touch the earlier run's report
         try:
             start = self._prepare(journal, resume, overwrite)
+            prepared = True
             if start == "finished":
                 status = "ok"
                 return self.stats
@@ -135,18 +137,23 @@ class Pipeline:
                         closing.close()
                 except OSError:
                     pass  # a failed flush: the journal's last checkpoint still says what is safely written
-            self.stats.finish(status)
-            report = self.stats.to_report(cfg.to_dict())
-            # parameters as the methods took them (typed, defaults included), for reproduction
-            report["config"]["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}
-            if self.engine is not None:
-                report["model"] = self.engine_report()
-            try:
-                write_json_atomic(cfg.report_path, report)
-            except OSError:
-                pass  # the journal is consistent; the report is rewritten by the resumed run
+            if prepared:
+                self._write_report(status)
             lock.release()
         return self.stats
+
+    def _write_report(self, status: str) -> None:
+        cfg = self.config
+        self.stats.finish(status)
+        report = self.stats.to_report(cfg.to_dict())
+        # parameters as the methods took them (typed, defaults included), for reproduction
+        report["config"]["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}
+        if self.engine is not None:
+            report["model"] = self.engine_report()
+        try:
+            write_json_atomic(cfg.report_path, report)
+        except OSError:
+            pass  # the journal is consistent; the report is rewritten by the resumed run
 
     def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | str | None:
         """Fresh start (None), a checkpoint to continue from, or "finished"."""

@@ -102,6 +102,11 @@ class RunStats:
         return sum(f.rejects for f in self.files.values())
 
     @property
+    def file_rejects(self) -> int:
+        """Whole files rejected (empty, unreadable): in the rejects file, but not input lines."""
+        return sum(f.file_rejects for f in self.files.values())
+
+    @property
     def variants_written(self) -> int:
         return sum(m.written for m in self.methods.values())
 

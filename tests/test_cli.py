@@ -79,3 +79,14 @@ def test_methods_lists_every_method() -> None:
 def test_version_and_module_entry() -> None:
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("qaug ")
+
+
+def test_a_run_that_reads_no_records_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    proc = run_cli("run", str(empty), "-o", str(tmp_path / "o.jsonl"), "-m", "perturb")
+    assert proc.returncode == 0 and "no records were read (0 input lines and 1 file rejected" in proc.stderr
+    assert "file is empty" in proc.stdout and "  1  " in proc.stdout  # counted as rejected in the summary
+    alpaca = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "x", "output": "y"}])
+    proc = run_cli("run", str(alpaca), "-o", str(tmp_path / "s.jsonl"), "-m", "perturb", "--format", "sharegpt")
+    assert proc.returncode == 0 and "no records were read (1 input lines" in proc.stderr

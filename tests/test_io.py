@@ -119,3 +119,14 @@ def test_format_override_and_conversation_formats(tmp_path: Path) -> None:
 def test_companion_paths() -> None:
     assert companion_paths(Path("x/out.jsonl")) == (Path("x/out.rejects.jsonl"), Path("x/out.report.json"))
     assert companion_paths(Path("out")) == (Path("out.rejects.jsonl"), Path("out.report.json"))
+
+
+def test_qaug_output_read_back_uses_the_unique_provenance_id(tmp_path: Path) -> None:
+    prov = {"method": "perturb", "parent": "en-1"}
+    src = write_jsonl(tmp_path / "out.jsonl", [
+        {"id": "en-1", "text": "a", "_qaug": {**prov, "id": "en-1", "parent": None, "method": "original"}},
+        {"id": "en-1", "text": "b", "_qaug": {**prov, "id": "en-1/perturb/0"}},
+        {"id": "en-1", "text": "c", "_qaug": {**prov, "id": "en-1/perturb/1"}}])
+    items = list(read_items(src))
+    assert [i.id for i in items if isinstance(i, Record)] == ["en-1", "en-1/perturb/0", "en-1/perturb/1"]
+    assert all("_qaug" not in i.data and i.data["id"] == "en-1" for i in items)

@@ -138,3 +138,12 @@ def test_unknown_architecture_and_oversized_context_are_exit_2(tiny_gguf: Path, 
     assert proc.returncode == 2 and "could not load" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("doctor", "--gguf", str(tiny_gguf), "--no-check", "--ctx", "100000")
     assert proc.returncode == 2 and "exceeds the model's trained context" in proc.stderr
+
+
+def test_doctor_lets_only_a_content_failure_pass_for_the_demo_model() -> None:
+    from qaug.llm.doctor import Item, only_content_failed
+
+    wrong = Item("deployment check", "valid JSON, but unexpected city 'Mumbai': {...}", ok=False)
+    assert only_content_failed([wrong])
+    assert not only_content_failed([Item("deployment check", "failed: answer cut off at max_tokens=256", ok=False)])
+    assert not only_content_failed([wrong, Item("build", "CPU only", ok=False)])

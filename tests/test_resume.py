@@ -85,10 +85,12 @@ def test_existing_output_refused_and_config_change_named(tmp_path: Path) -> None
     src = _dataset(tmp_path / "in.jsonl", 40)
     out = tmp_path / "out.jsonl"
     assert _run([str(src), "-o", str(out), *PURE]).returncode == 0
+    report = (tmp_path / "out.report.json").read_bytes()
     again = _run([str(src), "-o", str(out), *PURE])
     assert again.returncode == 2 and "--resume" in again.stderr and "--overwrite" in again.stderr
     other = _run([str(src), "-o", str(out), "-m", "perturb", "--window", "16", "--seed", "4", "-q", "--resume"])
     assert other.returncode == 2 and "seed" in other.stderr and "methods" in other.stderr
+    assert (tmp_path / "out.report.json").read_bytes() == report  # a refused start leaves the run's report alone
     done = _run([str(src), "-o", str(out), *PURE, "--resume"])
     assert done.returncode == 0  # finished: nothing to do
     src.write_text(src.read_text() + '{"text": "one more"}\n')

@@ -327,6 +327,17 @@ def test_null_inject_mentions_by_words_case_and_cjk() -> None:
         assert out["id"] is None and out["provider"] is None  # "id" is not a word of the prompt
 
 
+def test_null_inject_spares_keys_named_by_one_of_their_words() -> None:
+    value = {"revenue_musd": 5, "net_income_musd": 1, "fiscal_year": 2023, "cik": 9}
+    record = alpaca(json.dumps(value), instruction="Extract the revenue and the income as JSON.")
+    for seed in range(20):
+        out = run("null_inject", record, seed=seed, p=1.0)
+        got = json.loads(out.data["output"])
+        assert got["revenue_musd"] == 5 and got["net_income_musd"] == 1  # "revenue", "income" are named
+        assert got["fiscal_year"] is None and got["cik"] is None  # neither "fiscal" nor "year" is in the prompt
+        assert out.info["docs"][0]["nulled"] == ["/fiscal_year", "/cik"] and out.info["docs"][0]["count"] == 2
+
+
 def test_null_inject_skips_when_nothing_is_eligible() -> None:
     record = alpaca('{"company": "ACME", "auditor": null}', instruction="Name the company.")
     assert run("null_inject", record) == Skip("no leaf that may become null")

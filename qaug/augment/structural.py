@@ -215,23 +215,26 @@ def _tokens(text: str) -> list[str]:
 
 
 # Keys and prompts repeat across a dataset: their normal forms are cached (bounded).
-_KEY_FORMS: dict[str, tuple[int, str]] = {}
+_KEY_FORMS: dict[str, tuple[int, tuple[str, ...]]] = {}
 _CACHE_MAX = 1 << 16
 
 
-def _key_form(key: str) -> tuple[int, str]:
-    """(0, " word word ") to look up among the prompt's words; (1, text) to find as a
-    substring (keys in scripts written without spaces, e.g. CJK); (2, "") never mentioned."""
+def _key_form(key: str) -> tuple[int, tuple[str, ...]]:
+    """(0, (" word word ", " word ", ...)) to look up among the prompt's words: the whole key, or any
+    of its words of 4+ letters ("revenue" names revenue_musd; sparing too much is the safe side);
+    (1, (text,)) to find as a substring (keys in scripts written without spaces, e.g. CJK);
+    (2, ()) never mentioned."""
     form = _KEY_FORMS.get(key)
     if form is None:
         stripped = key.strip()
         if not stripped:
-            form = (2, "")
+            form = (2, ())
         elif not key.isascii():
-            form = (1, stripped.casefold())
+            form = (1, (stripped.casefold(),))
         else:
             tokens = _tokens(key)
-            form = (0, " " + " ".join(tokens) + " ") if tokens else (1, stripped.casefold())
+            words = tuple(f" {t} " for t in tokens if len(t) >= 4 and t.isalpha() and len(tokens) > 1)
+            form = (0, (" " + " ".join(tokens) + " ",) + words) if tokens else (1, (stripped.casefold(),))
         if len(key) <= 64:
             if len(_KEY_FORMS) >= _CACHE_MAX:
                 _KEY_FORMS.clear()
@@ -252,10 +255,9 @@ class _Prompt:
     def mentions(self, key: str) -> bool:
         """Whether the prose names `key`: as whole words (first_name ~ "first name" ~ firstName),
         or as a substring for keys in scripts written without spaces (CJK)."""
-        mode, needle = _key_form(key)
-        if mode == 2:
-            return False
-        return needle in (self.words if mode == 0 else self.raw)
+        mode, needles = _key_form(key)
+        hay = self.words if mode == 0 else self.raw
+        return any(n in hay for n in needles)
 
     def decisions(self, protect: frozenset[str]) -> dict[str, bool]:
         memo = self.decided.get(protect)
@@ -412,6 +414,7 @@ class ShuffleKeys(StructuralAugmenter):
 @register
 class NullInject(StructuralAugmenter):
     name = "null_inject"
+    version = "2"  # 2: a key is also spared when one of its words of 4+ letters is named; every nulled path listed
     description = "Set optional JSON leaves to null, sparing protected keys and keys the prompt mentions."
     PARAMS = (
         Param("p", float, 0.3, "probability that an eligible leaf becomes null (at least one does)", min=0.0, max=1.0),
@@ -430,7 +433,7 @@ class NullInject(StructuralAugmenter):
             return key in protect or prompt.mentions(key)
 
         out, paths = null_inject_value(value, rng, self.p, protected, prompt.decisions(protect))
-        return out, None, {"nulled": [_pointer(p) for p in paths[:3]], "count": len(paths)}
+        return out, None, {"nulled": [_pointer(p) for p in paths], "count": len(paths)}
 
 
 def _pointer(path: Path) -> str:
@@ -544,6 +547,7 @@ _PERTURB_METHODS = ("shuffle_keys", "null_inject", "flatten", "nest", "add_field
 @register
 class Perturb(StructuralAugmenter):
     name = "perturb"
+    version = "2"  # 2: its null step spares keys as null_inject 2 does
     description = "One structural perturbation per record, chosen at random among the applicable ones."
     PARAMS = (
         Param("methods", tuple, _PERTURB_METHODS, "the perturbations to choose from"),

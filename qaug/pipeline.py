@@ -11,6 +11,7 @@ import itertools
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -352,7 +353,8 @@ class Pipeline:
 
         Each original earns r/(1-r) variants of budget; the choice is made per batch (--window),
         knowing the whole batch, and unused budget carries over, so the share holds at every batch
-        boundary. Where the cap binds, ties between equal scores go to the earlier record.
+        boundary. Where the cap binds, ties between equal scores are dealt round the methods (each
+        method's first variant in the batch, then each one's second, ...), then go to the earlier record.
         """
         ratio = self.config.max_aug_ratio
         if ratio >= 1.0:
@@ -363,7 +365,15 @@ class Pipeline:
         if len(candidates) <= allowed:
             self._budget -= len(candidates)
             return
-        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]][4].score or 0.0), c))
+        # equal scores (pure methods have none): each method's first variant of the batch before any
+        # method's second, so no method asked for is crowded out by earlier records' other methods
+        seen: Counter[str] = Counter()
+        turn: dict[tuple[int, int], int] = {}
+        for c in candidates:
+            name = gated[c[0]].accepted[c[1]][0].augmenter.name
+            turn[c] = seen[name]
+            seen[name] += 1
+        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]][4].score or 0.0), turn[c], c))
         keep = set(ranked[:allowed])
         self._budget -= allowed
         for g_i, g in enumerate(gated):

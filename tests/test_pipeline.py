@@ -168,3 +168,15 @@ def test_ids_stay_unique_across_inputs_and_duplicates_are_rejected(tmp_path: Pat
         [(2, "duplicate record id '7' (the first one was kept)")]
     with pytest.raises(UsageError, match="given twice"):
         Pipeline(RunConfig(inputs=(a, a), output=tmp_path / "o2.jsonl", methods=("suffix",)), augmenters=[Suffix()])
+
+
+def test_the_cap_deals_variants_round_the_methods(tmp_path: Path) -> None:
+    from conftest import EXAMPLES
+
+    methods = ("shuffle_keys", "flatten", "reformat", "table_convert", "rename_identifiers")
+    cfg = RunConfig(inputs=(EXAMPLES / "alpaca_en.jsonl",), output=tmp_path / "out.jsonl", methods=methods)
+    stats = Pipeline(cfg).run()
+    written = {name: stats.methods[name].written for name in methods}
+    assert stats.cap_dropped > 0  # the cap binds: 20 originals allow 8 variants
+    assert all(n >= 1 for n in written.values()), written  # and no method asked for is crowded out
+    assert sum(written.values()) <= 0.3 / 0.7 * stats.originals_written + 1

@@ -438,9 +438,10 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
                           f"accepted variants ({stats.cap_dropped:,} over the cap went to the rejects file; 1 disables)")
     if stats.review_marked:
         out_console.print(f"{stats.review_marked:,} variants marked _qaug.review = true for a person to check")
-    rate = stats.records / stats.elapsed if stats.elapsed else 0.0
+    rate = (stats.records_done - stats.resumed_records) / stats.elapsed if stats.elapsed else 0.0  # this run's
+    shown = f"{rate:,.0f}" if rate >= 100 else f"{rate:.2f}"  # model runs: a fraction of a record per second
     out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
-                      f"in {stats.elapsed:.1f}s ({rate:,.0f} records/s)")
+                      f"in {stats.elapsed:.1f}s ({shown} records/s)")
     if stats.resumed_records:
         out_console.print(f"resumed: {stats.resumed_records:,} input lines were done before; "
                           f"{stats.records_done - stats.resumed_records:,} processed in this run")

@@ -428,3 +428,15 @@ def test_augment_many_turns_a_bug_into_a_failure(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(aug, "edit", broken)
     [[outcome]] = aug.augment_many([(alpaca('{"a": 1, "b": 2}'), Rng(0))])
     assert type(outcome) is Failure and "RuntimeError: boom" in outcome.reason
+
+
+def test_add_fields_takes_the_record_id_only_from_the_records_own_id() -> None:
+    no_id = Record("t.jsonl:1", {"instruction": "Extract as JSON.", "output": json.dumps(ANSWER)}, "alpaca", "t.jsonl", 1)
+    own = Record("en-7", {"id": "en-7", "instruction": "Extract as JSON.", "output": json.dumps(ANSWER)}, "alpaca",
+                 "t.jsonl", 1)
+    ids_no, ids_own = set(), set()
+    for seed in range(64):
+        ids_no.add(json.loads(run("add_fields", no_id, seed=seed).data["output"])["_meta"].get("record_id"))
+        ids_own.add(json.loads(run("add_fields", own, seed=seed).data["output"])["_meta"].get("record_id"))
+    assert ids_no == {None}  # never "t.jsonl:1": file names do not belong in training answers
+    assert ids_own == {None, "en-7"}

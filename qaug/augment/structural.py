@@ -482,11 +482,15 @@ class Nest(StructuralAugmenter):
 @register
 class AddFields(StructuralAugmenter):
     name = "add_fields"
-    description = "Add a redundant metadata object (key counts, record id, schema version) to JSON objects."
+    version = "2"  # 2: record_id only from the record's own `id`, never a file:line id
+    description = "Add a redundant metadata object (a random choice of key counts, depth, the record's own id, " \
+                  "schema version) to JSON objects."
     PARAMS = (Param("key", str, "_meta", "key the metadata object goes under"),)
 
     def edit(self, value: Any, rng: Rng, ctx: _Ctx, span: Span | None) -> tuple[Any, str | None, dict[str, Any]]:
-        out, names = add_fields_value(value, rng, self.key, ctx.record.id)
+        own = ctx.record.data.get("id")  # a file:line id would teach the model the dataset's file names
+        rid = ctx.record.id if own is not None and str(own) == ctx.record.id else None
+        out, names = add_fields_value(value, rng, self.key, rid)
         return out, None, {"fields": names}
 
 

@@ -161,6 +161,9 @@ def run(
         if unknown:
             raise UsageError(f"--fields: unknown field {', '.join(unknown)} (known: {', '.join(FIELD_NAMES)})")
     needs_model = any(not reg[n].pure for n in names)
+    if not needs_model and gguf and not quiet:
+        err_console.print(f"qaug: note: --gguf {gguf} is not used: none of {', '.join(names)} needs a model",
+                          markup=False)
     model_opts = {
         "gguf": str(gguf) if gguf else rmodel.get("gguf"), "models_dir": str(models_dir) if models_dir else rmodel.get("models_dir"),
         "ctx": pick(ctx, rmodel, "ctx", None), "threads": pick(threads, rmodel, "threads", None),

@@ -29,6 +29,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +314,25 @@ def write_tiny_gguf(
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(path, ARCH)
     w.add_name(name)
+    add_qwen2_hparams(w, f16=f16, n_layer=n_layer, n_ctx=n_ctx, n_embd=n_embd, n_ff=n_ff, n_head=n_head,
+                      n_head_kv=n_head_kv)
+    add_tokenizer(w, vocab)
+    # Tied embeddings: no output.weight, llama.cpp reuses token_embd (as Qwen2.5 <= 3B do).
+    w.add_tensor("token_embd.weight", mat(n_vocab, n_embd))
+    w.add_tensor("output_norm.weight", vec(n_embd, base=1.0))
+    add_qwen2_blocks(w, mat, norm=lambda n: vec(n, base=1.0), bias=lambda n: vec(n, scale=0.02), n_layer=n_layer,
+                     n_embd=n_embd, n_kv=head_dim * n_head_kv, n_ff=n_ff)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def add_qwen2_hparams(w: "gguf.GGUFWriter", *, f16: bool, n_layer: int, n_ctx: int, n_embd: int, n_ff: int,
+                      n_head: int, n_head_kv: int) -> None:
+    """The Qwen2 hyperparameters llama.cpp reads (shared with make_7b_shape_gguf.py)."""
     w.add_file_type(int(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32))
     w.add_block_count(n_layer)
     w.add_context_length(n_ctx)
@@ -323,10 +343,14 @@ def write_tiny_gguf(
     w.add_rope_freq_base(1_000_000.0)
     w.add_layer_norm_rms_eps(1e-6)
 
+
+def add_tokenizer(w: "gguf.GGUFWriter", vocab: dict, tokens: list | None = None, types: list | None = None) -> None:
+    """A vocab dict (read_vocab / apply_qwen25_overlay) as GGUF tokenizer keys; `tokens`/`types` replace its lists
+    (a model whose embedding has more rows than the tokenizer has tokens)."""
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(vocab["pre"])
-    w.add_token_list(vocab["tokens"])
-    w.add_token_types(vocab["types"])
+    w.add_token_list(vocab["tokens"] if tokens is None else tokens)
+    w.add_token_types(vocab["types"] if types is None else types)
     if vocab["merges"]:
         w.add_token_merges(vocab["merges"])
     for key, add in (("bos", w.add_bos_token_id), ("eos", w.add_eos_token_id), ("pad", w.add_pad_token_id)):
@@ -337,30 +361,24 @@ def write_tiny_gguf(
     if vocab["chat_template"]:
         w.add_chat_template(vocab["chat_template"])
 
-    n_kv = head_dim * n_head_kv
-    # Tied embeddings: no output.weight, llama.cpp reuses token_embd (as Qwen2.5 <= 3B do).
-    w.add_tensor("token_embd.weight", mat(n_vocab, n_embd))
-    w.add_tensor("output_norm.weight", vec(n_embd, base=1.0))
+
+def add_qwen2_blocks(w: "gguf.GGUFWriter", mat: Callable[[int, int], np.ndarray], *, norm: Callable[[int], np.ndarray],
+                     bias: Callable[[int], np.ndarray], n_layer: int, n_embd: int, n_kv: int, n_ff: int) -> None:
+    """The transformer blocks' tensors, made by `mat` (rows, cols), `norm` and `bias` (length)."""
     for i in range(n_layer):
         b = f"blk.{i}."
-        w.add_tensor(b + "attn_norm.weight", vec(n_embd, base=1.0))
+        w.add_tensor(b + "attn_norm.weight", norm(n_embd))
         w.add_tensor(b + "attn_q.weight", mat(n_embd, n_embd))
-        w.add_tensor(b + "attn_q.bias", vec(n_embd, scale=0.02))
+        w.add_tensor(b + "attn_q.bias", bias(n_embd))
         w.add_tensor(b + "attn_k.weight", mat(n_kv, n_embd))
-        w.add_tensor(b + "attn_k.bias", vec(n_kv, scale=0.02))
+        w.add_tensor(b + "attn_k.bias", bias(n_kv))
         w.add_tensor(b + "attn_v.weight", mat(n_kv, n_embd))
-        w.add_tensor(b + "attn_v.bias", vec(n_kv, scale=0.02))
+        w.add_tensor(b + "attn_v.bias", bias(n_kv))
         w.add_tensor(b + "attn_output.weight", mat(n_embd, n_embd))
-        w.add_tensor(b + "ffn_norm.weight", vec(n_embd, base=1.0))
+        w.add_tensor(b + "ffn_norm.weight", norm(n_embd))
         w.add_tensor(b + "ffn_gate.weight", mat(n_ff, n_embd))
         w.add_tensor(b + "ffn_up.weight", mat(n_ff, n_embd))
         w.add_tensor(b + "ffn_down.weight", mat(n_embd, n_ff))
-
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,6 +79,17 @@ def tiny_gguf(tmp_path_factory) -> Path:
     return load_script("make_tiny_gguf").write_tiny_gguf(path, seed=0)
 
 
+@pytest.fixture(scope="module")
+def llama(tiny_gguf: Path):
+    """A real llama.cpp engine on the tiny random model, 2 sequences: methods' noise must end as reasons."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+
+    engine = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=1024, n_threads=1, parallel=2))
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(scope="session")
 def qwen_vocab_gguf(tmp_path_factory) -> Path:
     """A random-weight Qwen2 with Qwen2.5's real 151,936-token tokenizer; skipped when the vocab is not cached."""

@@ -465,16 +465,6 @@ def test_a_bug_in_a_method_becomes_that_units_failure(monkeypatch: pytest.Monkey
 
 
 # -- end to end through real llama.cpp ---------------------------------------------------------------
-@pytest.fixture(scope="module")
-def llama(tiny_gguf: Path):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-
-    engine = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=1024, n_threads=1, parallel=2))
-    yield engine
-    engine.close()
-
-
 @pytest.mark.parametrize("cls,rows", [
     (Steps, [EN_MATH, ZH_CHAT, EN_ADVICE]),
     (BugFix, [EN_MATH, EN_CHAT_CODE, EN_JSON]),

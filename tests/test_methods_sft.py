@@ -6,7 +6,6 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -402,16 +401,6 @@ def test_template_conversations_use_the_system_turn_and_skips() -> None:
 
 
 # -- through real llama.cpp -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def llama(tiny_gguf: Path):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-
-    eng = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=1024, n_threads=1, parallel=2))
-    yield eng
-    eng.close()
-
 
 E2E_RECORDS = [CLS_EN, CLS_ZH, {"instruction": "Classify: 'spam' or 'ham'?", "input": INJECTION, "output": "spam"},
                {"messages": [{"role": "system", "content": "Is the topic sports or politics?"},

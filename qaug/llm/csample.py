@@ -106,8 +106,7 @@ class CompiledSampler:
         if masks is not None and (masks.shape[0] < n or masks.shape[1] * 32 < v or masks.dtype != np.int32
                                   or not masks.flags.c_contiguous):
             raise ValueError(f"masks must be C-contiguous int32 rows of at least {(v + 31) // 32} words")
-        recents = [r[-self.window:] for r in recents]
-        for i, r in enumerate(recents):
+        for i, r in enumerate(recents):  # more than `window` tokens in a row: numpy refuses the assignment
             self.recent[i, :len(r)] = r
         self.n_recent[:n] = [len(r) for r in recents]
         self.params[:n] = [(p.temperature, p.top_p, p.min_p, p.repeat_penalty, p.top_k, x) for p, x in zip(params, u)]

@@ -38,7 +38,7 @@ from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
 from qaug.llm.logs import LlamaLog
 from qaug.llm.options import EngineOptions
-from qaug.llm.sampling import REPEAT_WINDOW, BatchSampler
+from qaug.llm.sampling import BatchSampler
 from qaug.llm.templates import ChatTemplate, PromptFormatter, resolve_template
 from qaug import jsonio
 
@@ -407,7 +407,7 @@ class LlamaCppEngine(Engine):
             except ConstraintError as exc:
                 broken[i] = exc
         tokens = self._sampler.sample(logits, masks, [s.job.sampling for s in active],  # type: ignore
-                                      [s.rng for s in active], [s.out[-REPEAT_WINDOW:] for s in active])
+                                      [s.rng for s in active], [s.out for s in active])  # penalty: last 64
         return [broken.get(i, t) for i, t in enumerate(tokens)]
 
     def _logits_rows(self, n: int) -> np.ndarray:

@@ -118,7 +118,10 @@ class Engine(ABC):
         """Yield one Result per job; failed attempts are retried with a derived seed, up to max_attempts."""
         pending: dict[int, tuple[Job, Result]] = {}
         queue: deque[Job] = deque()
-        for job in jobs:
+        # Jobs that share a prompt prefix (a method's system prompt and examples, in one language) run
+        # one after another, so an engine that reuses a prefix's KV cache evaluates it once per kind,
+        # not once per switch between kinds. The sort is stable: same-kind jobs keep their order.
+        for job in sorted(jobs, key=_prefix_key):
             check_schema(job.schema)
             queue.append(job)
             pending[id(job)] = (job, Result(job=job))
@@ -159,6 +162,11 @@ class Engine(ABC):
                 yield result
         finally:
             self.stats["seconds"] += time.perf_counter() - t0
+
+
+def _prefix_key(job: Job) -> tuple[tuple[str, str], ...]:
+    """Every message but the last: what jobs of one method and language have in common."""
+    return tuple((m.get("role", ""), m.get("content", "")) for m in job.messages[:-1])
 
 
 class ScriptedEngine(Engine):

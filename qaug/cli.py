@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qaug import __version__
+from qaug import __version__, jsonio
 from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, Interrupted, QaugError, UsageError
 
 app = typer.Typer(
@@ -93,7 +93,7 @@ def run(
     strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first reject."),
     variants: Optional[int] = typer.Option(None, "--variants", min=1, help="Variants to try per record and method (default 1)."),
     max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0, help="Largest share of augmented records in the output (default 0.3; 1 = no cap)."),
-    verify: Optional[bool] = typer.Option(None, "--verify", help="The model judges each variant against its source; failures rejected, borderline marked for review."),
+    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", help="The model judges each model variant against its source, one yes/no question per failure kind (answered, entity changed, constraint dropped...), and rejects the failures. On by default; --no-verify skips it (faster, fewer safeguards)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
     null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p / perturb.null_p."),
     max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
@@ -185,7 +185,7 @@ def run(
         keep_originals=not pick(no_originals, rc, "no_originals", False), strict=pick(strict, rc, "strict", False),
         variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
         max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
-        verify=bool(pick(verify, rc, "verify", False)), recipe=str(recipe) if recipe else None,
+        verify=bool(pick(verify, rc, "verify", True)), recipe=str(recipe) if recipe else None,
         window=window or (32 if needs_model else 256), checkpoint_every=checkpoint_every,
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
     )
@@ -194,19 +194,8 @@ def run(
     engine, sampling = None, None
     if needs_model:
         from qaug.llm.engine import Sampling
-        from qaug.llm.factory import open_engine
-        from qaug.llm.options import EngineOptions
-        from qaug.llm.models import DEMO_NOTICE, resolve_model
 
-        choice = resolve_model(Path(model_opts["gguf"]) if model_opts["gguf"] else None,
-                               Path(model_opts["models_dir"]) if model_opts["models_dir"] else None)
-        if choice.demo:
-            err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
-        engine = open_engine(choice.path, EngineOptions(
-            n_ctx=model_opts["ctx"], n_threads=model_opts["threads"], n_gpu_layers=model_opts["n_gpu_layers"],
-            parallel=model_opts["parallel"], chat_template=model_opts["chat_template"], verbose=verbose,
-            deterministic=model_opts["deterministic"]),
-            use_cache=not no_cache, folder=cache_dir)
+        engine = _open_engine(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
         sampling = Sampling(**sampling_opts)
     progress = _Progress(err_console) if show else None
     try:
@@ -224,6 +213,66 @@ def run(
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
                           f"rejected, see {config.rejects_path}); a wrong --format or --fields?", markup=False)
+
+
+def _open_engine(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:
+    """The engine for a command's model options (the model found as `qaug models` says, the demo noted)."""
+    from qaug.llm.factory import open_engine
+    from qaug.llm.options import EngineOptions
+    from qaug.llm.models import DEMO_NOTICE, resolve_model
+
+    choice = resolve_model(Path(model_opts["gguf"]) if model_opts.get("gguf") else None,
+                           Path(model_opts["models_dir"]) if model_opts.get("models_dir") else None)
+    if choice.demo:
+        err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
+    return open_engine(choice.path, EngineOptions(
+        n_ctx=model_opts.get("ctx"), n_threads=model_opts.get("threads"),
+        n_gpu_layers=model_opts.get("n_gpu_layers", "auto"), parallel=model_opts.get("parallel"),
+        chat_template=model_opts.get("chat_template"), verbose=verbose,
+        deterministic=bool(model_opts.get("deterministic", False))),
+        use_cache=use_cache, folder=cache_dir)
+
+
+@app.command()
+@guarded
+def score(
+    pairs: Path = typer.Argument(..., help="JSONL of {source, candidate[, method, answer, context, role]}."),
+    output: Path = typer.Option(..., "--output", "-o", help="Scored JSONL: each pair plus keep, reasons, scores."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Also ask the model judge (needs a model); --no-verify: the text gates only."),
+    judge_all: bool = typer.Option(False, "--judge-all", help="Judge every pair, also those the gates reject (to measure the judge alone)."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for the judge (default: as `qaug models` shows)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences judged together (default: chosen from the hardware)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
+) -> None:
+    """Score candidate variants made anywhere with qaug's gates (and judge): keep, reasons, scores per pair."""
+    from qaug.io import same_file
+    from qaug.score import read_pairs, score_pairs
+
+    items = read_pairs(pairs)
+    if output.exists() and same_file(output, pairs):
+        raise UsageError(f"--output {output} is the input file")
+    engine = _open_engine({"gguf": gguf, "models_dir": models_dir, "threads": threads, "parallel": parallel},
+                          verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir) if verify else None
+    kept, codes = 0, Counter()
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        with tmp.open("wb") as fh:
+            for line in score_pairs(items, engine, judge_all=judge_all):
+                kept += line["keep"]
+                codes.update(r["code"] for r in line["reasons"][:1])
+                fh.write(jsonio.dumps(line) + b"\n")
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+        if engine is not None:
+            engine.close()
+    top = ", ".join(f"{c} {n}" for c, n in codes.most_common(6))
+    err_console.print(f"qaug score: {kept:,} of {len(items):,} kept" + (f"; rejected by {top}" if top else "")
+                      + f" -> {output}", markup=False)
 
 
 @app.command("methods")

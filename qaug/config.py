@@ -32,7 +32,8 @@ class RunConfig:
     window: int = 256
     #: largest share of augmented records in the output (originals counted even with --no-originals); 1 = no cap
     max_aug_ratio: float = 0.3
-    verify: bool = False
+    #: the model judge on model methods' variants (qaug.quality.judge); --no-verify turns it off
+    verify: bool = True
     #: seconds between checkpoints of a pure-Python run (runs with model methods checkpoint every batch)
     checkpoint_every: float = 1.0
     recipe: str | None = None

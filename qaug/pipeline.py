@@ -28,7 +28,7 @@ from qaug.provenance import ORIGINAL, child_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
-from qaug.stats import RunStats
+from qaug.stats import RunStats, reason_code
 
 #: settings that may differ between a run and its resume: they change how, not what, is written
 _RESUMABLE_CHANGES = {"checkpoint_every"}
@@ -271,6 +271,9 @@ class Pipeline:
                 units = [(rec, Rng.for_unit(self.config.seed, rec.id, m.augmenter.name, k))
                          for rec in records for k in range(self.config.variants)]
                 by_method[m.augmenter.name] = m.augmenter.augment_many(units)
+                take = getattr(m.augmenter, "take_judge_usage", None)
+                if take is not None:
+                    self.stats.method(m.augmenter.name).judge.update(take())
         r_index = 0
         gated: list[_Gated] = []
         for item in window:
@@ -292,9 +295,10 @@ class Pipeline:
         else:
             fs.lines += 1
             fs.rejects += 1
-        self.stats.reject("read", item.reason)
+        code = reason_code(item.reason)
+        self.stats.reject("read", item.reason, code)
         self._rej.write({"source": item.source, "line": item.line, "parent": None, "method": None,
-                         "stage": "read", "reason": item.reason, "raw": item.raw, "truncated": item.truncated})
+                         "stage": "read", "code": code, "reason": item.reason, "raw": item.raw, "truncated": item.truncated})
         if self.config.strict:
             where = f"{item.source}:{item.line}" if item.line is not None else item.source
             raise RunFailed(f"{where}: {item.reason} (--strict)")
@@ -314,19 +318,21 @@ class Pipeline:
             for outcomes in results.get(name, ()):
                 for outcome in outcomes:
                     if isinstance(outcome, Skip):
-                        ms.skip(outcome.reason)
+                        ms.skip(outcome.reason, outcome.code)
                         continue
                     cid = child_id(record.id, name, index)
                     index += 1
                     if isinstance(outcome, Failure):
-                        self._variant_reject(record, name, cid, outcome.stage, outcome.reason, outcome.text or "")
+                        self._variant_reject(record, name, cid, outcome.stage, outcome.reason, outcome.text or "",
+                                             code=outcome.code)
                         continue
                     data_bytes = jsonio.dumps(outcome.data)
                     if gate is None:
                         gate = SiblingGate(parent_bytes)
                     reason = gate.check(data_bytes)
                     if reason is not None:
-                        self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"))
+                        self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"),
+                                             code="identical" if reason.startswith("identical") else "duplicate")
                         continue
                     accepted.append((m, cid, index - 1, data_bytes, outcome))
         return _Gated(record, parent_bytes, accepted)
@@ -384,15 +390,16 @@ class Pipeline:
                     continue
                 self.stats.cap_dropped += 1
                 self._variant_reject(g.record, m.augmenter.name, cid, "cap", f"over --max-aug-ratio {ratio:g}",
-                                     data_bytes.decode("utf-8"), strict=False)
+                                     data_bytes.decode("utf-8"), strict=False, code="cap")
             g.accepted = kept
 
     def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
-                        strict: bool = True) -> None:
-        self.stats.method(method).reject(reason)
-        self.stats.reject(stage, reason)
+                        strict: bool = True, code: str = "") -> None:
+        code = code or reason_code(reason)
+        self.stats.method(method).reject(reason, code)
+        self.stats.reject(stage, reason, code)
         self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
-                         "stage": stage, "reason": reason, "raw": raw, "truncated": False})
+                         "stage": stage, "code": code, "reason": reason, "raw": raw, "truncated": False})
         if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
 

@@ -171,3 +171,38 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def text_role(record: Record, path: Path) -> str:
+    """What a text is to its sample, for the text gates: "instruction" (a request), "data" (text a task
+    works on: an Alpaca input, a system prompt, a plain text) or "answer"."""
+    if record.fmt == "alpaca":
+        return {"instruction": "instruction", "output": "answer"}.get(str(path[0]), "data")
+    if record.fmt in ("sharegpt", "messages") and len(path) == 3:
+        key = path[0]
+        turn = record.data.get(key, [])[path[1]]
+        return {"user": "instruction", "assistant": "answer"}.get(role_of(record.fmt, turn), "data")
+    return "data"
+
+
+def answer_to(record: Record, path: Path) -> str:
+    """The answer a prompt-side text gets in its sample (Alpaca output, the next assistant turn), or ""."""
+    if record.fmt == "alpaca":
+        out = record.data.get("output")
+        return out if path[0] != "output" and isinstance(out, str) else ""
+    if record.fmt in ("sharegpt", "messages") and len(path) == 3:
+        key, body = ("conversations", "value") if record.fmt == "sharegpt" else ("messages", "content")
+        turns = record.data.get(key, [])
+        for turn in turns[int(path[1]) + 1:]:
+            if isinstance(turn, dict) and role_of(record.fmt, turn) == "assistant":
+                value = turn.get(body)
+                return value if isinstance(value, str) else ""
+    return ""
+
+
+def context_of(record: Record, path: Path) -> str:
+    """The rest of an Alpaca prompt (the input beside an instruction, and the reverse); "" elsewhere."""
+    if record.fmt != "alpaca" or path[0] == "output":
+        return ""
+    other = record.data.get("input" if path[0] == "instruction" else "instruction")
+    return other if isinstance(other, str) else ""

@@ -12,14 +12,25 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'")
 
 
-def reason_key(reason: str) -> str:
-    """Group reasons that differ only in detail (positions, sizes, quoted values) under one key."""
+def reason_key(reason: str, code: str = "") -> str:
+    """The key a reason is counted under: its code where it has one (text gates, the judge), else the
+    reason with its details (positions, sizes, quoted values) taken out."""
+    if code:
+        return code
     parts = reason.split(": ", 2)
     head = parts[0]
     if " " not in head and len(parts) > 1:  # "output: translation is in zh, not en" keeps its second part
         head = f"{head}: {parts[1]}"
     head = _QUOTED.sub("'…'", head)
     return _DIGITS.sub("N", head)
+
+
+def reason_code(reason: str) -> str:
+    """A snake_case code for a reason that came without one (a read error, a structural method's reason):
+    its head before the first colon, details taken out, so the rejects file always has a code to filter on."""
+    head = reason_key(reason).split(": ", 1)[0]
+    code = re.sub(r"[^a-z0-9]+", "_", head.lower()).strip("_")
+    return code[:48].rstrip("_") or "rejected"
 
 
 @dataclass
@@ -38,20 +49,25 @@ class MethodStats:
     rejected: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    #: what the judge cost this method: jobs, cached, prompt_tokens, completion_tokens, seconds_ms
+    judge: Counter = field(default_factory=Counter)
 
-    def reject(self, reason: str) -> None:
-        key = reason_key(reason)
+    def reject(self, reason: str, code: str = "") -> None:
+        key = reason_key(reason, code)
         self.rejected[key] += 1
         self.examples.setdefault(key, reason)
 
-    def skip(self, reason: str) -> None:
-        key = reason_key(reason)
+    def skip(self, reason: str, code: str = "") -> None:
+        key = reason_key(reason, code)
         self.skipped[key] += 1
         self.examples.setdefault(key, reason)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
-                "examples": dict(self.examples)}
+        out = {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
+               "examples": dict(self.examples)}
+        if self.judge:
+            out["judge"] = dict(self.judge)
+        return out
 
 
 @dataclass
@@ -84,8 +100,8 @@ class RunStats:
             ms = self.methods[name] = MethodStats()
         return ms
 
-    def reject(self, stage: str, reason: str) -> None:
-        key = reason_key(reason)
+    def reject(self, stage: str, reason: str, code: str = "") -> None:
+        key = reason_key(reason, code)
         self.rejects_by_stage[stage][key] += 1
         self.examples.setdefault(key, reason)
 
@@ -131,6 +147,7 @@ class RunStats:
             ms = self.method(n)
             ms.written, ms.rejected, ms.skipped = m["written"], Counter(m["rejected"]), Counter(m["skipped"])
             ms.examples = dict(m.get("examples", {}))
+            ms.judge = Counter(m.get("judge", {}))
         for stage, c in snap["rejects"].items():
             self.rejects_by_stage[stage] = Counter(c)
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]

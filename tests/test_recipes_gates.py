@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from qaug.quality import judge
+
 from qaug.augment.backtranslate import BackTranslate
 from qaug.augment.base import Failure, Variant, resolve_methods
 from qaug.augment.rewrite import Rewrite
@@ -84,37 +86,52 @@ def test_rewrite_prompt_language_delimiters_and_gates() -> None:
         "r1": ["Give three bullet points summarising the 2023 report of {company}.",
                "Summarise the 2023 report for {company} in 3 bullet points.",           # identical
                "Summarise the report for {company} in 3 bullet points.",                # lost 2023
-               "For {company}: three key points from its 2023 report, please."],
+               "For {company}: three bullet points from its 2023 report, please."],
     }
     eng = scripted(lambda job: json.dumps({"variants": answers["r1"]}))
     aug.bind(eng, Sampling())
     (outs,) = aug.augment_many([(EN, Rng(1))])
     job = eng.jobs_seen[0]
-    assert "<text>\nSummarise the 2023 report for {company} in 3 bullet points.\n</text>" in job.messages[1]["content"]
+    user = job.messages[-1]["content"]
+    assert "<text>\nSummarise the 2023 report for {company} in 3 bullet points.\n</text>" in user
+    assert "Must keep: bullet points, 2023, 3, {company}" in user and "Do not answer" in user  # the gates' terms, told up front
+    assert len(job.messages) > 2 and job.messages[1]["role"] == "user"  # few-shot turns before the request
     assert [type(o).__name__ for o in outs] == ["Variant", "Failure", "Failure", "Variant"]
     assert outs[1].reason == "identical to source after normalisation" and outs[2].reason == "lost number '2023'"
     zh = Rewrite(n=1)
     eng = scripted(lambda job: json.dumps({"variants": ["请列出{company}2023年年报的3个要点并加以总结。"]}))
     zh.bind(eng, Sampling())
     (outs,) = zh.augment_many([(ZH, Rng(1))])
-    assert "请把下面的文本改写" in eng.jobs_seen[0].messages[1]["content"] and isinstance(outs[0], Variant)
+    assert "必须保留" in eng.jobs_seen[0].messages[-1]["content"] and isinstance(outs[0], Variant)
 
 
-def test_verify_rejects_changed_meaning_and_marks_borderline() -> None:
+def test_judge_names_the_failure_and_sees_the_answer() -> None:
+    judged: list[Job] = []
+
     def answer(job: Job) -> str:
-        if '"same_meaning"' in job.messages[1]["content"]:
-            variant = job.messages[1]["content"].split("<variant>")[1]
-            score = 5 if "bullet points summarising" in variant else 3 if "key points" in variant else 1
-            return json.dumps({"same_meaning": score > 1, "score": score, "reason": "checked"})
+        if "<variant>" in job.messages[-1]["content"]:
+            judged.append(job)
+            variant = job.messages[-1]["content"].split("<variant>")[1]
+            flags = {f: False for f in judge.FLAGS}
+            if "poem" in variant:
+                return json.dumps({**flags, "constraint_dropped": True, "same_meaning": False})
+            if "please" in variant:
+                return json.dumps({**flags, "answered": True, "same_meaning": True})
+            return json.dumps({**flags, "same_meaning": True})
         return json.dumps({"variants": ["Give three bullet points summarising the 2023 report of {company}.",
-                                        "For {company}: three key points from its 2023 report, please.",
-                                        "Write a poem about {company} in 2023 with 3 verses."]})
+                                        "For {company}: three bullet points from its 2023 report, please.",
+                                        "Write a poem about {company} in 2023 with 3 bullet points."]})
     aug = Rewrite(n=3)
     aug.bind(scripted(answer), Sampling(), verify=True)
     (outs,) = aug.augment_many([(EN, Rng(2))])
-    assert isinstance(outs[0], Variant) and outs[0].score == 5.0 and not outs[0].review
-    assert isinstance(outs[1], Variant) and outs[1].review
-    assert isinstance(outs[2], Failure) and outs[2].stage == "verify" and "meaning changed (score 1)" in outs[2].reason
+    assert isinstance(outs[0], Variant) and outs[0].info["judge"]["same_meaning"] is True
+    assert isinstance(outs[1], Failure) and outs[1].stage == "verify" and outs[1].code == "judge_answered"
+    assert isinstance(outs[2], Failure) and outs[2].code == "judge_meaning_changed"
+    assert "constraint_dropped" in outs[2].reason  # the raised flags are in the reason
+    assert len(judged) == 3 and all(j.sampling.temperature == 0 for j in judged)
+    assert f"<answer>\n{EN.data['output']}" in judged[0].messages[-1]["content"]
+    usage = aug.take_judge_usage()
+    assert usage["jobs"] == 3 and aug.take_judge_usage() == {}
 
 
 def test_backtranslate_hops_languages_and_chrf_floor_and_ceiling() -> None:

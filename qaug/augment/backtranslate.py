@@ -87,14 +87,16 @@ class BackTranslate(ModelAugmenter):
                     break
                 got = detect(r1.value["translation"])
                 if got != pivot:
-                    failed = Failure(f"pivot hop is in {got}, not {pivot}", stage="gate", text=r1.value["translation"])
+                    failed = Failure(f"pivot hop is in {got}, not {pivot}", stage="gate", text=r1.value["translation"],
+                                     code="pivot_language")
                     break
                 if r2 is None or not r2.ok:
                     failed = failure_of(r2)
                     break
                 back = r2.value["translation"]
                 if detect(back) != unit.lang:
-                    failed = Failure(f"back-translation is in {detect(back)}, not {unit.lang}", stage="gate", text=back)
+                    failed = Failure(f"back-translation is in {detect(back)}, not {unit.lang}", stage="gate", text=back,
+                                     code="language_changed")
                     break
                 pivots.append(r1.value["translation"])
                 backs.append(back)
@@ -104,11 +106,11 @@ class BackTranslate(ModelAugmenter):
             score = round(sum(chrf(b, t) for b, (_, t) in zip(backs, unit.texts)) / len(backs), 2)
             if score < self.min_chrf:
                 out.append(Failure(f"round trip drifted: chrF {score:.1f} below {self.min_chrf:g}", stage="gate",
-                                   text=backs[0]))
+                                   text=backs[0], code="chrf_low"))
                 continue
             if score > self.max_chrf:
                 out.append(Failure(f"round trip is a near-copy: chrF {score:.1f} above {self.max_chrf:g}", stage="gate",
-                                   text=backs[0]))
+                                   text=backs[0], code="chrf_high"))
                 continue
             variant = self.variant_from(unit, backs, {"pivot_lang": pivot, "pivot": pivots, "lang": unit.lang,
                                                       "chrf": score}, siblings)

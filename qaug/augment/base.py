@@ -32,6 +32,8 @@ class Skip:
     """The method does not apply to this record (no JSON in it, code that is not Python...)."""
 
     reason: str
+    #: a stable name for the kind of skip, counted in the report ("" : derived from the reason)
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +43,16 @@ class Failure:
     reason: str
     stage: str = "augment"
     text: str | None = None
+    #: a stable name for the kind of failure (a text gate's code, "judge_answered"...), written to the rejects
+    #: file and counted in the report; "" when the reason's wording is the only name it has
+    code: str = ""
 
 
 Outcome = Union[Variant, Skip, Failure]
+
+#: parameters that were renamed when one name meant several measures, with what to use instead
+RENAMED = {"min_similarity": "min_similarity was split by measure: min_overlap (content overlap, rewrite-style "
+                             "methods), min_word_overlap (synonym); bugfix keeps min_similarity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,7 @@ class Augmenter:
             raise UsageError(
                 f"{self.name}: unknown parameter {', '.join(unknown)}"
                 + (f" (known: {', '.join(known)})" if known else " (it takes none)")
+                + "".join(f"; {RENAMED[u]}" for u in unknown if u in RENAMED)
             )
         self._params = {name: p.coerce(self.name, params[name]) if name in params else p.default for name, p in known.items()}
         self.fields = tuple(fields) if fields is not None else None

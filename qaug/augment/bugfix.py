@@ -16,10 +16,12 @@ import unicodedata
 from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of, prompt_file
+from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of
+from qaug.llm.prompts import prompt_file
 from qaug.augment.steps import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.llm.engine import Result
-from qaug.quality import filters
+from qaug.quality import filters, textgates
+from qaug.quality.textgates import GateInput
 from qaug.records import with_texts
 
 CORRUPTION_SCHEMA: dict[str, Any] = {
@@ -75,9 +77,9 @@ class BugFix(AnswerMethod):
             return "empty corrupted solution"
         if filters.normalize(corrupted) == filters.normalize(original):
             return "corrupted solution is identical to the original"
-        reason = filters.length_ratio_reason(original, corrupted, self.min_len_ratio, self.max_len_ratio)
-        if reason:
-            return reason
+        ratio = textgates.length_ratio(GateInput(original, corrupted), self.gate_settings())
+        if ratio is not None:
+            return ratio.detail
         sim = filters.similarity(original, corrupted)
         if sim < self.min_similarity:
             return f"corrupted solution is a rewrite, not one error (similarity {sim:.2f})"

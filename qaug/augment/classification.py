@@ -18,7 +18,8 @@ from typing import Any
 from qaug.augment.base import Failure, Outcome, Param, Skip, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Result
-from qaug.quality import filters
+from qaug.quality import filters, textgates
+from qaug.quality.textgates import GateInput, Reject
 from qaug.records import Path, Record, role_of
 
 MAX_LABEL = 64  # longer "labels" are answers, not class names: no label-word checks for them
@@ -91,6 +92,11 @@ def label_reason(label: str | None, source: str, variant: str) -> str | None:
     return None
 
 
+def label_code(reason: str) -> str:
+    """The reject code of a label_reason (or template's missing label word)."""
+    return "label_added" if reason.startswith("variant adds") else "label_lost"
+
+
 def _prompt_fields_default(record: Record) -> Sequence[str]:
     return {"alpaca": ("instruction",), "sharegpt": ("user",), "messages": ("user",)}.get(record.fmt, ("text",))
 
@@ -98,11 +104,19 @@ def _prompt_fields_default(record: Record) -> Sequence[str]:
 class _LabelKeeping(ModelAugmenter):
     """Shared planning: the label is found, removed from the texts, and its absence is a Skip."""
 
+    def labels_given(self) -> bool:
+        """Whether the user named the label set (template's `labels`), which marks the data as classification."""
+        return bool(self._params.get("labels"))
+
     def narrow(self, unit: Unit) -> str | None:
         """Drop the label from unit.texts; the label text, or None after setting unit.skip."""
         label = label_of(unit.record)
         if label is None:
-            unit.skip = Skip("no label (alpaca output / last assistant turn) to keep")
+            unit.skip = Skip("no label (alpaca output / last assistant turn) to keep", code="no_label")
+            return None
+        if short_label(label[1]) is None and not self.labels_given():
+            unit.skip = Skip(f"not a classification record: the answer is not a short label (over {MAX_LABEL} "
+                             f"characters or several lines)", code="not_classification")
             return None
         unit.texts = [(p, t) for p, t in unit.texts if p != label[0]]
         if not unit.texts:
@@ -117,12 +131,13 @@ class Synonym(_LabelKeeping):
     description = "classification data: a few words of the input replaced by synonyms; the label never changes"
     prompt_name = "synonym"
     # A few swapped words leave a long text above the usual 0.95 overlap, so the ceiling is higher; the floor
-    # (min_similarity) is measured on words, since character 3-grams punish every swap in a short text.
+    # is measured on whole words, since a substitution of k words should cost about k tokens.
     PARAMS = (Param("n", int, 3, "variants per record", min=1, max=20),) + tuple(
-        dataclasses.replace(p, default=0.99) if p.name == "max_similarity" else
-        dataclasses.replace(p, default=0.5, help="reject variants sharing less than this Dice overlap of words "
-                            "(CJK: characters) with the source: more than a lexical substitution")
-        if p.name == "min_similarity" else p for p in GATE_PARAMS)
+        dataclasses.replace(p, default=0.99) if p.name == "max_similarity" else p
+        for p in GATE_PARAMS if p.name != "min_overlap") + (
+        Param("min_word_overlap", float, 0.5, "reject variants sharing less than this Dice overlap of words (CJK: "
+              "characters) with the source: more than a lexical substitution", min=0.0, max=1.0),)
+    gates = tuple(g for g in textgates.REWRITE_GATES if g != "off_topic")
 
     def fields_for(self, record: Record) -> Sequence[str] | None:
         """The text being classified: alpaca `input`, else the instruction; the user turns of a conversation."""
@@ -133,11 +148,12 @@ class Synonym(_LabelKeeping):
             return ("input",) if isinstance(inp, str) and inp.strip() else ("instruction",)
         return _prompt_fields_default(record)
 
-    def floor_reason(self, source: str, variant: str) -> str | None:
+    def extra_gate(self, g: GateInput) -> Reject | None:
         """Measured on words: character 3-grams punish every swap in a short text."""
-        lex = lexical_similarity(source, variant)
-        if lex < self.min_similarity:
-            return f"too different for a synonym substitution (word overlap {lex:.2f} < {self.min_similarity:g})"
+        lex = lexical_similarity(g.source, g.variant)
+        if lex < self.min_word_overlap:
+            return Reject("off_topic", f"too different for a synonym substitution (word overlap {lex:.2f} < "
+                                       f"{self.min_word_overlap:g})")
         return None
 
     def plan(self, unit: Unit, index: int) -> None:
@@ -163,7 +179,7 @@ class Synonym(_LabelKeeping):
             texts = [a[i] for a in answers]
             reason = next((r for (_, src), new in zip(unit.texts, texts) if (r := label_reason(word, src, new))), None)
             if reason:
-                out.append(Failure(reason, stage="gate", text=texts[0]))
+                out.append(Failure(reason, stage="gate", text=texts[0], code=label_code(reason)))
                 continue
             out.append(self.variant_from(unit, texts, {"lang": unit.lang, "variant": i,
                                                        "label_path": list(label_path)}, siblings))
@@ -243,7 +259,7 @@ class Template(_LabelKeeping):
                 if reason:
                     break
             if reason:
-                out.append(Failure(reason, stage="gate", text=texts[0]))
+                out.append(Failure(reason, stage="gate", text=texts[0], code=label_code(reason)))
                 continue
             labels = list(dict.fromkeys(w for ws in required for w in ws))
             out.append(self.variant_from(unit, texts, {"lang": unit.lang, "variant": i, "labels": labels}, siblings))

@@ -7,20 +7,20 @@ window of records, and the text gates every model variant passes.
 
 from __future__ import annotations
 
-import functools
-import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
 from qaug.errors import UsageError
 from qaug.llm.engine import Engine, Job, Result, Sampling
-from qaug.quality import filters
-from qaug.quality.lang import NAMES, NAMES_ZH, detect
+from qaug.quality import judge, textgates
+from qaug.llm.prompts import Messages, chat
+from qaug.quality.lang import detect
+from qaug.quality.textgates import GateInput, GateSettings, Reject
 from qaug import jsonio
-from qaug.records import Path, Record, with_texts
+from qaug.records import Path, Record, answer_to, context_of, text_role, with_texts
 from qaug.rng import Rng
 
 GATE_PARAMS = (
@@ -28,23 +28,9 @@ GATE_PARAMS = (
     Param("max_len_ratio", float, 3.0, "longest variant, as a multiple of the source length", min=0.1),
     Param("max_similarity", float, 0.95, "reject variants whose character 3-gram overlap with the source or a sibling "
           "is above this", min=0.0, max=1.0),
-    Param("min_similarity", float, 0.1, "reject variants sharing less than this character 3-gram overlap with the "
-          "source: off-topic output", min=0.0, max=1.0),
+    Param("min_overlap", float, 0.15, "reject variants whose content overlap with the source (Dice of CJK "
+          "characters and English word stems, function words out) is below this: off-topic output", min=0.0, max=1.0),
 )
-
-
-VERIFY_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["same_meaning", "score", "reason"],
-    "properties": {"same_meaning": {"type": "boolean"}, "score": {"type": "integer", "minimum": 1, "maximum": 5},
-                   "reason": {"type": "string", "maxLength": 200}},
-}
-
-
-@functools.lru_cache(maxsize=None)
-def prompt_file(name: str) -> dict[str, dict[str, str]]:
-    """Prompt templates of one method, per language, from qaug/augment/prompts/<name>.json."""
-    text = resources.files("qaug.augment").joinpath("prompts", f"{name}.json").read_text(encoding="utf-8")
-    return json.loads(text)
 
 
 @dataclass
@@ -70,6 +56,8 @@ class ModelAugmenter(Augmenter):
 
     #: whether a variant must stay in its source's language (False for translation)
     same_language = True
+    #: the text gates (qaug.quality.textgates.GATES) every variant text passes, in order
+    gates: tuple[str, ...] = textgates.REWRITE_GATES
     #: whether --verify can judge this method's variants against their source (same fields, same meaning)
     verifiable = True
 
@@ -77,18 +65,15 @@ class ModelAugmenter(Augmenter):
         self.engine: Engine | None = None
         self.sampling = Sampling()
         self.verify = False
+        self.judge_usage: Counter = Counter()
 
     def bind(self, engine: Engine, sampling: Sampling | None = None, verify: bool = False) -> None:
         """Attach the run's engine; the pipeline does this before the first window."""
         self.engine, self.sampling, self.verify = engine, sampling or Sampling(), verify
 
     # -- prompts ---------------------------------------------------------------------------
-    def messages(self, lang: str, prompt: str | None = None, **fields: Any) -> tuple[dict[str, str], ...]:
-        prompts = prompt_file(prompt or self.prompt_name)
-        p = prompts.get("zh" if lang == "zh" else "en")
-        names = NAMES_ZH if lang == "zh" else NAMES
-        fmt = {k: (names.get(v, v) if k in ("language", "source", "target") else v) for k, v in fields.items()}
-        return ({"role": "system", "content": p["system"]}, {"role": "user", "content": p["user"].format(**fmt)})
+    def messages(self, lang: str, prompt: str | None = None, **fields: Any) -> Messages:
+        return chat(prompt or self.prompt_name, lang, **fields)
 
     def job(self, key: str, messages: tuple[dict[str, str], ...], schema: dict[str, Any], rng: Rng,
             max_tokens: int | None = None) -> Job:
@@ -163,7 +148,7 @@ class ModelAugmenter(Augmenter):
             return [self._internal(exc)]
 
     def _internal(self, exc: Exception) -> Failure:
-        return Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}")
+        return Failure(f"internal error in {self.name}: {type(exc).__name__}: {exc}", code="internal_error")
 
     def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
         planned = self.units(units)
@@ -177,19 +162,27 @@ class ModelAugmenter(Augmenter):
             outcomes = self.verify_outcomes(planned, outcomes)
         return outcomes
 
-    # -- optional self-verification --------------------------------------------------------
+    # -- the judge --------------------------------------------------------------------------
     def verify_outcomes(self, planned: list[Unit], outcomes: list[list[Outcome]]) -> list[list[Outcome]]:
-        """The model judges each variant against its source: failures rejected, borderline marked for review."""
+        """The model judges each variant that passed the gates (qaug.quality.judge); a verdict against it
+        rejects it with the judge's code, and every kept variant carries the judge's answers.
+
+        Judge jobs are greedy with a fixed seed, so adding the judge to a finished run finds the method's
+        own answers in the cache and computes only the judge's.
+        """
         jobs, where = [], {}
         for u_i, (unit, outs) in enumerate(zip(planned, outcomes)):
+            if not unit.texts:
+                continue
+            path = unit.texts[0][0]
+            source = "\n".join(t for _, t in unit.texts)
+            answer = answer_to(unit.record, path)
             for o_i, out in enumerate(outs):
                 if not isinstance(out, Variant):
                     continue
-                variant_texts = [text_at(out.data, path) for path, _ in unit.texts]
-                source = "\n".join(t for _, t in unit.texts)
-                msgs = self.messages(unit.lang, prompt="verify", source=source, variant="\n".join(variant_texts))
-                key = f"verify/{u_i}/{o_i}"
-                jobs.append(self.job(key, msgs, VERIFY_SCHEMA, unit.rng, max_tokens=160))
+                variant = "\n".join(text_at(out.data, p) for p, _ in unit.texts)
+                key = f"judge/{u_i}/{o_i}"
+                jobs.append(judge.job(key, unit.lang, source, variant, answer, 0, self.sampling))
                 where[key] = (u_i, o_i)
         results = self.run_jobs(jobs)
         checked = [list(outs) for outs in outcomes]
@@ -197,66 +190,60 @@ class ModelAugmenter(Augmenter):
             r = results.get(key)
             variant = checked[u_i][o_i]
             assert isinstance(variant, Variant)
+            if r is not None:
+                self.judge_usage.update({"jobs": 1, "prompt_tokens": r.prompt_tokens, "cached": int(r.cached),
+                                         "completion_tokens": r.completion_tokens})
+                self.judge_usage["seconds_ms"] += int(r.seconds * 1000)
             if r is None or not r.ok:
-                checked[u_i][o_i] = Failure(f"verify: no judgement ({r.error if r else 'no result'})", stage="verify")
+                checked[u_i][o_i] = Failure(f"judge: no verdict ({r.error if r else 'no result'})", stage="verify",
+                                            text=jsonio.dumps_str(variant.data), code="judge_error")
                 continue
-            v = r.value
-            if not v["same_meaning"] or v["score"] <= 2:
-                checked[u_i][o_i] = Failure(f"verify: meaning changed (score {v['score']}): {v['reason']}",
-                                            stage="verify", text=jsonio.dumps_str(variant.data))
+            reject = judge.verdict(r.value)
+            if reject is not None:
+                checked[u_i][o_i] = Failure(reject.detail, stage="verify", text=jsonio.dumps_str(variant.data),
+                                            code=reject.code)
                 continue
-            info = {**variant.info, "verify": {"score": v["score"], "reason": v["reason"]}}
-            checked[u_i][o_i] = Variant(variant.data, info, score=float(v["score"]), review=v["score"] == 3)
+            checked[u_i][o_i] = Variant(variant.data, {**variant.info, "judge": r.value}, score=variant.score,
+                                        review=variant.review)
         return checked
 
+    def take_judge_usage(self) -> Counter:
+        """The judge's jobs, tokens and milliseconds since the last call (the pipeline adds them to the report)."""
+        usage, self.judge_usage = self.judge_usage, Counter()
+        return usage
+
     # -- shared gates ----------------------------------------------------------------------
-    def text_gate(self, source: str, variant: str, siblings: list[str]) -> str | None:
-        """Reason to reject a variant text, or None. Methods adjust it through the three hooks below."""
-        if not variant.strip():
-            return "empty variant"
-        norm = filters.normalize(variant)
-        if norm == filters.normalize(source):
-            return "identical to source after normalisation"
-        if any(norm == filters.normalize(s) for s in siblings):
-            return "duplicate of a sibling variant"
-        reason = filters.length_ratio_reason(source, variant, self.min_len_ratio, self.max_len_ratio)
-        if reason:
-            return reason
-        sim = self.closeness(source, variant)
-        if sim > self.max_similarity:
-            return f"near-duplicate of source (similarity {sim:.2f})"
-        reason = self.floor_reason(source, variant)
-        if reason:
-            return reason
-        if self.same_language and detect(variant) != detect(source):
-            return f"variant is in {detect(variant)}, the source in {detect(source)}"
-        if any(self.closeness(variant, s) > self.max_similarity for s in siblings):
-            return "near-duplicate of a sibling variant"
-        return self.kept_reason(source, variant)
+    def gate_settings(self) -> GateSettings:
+        """The gate thresholds from this method's parameters (a method without one keeps the default)."""
+        p = self._params
+        d = GateSettings()
+        return GateSettings(min_len_ratio=p.get("min_len_ratio", d.min_len_ratio),
+                            max_len_ratio=p.get("max_len_ratio", d.max_len_ratio),
+                            max_similarity=p.get("max_similarity", d.max_similarity),
+                            min_overlap=p.get("min_overlap", d.min_overlap),
+                            keep_numbers=self.keep_numbers, same_language=self.same_language)
 
-    def closeness(self, a: str, b: str) -> float:
-        """How alike two texts are for the near-duplicate gates: character 3-gram overlap (order-blind)."""
-        return filters.similarity(a, b)
+    def gate_input(self, record: Record, path: Path, source: str, variant: str, siblings: Sequence[str]) -> GateInput:
+        """What the gates see of one text: its role in the sample, the sample's answer and the prompt's rest."""
+        return GateInput(source, variant, answer=answer_to(record, path), siblings=tuple(siblings),
+                         role=text_role(record, path), context=context_of(record, path))
 
-    def floor_reason(self, source: str, variant: str) -> str | None:
-        """Too far from the source: off-topic output."""
-        sim = filters.similarity(source, variant)
-        if sim < self.min_similarity:
-            return f"off-topic: similarity {sim:.2f} to the source is below {self.min_similarity:g}"
+    def text_gate(self, g: GateInput) -> Reject | None:
+        """The first gate that rejects the variant text, or None; methods add checks through extra_gate."""
+        return textgates.check(g, self.gate_settings(), self.gates) or self.extra_gate(g)
+
+    def extra_gate(self, g: GateInput) -> Reject | None:
+        """A method's own check after the shared gates (word overlap for synonym, step order for steps)."""
         return None
-
-    def kept_reason(self, source: str, variant: str) -> str | None:
-        """Placeholders, URLs, e-mails, inline code and (unless the method changes them) numbers survive."""
-        return filters.preservation_reason(source, variant, numbers=self.keep_numbers)
 
     def variant_from(self, unit: Unit, replacements: list[str], info: dict[str, Any],
                      siblings: dict[int, list[str]]) -> Outcome:
         """A variant replacing each selected text with its counterpart, after every text passes the gates."""
         changes: dict[Path, str] = {}
         for k, ((path, source), new) in enumerate(zip(unit.texts, replacements)):
-            reason = self.text_gate(source, new, siblings.setdefault(k, []))
-            if reason:
-                return Failure(reason, stage="gate", text=new)
+            reject = self.text_gate(self.gate_input(unit.record, path, source, new, siblings.setdefault(k, [])))
+            if reject is not None:
+                return Failure(reject.detail, stage="gate", text=new, code=reject.code)
             changes[path] = new
         for k, new in enumerate(replacements):
             siblings[k].append(new)
@@ -276,5 +263,5 @@ def text_at(data: Any, path: Path) -> str:
 
 def failure_of(result: Result | None) -> Failure:
     if result is None:
-        return Failure("no result from the engine", stage="model")
-    return Failure(result.error or "model failed", stage="model", text=result.text or None)
+        return Failure("no result from the engine", stage="model", code="model_error")
+    return Failure(result.error or "model failed", stage="model", text=result.text or None, code="model_error")

@@ -24,10 +24,12 @@ from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _PY_LABELS, _fences, _has_def, _make_block, _parse, _whole_field_is_code
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.llm.prompts import prompt_file
 from qaug.llm.engine import Result
 from qaug.quality import filters
 from qaug.quality.lang import detect
+from qaug.quality.textgates import GateInput, Reject
 from qaug.records import DEFAULT_FIELDS, Path, Record, role_of
 
 ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ()}
@@ -292,6 +294,8 @@ class Steps(AnswerMethod):
     name = "steps"
     description = "reorder or regroup the reasoning steps of a math/code answer; final answer and every number kept"
     prompt_name = "steps"
+    #: the judge asks about instructions; a reordered solution is checked by its final answer, numbers and code
+    verifiable = False
     PARAMS = (Param("how", str, "any", "reorder the steps, regroup them, or pick one per variant",
                     choices=("any", "reorder", "regroup")),) + GATE_PARAMS
 
@@ -318,13 +322,19 @@ class Steps(AnswerMethod):
         budget = min(self.sampling.max_tokens, 64 + 3 * len(text))
         unit.jobs.append(self.job(f"{index}/{how}", msgs, SOLUTION_SCHEMA, unit.rng, max_tokens=budget))
 
-    def closeness(self, a: str, b: str) -> float:
-        """Order-aware: a pure reorder has the same 3-grams, so the bag measure would call it a copy."""
-        return order_similarity(a, b)
+    #: a worked solution may repeat itself and mix scripts (code in prose); near-copies and lost numbers
+    #: are checked in extra_gate, order-aware and label-blind
+    gates = ("empty", "identical", "duplicate", "length_ratio", "literal_lost")
 
-    def kept_reason(self, source: str, variant: str) -> str | None:
-        """Every number survives (CJK-aware), except step labels that regrouping renumbers."""
-        return lost_number(strip_labels(source), strip_labels(variant))
+    def extra_gate(self, g: GateInput) -> Reject | None:
+        """Order-aware closeness (a pure reorder has the same 3-grams, so the bag measure would call it a copy),
+        and every number kept (CJK-aware) except the step labels that regrouping renumbers."""
+        sim = order_similarity(g.source, g.variant)
+        if sim > self.max_similarity:
+            return Reject("near_duplicate", f"near-duplicate of source (order-aware similarity {sim:.2f} > "
+                                            f"{self.max_similarity:g})")
+        missing = lost_number(strip_labels(g.source), strip_labels(g.variant))
+        return Reject("number_lost", missing) if missing else None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         job = unit.jobs[0]
@@ -337,19 +347,19 @@ class Steps(AnswerMethod):
         if final is not None:
             reason = final_answer_reason(final, new)
             if reason:
-                return [Failure(reason, stage="gate", text=new)]
+                return [Failure(reason, stage="gate", text=new, code="final_answer_changed")]
         code = python_code(source)
         if code.trees:
             reason = self._code_reason(code, new)
             if reason:
-                return [Failure(reason, stage="gate", text=new)]
+                return [Failure(reason, stage="gate", text=new, code="code_changed")]
         info: dict[str, Any] = {"lang": unit.lang, "how": job.key.rsplit("/", 1)[1],
                                 "kind": "code" if code.trees else "math", "field": path_name(path)}
         if final is not None:
             info["final_answer"] = final.text
         out = self.variant_from(unit, [new], info, {})
         if isinstance(out, Variant) and out.data == unit.record.data:
-            return [Failure("identical to source", stage="gate", text=new)]
+            return [Failure("identical to source", stage="gate", text=new, code="identical")]
         return [out]
 
     @staticmethod

@@ -9,13 +9,15 @@ question away, since a target that the prompt already spells out teaches nothing
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.model_base import ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Result
-from qaug.quality import filters
+from qaug.quality.textgates import Reject
+from qaug.quality import filters, terms
 from qaug.quality.lang import detect
 from qaug.records import Path, Record, role_of
 
@@ -24,6 +26,11 @@ FIXED = {
     "en": "Write the question or instruction that this answer responds to.",
     "zh": "请写出这段回答所对应的问题或指令。",
 }
+#: an inverse instruction must ask for the question: it names it (question, instruction, prompt, 问题, 指令...)
+ASKS_FOR_QUESTION = re.compile(r"\b(?:questions?|instructions?|prompts?|requests?|messages?|tasks?|queries|query|asked|ask)\b|"
+                               r"问题|指令|提问|题目|请求|任务|问的|问了", re.IGNORECASE)
+#: answers shorter than this (content units: CJK characters, English word stems) cannot identify their question
+MIN_ANSWER_UNITS = 5
 EXCERPT = 1200  # characters of the answer the prompt shows: enough to tell its kind, bounded for the context
 MAX_INSTRUCTION = 300
 
@@ -108,7 +115,11 @@ class Swap(ModelAugmenter):
             unit.skip = Skip(pair)
             return
         if filters.normalize(pair.question) == filters.normalize(pair.answer):
-            unit.skip = Skip("question and answer are the same text")
+            unit.skip = Skip("question and answer are the same text", code="same_text")
+            return
+        if len(terms.content_units(pair.answer)) < MIN_ANSWER_UNITS:
+            unit.skip = Skip("the answer is too short to identify its question (a label, a number, a name): "
+                             "its inverse would teach guessing", code="answer_too_short")
             return
         unit.lang = detect(f"{pair.question}\n{pair.answer}")
         answer = pair.answer if len(pair.answer) <= EXCERPT else pair.answer[:EXCERPT] + " …"
@@ -117,26 +128,28 @@ class Swap(ModelAugmenter):
         budget = min(self.sampling.max_tokens, 48 + self.n * 200)
         unit.jobs.append(self.job(f"{index}/swap", msgs, instructions_schema(self.n), unit.rng, max_tokens=budget))
 
-    def gate(self, unit: Unit, pair: Pair, text: str, siblings: list[str]) -> str | None:
-        """Reason to reject an inverse instruction, or None."""
+    def gate(self, unit: Unit, pair: Pair, text: str, siblings: list[str]) -> Reject | None:
+        """Why an inverse instruction is rejected, or None."""
         norm = filters.normalize(text)
         if not norm:
-            return "empty variant"
+            return Reject("empty", "empty variant")
         if any(norm == filters.normalize(t) for t in (pair.question, pair.answer, *(t for _, t in unit.texts))):
-            return "identical to a source text"
+            return Reject("identical", "identical to a source text")
         if any(norm == filters.normalize(s) for s in siblings):
-            return "duplicate of a sibling variant"
+            return Reject("duplicate", "duplicate of a sibling variant")
         got = detect(text)
         if got != unit.lang:
-            return f"inverse instruction is in {got}, not {unit.lang}"
+            return Reject("language_changed", f"inverse instruction is in {got}, not {unit.lang}")
         q, a = filters.normalize(pair.question), filters.normalize(pair.answer)
         if len(q) >= 8 and q in norm:
-            return "inverse instruction quotes the question"
+            return Reject("question_leaked", "inverse instruction quotes the question")
         if len(a) >= 8 and a in norm:
-            return "inverse instruction copies the answer"
+            return Reject("answered", "inverse instruction copies the answer")
         sim = filters.similarity(text, pair.question)
         if sim > self.max_leak:
-            return f"inverse instruction gives the question away (similarity {sim:.2f})"
+            return Reject("question_leaked", f"inverse instruction gives the question away (similarity {sim:.2f})")
+        if not ASKS_FOR_QUESTION.search(text) or not terms.is_request(text):
+            return Reject("not_inverse", "does not ask for the question or instruction the answer responds to")
         return None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
@@ -149,9 +162,9 @@ class Swap(ModelAugmenter):
         siblings: list[str] = []
         for i, raw in enumerate(result.value["instructions"]):
             text = raw.strip()
-            reason = self.gate(unit, pair, text, siblings)
-            if reason:
-                out.append(Failure(reason, stage="gate", text=raw))
+            reject = self.gate(unit, pair, text, siblings)
+            if reject:
+                out.append(Failure(reject.detail, stage="gate", text=raw, code=reject.code))
                 continue
             siblings.append(text)
             info = {"lang": unit.lang, "variant": i, "inverse_instruction": text,

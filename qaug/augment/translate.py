@@ -20,11 +20,13 @@ from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _fences
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of, prompt_file
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.llm.prompts import prompt_file
 from qaug.augment.steps import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
-from qaug.quality import filters
+from qaug.quality import filters, textgates
+from qaug.quality.textgates import GateInput
 from qaug.quality.lang import NAMES, detect
 from qaug.records import with_texts
 
@@ -184,8 +186,9 @@ class Translate(ModelAugmenter):
         for term in terms_in(prose_of(masked), self.terms):
             if not term.pattern(term.target).search(prose_of(translation)):
                 return f"glossary term {term.source!r} not translated as {term.target!r}", restored
-        reason = lost_number(source, restored) or filters.length_ratio_reason(
-            masked, translation, self.min_len_ratio, self.max_len_ratio)
+        reason = lost_number(source, restored)
+        if reason is None and (r := textgates.length_ratio(GateInput(masked, translation), self.gate_settings())):
+            reason = r.detail
         return reason, restored
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:

@@ -14,10 +14,11 @@ from qaug.quality.lang import detect, is_cjk
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$", re.UNICODE)
-_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_][\w.]*\}|%[sdif]|%\([\w]+\)[sdif]|#\{[\w.]+\}|\$\{[\w.]+\}")
-_URL = re.compile(r"https?://[^\s<>\"'）)\]]+")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_CODE = re.compile(r"`[^`\n]+`")
+PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_][\w.]*\}|%[sdif]|%\([\w]+\)[sdif]|#\{[\w.]+\}|\$\{[\w.]+\}")
+URL = re.compile(r"https?://[^\s<>\"'）)\]]+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+CODE = re.compile(r"`[^`\n]+`")
+# Digits with CJK neighbours count ("为1200万元"); a digit run inside a Latin word ("mp3", "H2O") does not.
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-+]?\d+(?:[.,]\d+)*(?:%|‰)?")
 _EN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
              "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
@@ -52,29 +53,48 @@ def length_units(text: str) -> int:
     return len(_SPACE.sub("", text)) if is_cjk(detect(text)) else len(text.split())
 
 
-def length_ratio_reason(source: str, variant: str, low: float, high: float) -> str | None:
-    s, v = max(length_units(source), 1), length_units(variant)
-    ratio = v / s
-    if ratio < low or ratio > high:
-        return f"length ratio {ratio:.2f} outside [{low}, {high}]"
+def length_ratio(source: str, variant: str) -> float:
+    """Variant length over source length, in length_units."""
+    return length_units(variant) / max(length_units(source), 1)
+
+
+def numbers(text: str) -> Counter:
+    """Digit numbers of a text, thousands separators dropped, signs kept."""
+    return Counter(m.replace(",", "").lstrip("+") for m in _NUMBER.findall(unicodedata.normalize("NFKC", text)))
+
+
+def lost_literal(source: str, variant: str) -> tuple[str, str] | None:
+    """(kind, text) of the first placeholder, URL, e-mail or inline code of the source the variant lacks."""
+    for name, rx in (("placeholder", PLACEHOLDER), ("URL", URL), ("e-mail", EMAIL), ("inline code", CODE)):
+        missing = [x for x in set(rx.findall(source)) if x not in variant]
+        if missing:
+            return name, sorted(missing)[0]
     return None
 
 
-def _numbers(text: str) -> Counter:
-    return Counter(m.replace(",", "") for m in _NUMBER.findall(unicodedata.normalize("NFKC", text)))
+def lost_number(source: str, variant: str) -> str | None:
+    """The first number of the source the variant lacks (a small one may be spelled out: 3 -> three / 三)."""
+    var = numbers(variant)
+    missing = [n for n in numbers(source) if n not in var and n.lstrip("-") not in var and not _spelled_out(n, variant)]
+    return sorted(missing)[0] if missing else None
+
+
+def added_number(source: str, variant: str) -> str | None:
+    """The first number of the variant the source lacks, digits or spelled out (three / 三 for 3)."""
+    src = numbers(source)
+    extra = [n for n in numbers(variant) if n not in src and n.lstrip("-") not in src and not _spelled_out(n, source)]
+    return sorted(extra)[0] if extra else None
 
 
 def preservation_reason(source: str, variant: str, *, numbers: bool = True) -> str | None:
     """Placeholders, URLs, e-mails, inline code and (optionally) numbers of the source must survive."""
-    for name, rx in (("placeholder", _PLACEHOLDER), ("URL", _URL), ("e-mail", _EMAIL), ("inline code", _CODE)):
-        missing = [x for x in set(rx.findall(source)) if x not in variant]
-        if missing:
-            return f"lost {name} {sorted(missing)[0]!r}"
+    literal = lost_literal(source, variant)
+    if literal:
+        return f"lost {literal[0]} {literal[1]!r}"
     if numbers:
-        src, var = _numbers(source), _numbers(variant)
-        missing = [n for n in src if n not in var and not _spelled_out(n, variant)]
+        missing = lost_number(source, variant)
         if missing:
-            return f"lost number {sorted(missing)[0]!r}"
+            return f"lost number {missing!r}"
     return None
 
 

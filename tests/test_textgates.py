@@ -1,0 +1,108 @@
+"""Each text gate on Chinese and English: one candidate it must reject (with its code), one it must keep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qaug.quality import terms, textgates
+from qaug.quality.textgates import GateInput, GateSettings
+
+S = GateSettings()
+
+
+def code(source: str, variant: str, gate: str, **kw: str) -> str | None:
+    r = textgates.GATES[gate](GateInput(source, variant, **kw), S)
+    return r.code if r else None
+
+
+@pytest.mark.parametrize("gate,source,bad,good,kw", [
+    ("empty", "写一首关于春天的诗", "  ", "请创作一首以春天为主题的诗", {}),
+    ("identical", "Write a poem about spring.", "write a poem about spring", "Compose a poem on the theme of spring.", {}),
+    ("repetition", "写一首关于春天的诗", "写一首关于春天春天的诗", "请创作一首以春天为主题的诗", {}),
+    ("repetition", "Explain the code step by step.", "Explain the code step steps by step.",
+     "Walk me through the code one step at a time.", {}),
+    ("mixed_script", "提取这个人的个人资料", "提取这个人的个人资料 as JSON", "请抽取此人的个人信息", {}),
+    ("mixed_script", "Describe the weather in Beijing.", "Describe the weather in 北京.",
+     "Tell me what Beijing's weather is like.", {}),
+    ("language_changed", "写一首关于春天的诗", "Write a poem about spring.", "请创作一首以春天为主题的诗", {}),
+    ("length_ratio", "Name three primary colours.", "Name.", "List the three primary colours, please.", {}),
+    ("answered", "What is the capital of Australia?", "The capital of Australia is Canberra.",
+     "Which city is Australia's capital?", {"answer": "Canberra"}),
+    ("answered", "用一句话描述北京的天气特点", "北京属于温带季风气候，夏季高温多雨",
+     "请用一句话概括北京天气的特点", {"answer": "北京属于温带季风气候，夏季高温多雨，冬季寒冷干燥。"}),
+    ("not_a_request", "解释这段代码的作用", "这段代码的作用是解释代码的逻辑。", "请说明这段代码是做什么的", {}),
+    ("not_a_request", "Explain what this code does.", "This code sorts a list.", "Could you tell me what this code does?",
+     {}),
+    ("literal_lost", "Greet {name} by name.", "Greet the user by name.", "Say hello to {name}, using their name.", {}),
+    ("number_lost", "计算 (3x + 5) = 20 中 x 的值", "计算方程中 x 的值", "求方程 (3x + 5) = 20 里 x 等于多少", {}),
+    ("key_term_lost", "Write a Python function that reverses a string.", "Write a function that reverses a string.",
+     "Create a Python function to reverse a string.", {}),
+    ("key_term_lost", "请用 JSON 格式列出北京、上海、深圳的人口", "请列出北京、上海、深圳的人口",
+     "以 JSON 格式给出北京、上海和深圳的人口数据", {}),
+    ("key_term_lost", "列出三种水果", "列出几种水果", "请说出三种水果", {}),
+    ("negation_changed", "不要使用循环实现阶乘", "使用循环实现阶乘", "请在不用循环的前提下实现阶乘", {}),
+    ("negation_changed", "Sort the list without using sort().", "Sort the list using sort().",
+     "Sort the list, but do not call sort().", {}),
+    ("constraint_added", "Write a poem about spring.", "Write a poem about spring in five lines.",
+     "Compose a poem on the theme of spring.", {}),
+    ("constraint_added", "写一首关于春天的诗", "用英文写一首关于春天的诗", "请创作一首以春天为主题的诗", {}),
+    ("off_topic", "写一首关于春天的诗", "计算圆的面积", "请创作一首以春天为主题的诗", {}),
+    ("near_duplicate", "Write a short poem about the spring season.", "Write a short poem about the spring season!!",
+     "Compose a brief poem about springtime.", {}),
+])
+def test_gate_rejects_bad_and_keeps_good(gate: str, source: str, bad: str, good: str, kw: dict) -> None:
+    assert code(source, bad, gate, **kw) == gate
+    assert code(source, good, gate, **kw) is None
+
+
+def test_duplicate_of_a_sibling() -> None:
+    g = GateInput("写一首关于春天的诗", "请创作一首春天的诗", siblings=("请创作一首春天的诗。",))
+    assert textgates.duplicate(g, S).code == "duplicate"
+
+
+def test_chinese_paraphrase_is_not_off_topic() -> None:
+    """The old character 3-gram floor called this 0.00 similar; content-unit overlap keeps it."""
+    assert textgates.check(GateInput("写一首关于春天的诗", "请创作一首以春天为主题的诗"), S) is None
+
+
+def test_request_gates_apply_to_instructions_only() -> None:
+    g = GateInput("这部电影太好看了", "这部影片非常精彩", role="data", answer="正面")
+    assert textgates.check(g, S) is None
+
+
+def test_context_terms_are_not_added_constraints() -> None:
+    """'this Python function' is not new when the Alpaca input is Python code."""
+    g = GateInput("Fix the bug in this function.", "Find and fix the bug in this Python function.",
+                  context="def add(a, b):\n    return a - b")
+    assert textgates.constraint_added(g, S) is None
+
+
+def test_must_keep_lists_terms_numbers_and_literals() -> None:
+    keep = terms.must_keep("Write a Python function that returns the first {n} of 3 lists as JSON.")
+    assert {"Python", "JSON", "3", "{n}"} <= set(keep)
+
+
+DEV = Path(__file__).parent / "data" / "quality" / "dev.jsonl"
+
+
+def test_dev_set_regression() -> None:
+    """The gates on the labelled dev set stay at or above what scripts/bench_quality.py reported."""
+    from qaug.augment.base import registry
+    from qaug.score import pair_from, score_pairs
+
+    rows = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert len(rows) >= 120
+    reg = registry()
+    pairs = [pair_from({k: r[k] for k in ("source", "candidate", "method", "answer", "context") if k in r}, reg, str(i))
+             for i, r in enumerate(rows)]
+    keep = [ln["keep"] for ln in score_pairs(pairs)]
+    good = [r["verdict"] == "good" for r in rows]
+    kept_good = sum(k and g for k, g in zip(keep, good))
+    assert kept_good / sum(good) >= 0.9
+    assert sum(not k for k, g in zip(keep, good) if not g) / sum(not g for g in good) >= 0.8
+    assert {r["kind"] for r in rows if r["verdict"] == "bad"} >= {
+        "answered", "entity_or_language_changed", "constraint_dropped", "constraint_added", "negation_changed",
+        "not_a_request", "degenerate", "off_topic"}

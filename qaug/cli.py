@@ -484,6 +484,12 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
             reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped, ms.examples)
         table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}", reasons)
     out_console.print(table)
+    for name, ms in stats.methods.items():
+        j = ms.judge
+        if j.get("jobs"):
+            out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
+                              f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
+                              f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s of model time", markup=False)
     if config.max_aug_ratio < 1.0 and stats.cap_dropped:
         kept = stats.variants_written
         out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "

@@ -487,3 +487,38 @@ def test_noise_answers_from_a_random_model_end_as_reasons_never_crashes(llama: A
                 assert o.data != rec.data
             else:
                 assert isinstance(o.reason, str) and o.reason.strip()
+
+
+EN_CLS = {"instruction": "Classify the sentiment of the review as positive or negative.",
+          "input": "The food was cold and the waiter was rude.", "output": "negative"}
+
+
+def test_translate_copies_an_offered_label_through_and_keeps_it_in_the_prompt() -> None:
+    table = {EN_CLS["instruction"]: "判断这条评论的情感是 positive 还是 negative。",
+             EN_CLS["input"]: "饭菜是凉的，服务员也很粗鲁。"}
+    outcomes, engine = run(Translate(), EN_CLS, translator(table))
+    v = one(outcomes, Variant)
+    assert v.data["output"] == "negative" and v.info["kept"] == ["output"]  # the label space does not change
+    assert not any(between(j, "text") == "negative" for j in engine.jobs_seen)
+    assert any("negative → 保持原样" in j.messages[-1]["content"] or "negative → keep as is" in j.messages[-1]["content"]
+               for j in engine.jobs_seen)
+    lost = {**table, EN_CLS["instruction"]: "判断这条评论的情感是正面还是负面。"}
+    f = one(run(Translate(), EN_CLS, translator(lost))[0], Failure)
+    assert f.code == "label_lost" and f.reason.startswith("instruction: label")
+
+
+def test_translate_rejects_mixed_script_and_a_statement() -> None:
+    zh = {"instruction": "提取这个人的姓名和年龄，以 JSON 输出。", "input": "张三，30岁，住在杭州。",
+          "output": '{"name": "张三", "age": 30}'}
+    good = {zh["instruction"]: "Extract this person's name and age as JSON.",
+            zh["input"]: "Zhang San, 30 years old, lives in Hangzhou."}
+    assert one(run(Translate(), zh, translator(good))[0], Variant)
+    mixed = {**good, zh["input"]: "Zhang San is 30 years old and lives in 杭州."}
+    f = one(run(Translate(), zh, translator(mixed))[0], Failure)
+    assert f.code == "mixed_script" and "杭" in f.reason
+    stated = {**good, zh["instruction"]: "This extracts the person's name and age as JSON."}
+    assert one(run(Translate(), zh, translator(stated))[0], Failure).code == "not_a_request"
+    en = {"instruction": "Extract the person's profile as JSON.", "input": "Li Lei, 28, Shanghai.", "output": "{}"}
+    back = {en["instruction"]: "提取个人的个人资料 as JSON。", en["input"]: "李雷，28岁，上海。"}
+    f = one(run(Translate(), en, translator(back))[0], Failure)
+    assert f.code == "mixed_script" and "'as'" in f.reason

@@ -106,3 +106,8 @@ def test_dev_set_regression() -> None:
     assert {r["kind"] for r in rows if r["verdict"] == "bad"} >= {
         "answered", "entity_or_language_changed", "constraint_dropped", "constraint_added", "negation_changed",
         "not_a_request", "degenerate", "off_topic"}
+
+
+def test_a_placeholder_the_source_lacks_is_added() -> None:
+    g = GateInput("Write a greeting for a new colleague.", "Write a greeting for {name}, a new colleague.")
+    assert textgates.constraint_added(g, S).detail == "adds placeholder '{name}'"

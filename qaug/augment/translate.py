@@ -26,9 +26,10 @@ from qaug.augment.steps import is_json_document, lost_number, path_name, python_
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
-from qaug.quality.textgates import GateInput
-from qaug.quality.lang import NAMES, detect
-from qaug.records import with_texts
+from qaug.quality.lang import NAMES, detect, is_cjk
+from qaug.quality.terms import is_request
+from qaug.quality.textgates import GateInput, Reject, foreign_words
+from qaug.records import Path, Record, text_role, with_texts
 
 TRANSLATION_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["translation"],
@@ -79,6 +80,24 @@ def load_glossary(path: str) -> tuple[Term, ...]:
     if not terms:
         raise UsageError(f"{path}: glossary has no terms")
     return tuple(sorted(terms.values(), key=lambda t: (-len(t.source), t.line)))
+
+
+def offered_label(record: Record) -> tuple[Path, list[str]] | None:
+    """The record's answer when it is a class label the prompt offers ("positive or negative" ... "positive"),
+    with the other options offered beside it: the label is copied through, and every option is kept as is
+    inside the translated prompt, so the label space stays the same across the dataset."""
+    from qaug.augment.classification import forms_in, label_of, short_label
+    from qaug.quality.terms import key_terms
+
+    label = label_of(record)
+    if label is None or short_label(label[1]) is None:
+        return None
+    word = label[1].strip()
+    prompt = " ".join(t for p, t in record.texts() if p != label[0])
+    if not forms_in(word, prompt):
+        return None
+    options = [t.text for t in key_terms(prompt) if t.kind == "option"]
+    return label[0], list(dict.fromkeys([word, *(options if word in options else [])]))
 
 
 def terms_in(text: str, terms: Sequence[Term]) -> list[Term]:
@@ -147,11 +166,13 @@ class Translate(ModelAugmenter):
             unit.skip = Skip(f"record is already in {target}")
             return
         p = prompt_file(self.prompt_name)["zh" if unit.lang == "zh" else "en"]
-        for k, (_, text) in enumerate(unit.texts):
-            if not self.needs_translation(text, target):
-                continue
+        label = offered_label(unit.record)
+        keep = self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
+        for k, (path, text) in enumerate(unit.texts):
+            if not self.needs_translation(text, target) or (label and path == label[0]):
+                continue  # a label from the prompt's own option set stays as is: the label space must not change
             masked, blocks = mask_code(text)
-            terms = terms_in(prose_of(masked), self.terms)
+            terms = terms_in(prose_of(masked), keep)
             glossary = ""
             if terms:
                 rows = [f"- {t.source} → {t.target}" if t.target != t.source else f"- {t.source} → {p['keep_term']}"
@@ -164,32 +185,44 @@ class Translate(ModelAugmenter):
         if not unit.jobs:
             unit.skip = Skip(f"nothing to translate: only code, JSON or text already in {target}")
 
-    def translation_reason(self, source: str, translation: str, target: str) -> tuple[str | None, str]:
-        """(reason to reject or None, the translation with code blocks put back)."""
+    def translation_reason(self, source: str, translation: str, target: str, role: str = "data",
+                           record: Record | None = None) -> tuple[Reject | None, str]:
+        """(why to reject or None, the translation with code blocks put back)."""
         if not translation.strip():
-            return "empty translation", translation
+            return Reject("empty", "empty translation"), translation
         masked, blocks = mask_code(source)
         for marker, _ in blocks:
             count = translation.count(marker)
             if count != 1:
-                return f"code block {marker} {'lost' if count == 0 else 'repeated'}", translation
+                return Reject("code_changed", f"code block {marker} {'lost' if count == 0 else 'repeated'}"), translation
         if translation.count("```") > masked.count("```"):
-            return "translation adds a code block", translation
+            return Reject("code_changed", "translation adds a code block"), translation
         restored = translation
         for marker, block in blocks:
             restored = restored.replace(marker, block)
         if any(block not in restored for _, block in blocks) or len(_fences(restored)) != len(_fences(source)):
-            return "code block not kept verbatim", restored
+            return Reject("code_changed", "code block not kept verbatim"), restored
         got = detect(prose_of(translation))
         if got != target:
-            return f"translation is in {got}, not {target}", restored
-        for term in terms_in(prose_of(masked), self.terms):
+            return Reject("language_changed", f"translation is in {got}, not {target}"), restored
+        label = offered_label(record) if record is not None else None
+        keep = self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
+        for term in terms_in(prose_of(masked), keep):
             if not term.pattern(term.target).search(prose_of(translation)):
-                return f"glossary term {term.source!r} not translated as {term.target!r}", restored
-        reason = lost_number(source, restored)
-        if reason is None and (r := textgates.length_ratio(GateInput(masked, translation), self.gate_settings())):
-            reason = r.detail
-        return reason, restored
+                if term.line == 0:
+                    return Reject("label_lost", f"label {term.source!r} not kept as is (the label space must not change)"), restored
+                return Reject("glossary_term", f"glossary term {term.source!r} not translated as {term.target!r}"), restored
+        # into Chinese, only the source's names (capitalised words, acronyms) may stay in Latin script
+        names = " ".join(re.findall(r"\b[A-Z][\w'-]*", prose_of(masked))) if is_cjk(target) else ""
+        foreign = foreign_words(prose_of(translation), target, " ".join([names, *(t.target for t in keep)]))
+        if foreign:
+            return Reject("mixed_script", f"{foreign[0]!r} left untranslated in the {target} translation"), restored
+        if role == "instruction" and is_request(prose_of(masked)) and not is_request(prose_of(translation)):
+            return Reject("not_a_request", "the instruction became a statement"), restored
+        lost = lost_number(source, restored)
+        if lost is not None:
+            return Reject("number_lost", lost), restored
+        return textgates.length_ratio(GateInput(masked, translation), self.gate_settings()), restored
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         target = self.target_for(unit.lang)
@@ -199,15 +232,16 @@ class Translate(ModelAugmenter):
             if result is None or not result.ok:
                 return [failure_of(result)]
             path, source = unit.texts[int(job.key.rsplit("/", 1)[1])]
-            reason, restored = self.translation_reason(source, result.value["translation"], target)
-            if reason:
-                return [Failure(f"{path_name(path)}: {reason}", stage="gate", text=restored)]
+            reject, restored = self.translation_reason(source, result.value["translation"], target,
+                                                       text_role(unit.record, path), unit.record)
+            if reject is not None:
+                return [Failure(f"{path_name(path)}: {reject.detail}", stage="gate", text=restored, code=reject.code)]
             changes[path] = restored
             done.append(path_name(path))
             used.update(t.source for t in terms_in(prose_of(mask_code(source)[0]), self.terms))
         data = with_texts(unit.record.data, changes)
         if data == unit.record.data:
-            return [Failure("identical to source", stage="gate")]
+            return [Failure("identical to source", stage="gate", code="identical")]
         info: dict[str, Any] = {"source_lang": unit.lang, "target_lang": target, "translated": done,
                                 "kept": [path_name(p) for p, _ in unit.texts if p not in changes]}
         if used:

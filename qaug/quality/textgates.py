@@ -123,21 +123,30 @@ def repetition(g: GateInput, s: GateSettings) -> Reject | None:
 
 def mixed_script(g: GateInput, s: GateSettings) -> Reject | None:
     """Han in an English variant, or Latin words in a Chinese one, that the source does not have."""
-    src, v = terms.nfkc(g.source), terms.nfkc(_without_literals(g.variant))
     lang = detect(g.source)
+    foreign = foreign_words(g.variant, lang, g.source)
+    if foreign:
+        what = "Latin word" if is_cjk(lang) else "CJK characters"
+        return Reject("mixed_script", f"{what} {foreign[0]!r} in a {lang} variant (not in the source)")
+    return None
+
+
+def foreign_words(text: str, lang: str, allowed: str = "") -> list[str]:
+    """Words of the other script in a `lang` text that `allowed` (its source) does not have: Latin words in
+    Chinese, CJK characters in English. Placeholders, URLs, code, programming languages and formats are exempt."""
+    src, v = terms.nfkc(allowed), terms.nfkc(_without_literals(text))
     if is_cjk(lang):
         known = {t.casefold() for t in terms.PROGRAMMING + terms.FORMATS}
+        out = []
         for m in terms.LATIN_WORD.finditer(v):
             word = m.group(0).rstrip("'’-")
-            if len(word) < 2 or word.casefold() in known or re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])",
-                                                                      src, re.IGNORECASE):
+            if len(word) < 2 or word.casefold() in known or re.search(
+                    rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", src, re.IGNORECASE):
                 continue
-            return Reject("mixed_script", f"Latin word {word!r} in a {lang} variant (not in the source)")
-        return None
+            out.append(word)
+        return out
     new = sorted(set(terms.CJK.findall(v)) - set(terms.CJK.findall(src)))
-    if new:
-        return Reject("mixed_script", f"CJK characters {''.join(new[:6])!r} in a {lang} variant (not in the source)")
-    return None
+    return ["".join(new[:6])] if new else []
 
 
 def _without_literals(text: str) -> str:
@@ -260,6 +269,9 @@ def constraint_added(g: GateInput, s: GateSettings) -> Reject | None:
     added = terms.terms_added(known, g.variant, detect(g.source))
     if added:
         return Reject("constraint_added", f"adds {added[0].kind} {added[0].text!r}")
+    new_slots = sorted(set(filters.PLACEHOLDER.findall(g.variant)) - set(filters.PLACEHOLDER.findall(known)))
+    if new_slots:
+        return Reject("constraint_added", f"adds placeholder {new_slots[0]!r}")
     if s.keep_numbers:
         new = filters.added_number(known, g.variant)
         if new is not None:

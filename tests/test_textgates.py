@@ -111,3 +111,25 @@ def test_dev_set_regression() -> None:
 def test_a_placeholder_the_source_lacks_is_added() -> None:
     g = GateInput("Write a greeting for a new colleague.", "Write a greeting for {name}, a new colleague.")
     assert textgates.constraint_added(g, S).detail == "adds placeholder '{name}'"
+
+
+@pytest.mark.parametrize("source,variant", [
+    ("Write it using iteration, not recursion.", "Using iteration rather than recursion, write it."),
+    ("Write a story of exactly five sentences.", "Tell a five-sentence story, no more, no fewer."),
+    ("小明有15个苹果，送给小红4个。", "小明原来有十五个苹果，给了小红4个。"),
+    ("用SQL查询工资高于10000元的员工。", "写一条SQL语句，查出工资高于一万元的员工。"),
+])
+def test_paraphrases_of_negations_and_numbers_are_kept(source: str, variant: str) -> None:
+    assert textgates.check(GateInput(source, variant), S) is None
+
+
+def test_a_number_spelled_in_the_source_is_not_taken_from_the_answer() -> None:
+    g = GateInput("Return the top five customers by total order amount.", "List the 5 customers with the largest "
+                  "total order amount.", answer="SELECT name FROM customers ORDER BY total DESC LIMIT 5;")
+    assert textgates.answered(g, S) is None
+
+
+def test_a_language_named_by_the_code_beside_it_is_not_lost() -> None:
+    g = GateInput("Fix the bug in this JavaScript code.", "Find and fix the bug in the code below.",
+                  context="for (let i = 0; i <= 10; i++) { console.log(i) }")
+    assert textgates.key_term_lost(g, S) is None

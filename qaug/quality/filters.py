@@ -75,14 +75,14 @@ def lost_literal(source: str, variant: str) -> tuple[str, str] | None:
 def lost_number(source: str, variant: str) -> str | None:
     """The first number of the source the variant lacks (a small one may be spelled out: 3 -> three / 三)."""
     var = numbers(variant)
-    missing = [n for n in numbers(source) if n not in var and n.lstrip("-") not in var and not _spelled_out(n, variant)]
+    missing = [n for n in numbers(source) if n not in var and n.lstrip("-") not in var and not spelled_out(n, variant)]
     return sorted(missing)[0] if missing else None
 
 
 def added_number(source: str, variant: str) -> str | None:
     """The first number of the variant the source lacks, digits or spelled out (three / 三 for 3)."""
     src = numbers(source)
-    extra = [n for n in numbers(variant) if n not in src and n.lstrip("-") not in src and not _spelled_out(n, source)]
+    extra = [n for n in numbers(variant) if n not in src and n.lstrip("-") not in src and not spelled_out(n, source)]
     return sorted(extra)[0] if extra else None
 
 
@@ -98,12 +98,39 @@ def preservation_reason(source: str, variant: str, *, numbers: bool = True) -> s
     return None
 
 
-def _spelled_out(number: str, text: str) -> bool:
-    """'3' written as 'three' / '三' (or '两' for 2) keeps the number."""
-    if not number.isdigit() or int(number) > 20:
+def spelled_out(number: str, text: str) -> bool:
+    """'3' written as 'three' / '三' (or '两' for 2), '15' as 十五, '10000' as 一万: the number is kept."""
+    if not number.isdigit():
         return False
     n = int(number)
     low = text.casefold()
-    if re.search(rf"\b{_EN_WORDS[n]}\b", low):
+    if n <= 20 and re.search(rf"\b{_EN_WORDS[n]}\b", low):
         return True
-    return n <= 10 and (_ZH_WORDS[n] in text or (n == 2 and "两" in text))
+    zh = zh_numeral(n)
+    return zh is not None and (zh in text or (n == 2 and "两" in text))
+
+
+def zh_numeral(n: int) -> str | None:
+    """The usual Chinese numeral of 0 <= n < 100,000,000 (15 -> 十五, 305 -> 三百零五, 10000 -> 一万), or None."""
+    if n < 0 or n >= 100_000_000:
+        return None
+    if n <= 10:
+        return _ZH_WORDS[n]
+    if n < 20:
+        return "十" + _ZH_WORDS[n - 10]
+
+    def below_10k(x: int) -> str:
+        out, zero = "", False
+        for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+            d = x // value % 10
+            if d:
+                out += ("零" if zero and out else "") + _ZH_WORDS[d] + unit
+                zero = False
+            else:
+                zero = True
+        return out
+
+    high, low = divmod(n, 10_000)
+    if not high:
+        return below_10k(low)
+    return below_10k(high) + "万" + (("零" if low < 1000 else "") + below_10k(low) if low else "")

@@ -47,6 +47,8 @@ _CASE_SENSITIVE = {"R", "C", "Go", "Shell", "Spark", "Vue", "React", "Julia", "D
 #: spellings that say the same in a Chinese text: a Latin name and its usual Chinese word
 _EQUIVALENT = {"app": ("App", "应用", "软件", "程序", "APP"), "api": ("API", "接口"), "ai": ("AI", "人工智能"),
                "excel": ("Excel", "电子表格"), "step by step": ("step by step", "step-by-step", "steps"),
+               "bullet points": ("bullet points", "bullet list", "bulleted list", "bullets"),
+               "bullet list": ("bullet list", "bullet points", "bulleted list", "bullets"),
                "step-by-step": ("step-by-step", "step by step", "steps"),
                "分步": ("分步", "逐步", "一步一步", "一步步", "步骤"), "逐步": ("逐步", "分步", "一步一步", "一步步", "步骤"),
                "一步一步": ("一步一步", "一步步", "逐步", "分步", "步骤"), "一步步": ("一步步", "一步一步", "逐步", "分步", "步骤")}
@@ -64,12 +66,14 @@ _ZH_COUNT = re.compile(f"(?<![哪这那每某同任另第])(?:([两二三四五�
 
 # -- negation -----------------------------------------------------------------------------------------
 _EN_NEG = re.compile(r"\b(?:not|no|never|none|nor|neither|without|cannot|avoid|avoiding|refrain|exclude|excluding|"
-                     r"omit|omitting|except|excluded|nothing|nobody|n't)\b|n't\b", re.IGNORECASE)
+                     r"omit|omitting|except|excluded|nothing|nobody|n't|rather than|instead of|leave out|leaves out|"
+                     r"leaving out|left out)\b|n't\b", re.IGNORECASE)
 #: Chinese negation markers, with the common words in which the character is not a negation removed first
 _ZH_NOT_NEG = re.compile("不超过|不多于|不少于|不低于|不高于|不只|不止|不同|不断|不仅|不过|不但|不管|不论|不少|不错|不久|不如|不止|不时|不妨|不禁|不外|无论|"
                          "非常|并非不|是否|能否|可否|与否|否则|未来|分别|区别|特别|别人|别的|识别|类别|性别|级别|"
                          "差别|个别|告别|离别|别名|无线|无人机|毫无疑问")
-_EN_NOT_NEG = re.compile(r"\b(?:no|not) (?:more|less|fewer|longer|shorter) than\b|\bnot exceed\w*|\bno later than\b",
+_EN_NOT_NEG = re.compile(r"\b(?:no|not) (?:more|less|fewer|longer|shorter) than\b|\bnot exceed\w*|\bno later than\b|"
+                         r"\bno (?:more|less|fewer)\W+(?:and |or )?no (?:more|less|fewer)\b",  # "no more, no fewer": exactly
                          re.IGNORECASE)
 _ZH_NEG = re.compile("不|没|别|无|勿|未|非|否|莫|禁止|避免|切忌|免去|省略|排除|除了|除去")
 
@@ -240,8 +244,8 @@ def zh_number(numeral: str) -> int | None:
 
 _RESTRICT_EN = re.compile(r"\b(?:only|solely|exclusively)\b", re.IGNORECASE)
 _RESTRICT_ZH = re.compile("(?<![不])(?:只|仅)(?!要|是|不过|有)")
-_RESTRICT_FORMS = ("only", "solely", "exclusively", "just", "nothing but", "nothing else", "nothing other", "只", "仅",
-                   "唯一", "不要回答其他", "不要输出其他")
+_RESTRICT_FORMS = ("only", "solely", "exclusively", "just", "nothing but", "nothing else", "nothing other", "one of",
+                   "只", "仅", "唯一", "其他", "其余", "别的", "择一", "之一")
 
 
 _ENUM_ZH = re.compile(f"[{_HAN}A-Za-z0-9]+(?:、[{_HAN}A-Za-z0-9]+)+")

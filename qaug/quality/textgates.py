@@ -194,7 +194,8 @@ def answered(g: GateInput, s: GateSettings) -> Reject | None:
         if len(c) >= 2 and c not in src_norm and _has_unit(var_norm, c):
             return Reject("answered", f"the variant contains the answer {core!r}")
     src_numbers, answer_numbers = filters.numbers(f"{g.source}\n{g.context}"), filters.numbers(g.answer)
-    leaked = [n for n in filters.numbers(g.variant) if n not in src_numbers and n in answer_numbers]
+    leaked = [n for n in filters.numbers(g.variant) if n not in src_numbers and n in answer_numbers
+              and not filters.spelled_out(n, f"{g.source}\n{g.context}")]
     if leaked:
         return Reject("answered", f"the variant contains {leaked[0]!r} from the answer, not from the instruction")
     var_units = terms.content_units(g.variant)
@@ -234,9 +235,12 @@ def number_lost(g: GateInput, s: GateSettings) -> Reject | None:
 
 def key_term_lost(g: GateInput, s: GateSettings) -> Reject | None:
     """Names, languages, formats, quoted strings, identifiers, counts and offered options survive."""
+    in_context = set(terms.code_languages(g.context))
     for term in terms.key_terms(g.source):
         if (term.kind == "count" and not s.keep_numbers) or (term.kind == "restriction" and g.role != "instruction"):
             continue  # "only" restricts an answer's form in an instruction; in data it is just a word
+        if term.kind == "language" and term.text in in_context:
+            continue  # "fix this code" still says JavaScript when the code beside it is JavaScript
         if not term.found_in(terms.nfkc(g.variant)):
             return Reject("key_term_lost", f"lost {term.kind} {term.text!r}")
     return None
@@ -251,12 +255,14 @@ def negation_changed(g: GateInput, s: GateSettings) -> Reject | None:
 
 
 _LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
-                     r"(?:以内|以上|以下)|超过|少于|多于|"
+                     r"(?:以内|以上|以下)|超过|少于|多于|高于|低于|大于|小于|"
                      r"\b(?:at most|at least|no more than|no less than|no fewer than|not more than|not less than|"
-                     r"up to|more than|less than|fewer than|under|over|within|maximum|minimum|max|min)\b",
+                     r"up to|more than|less than|fewer than|greater than|higher than|lower than|above|below|exceeds?|"
+                     r"exceeding|under|over|within|maximum|minimum|max|min)\b",
                      re.IGNORECASE)
-_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "以内", "以下", "少于", "at most", "no more than", "not more than",
-          "up to", "less than", "fewer than", "under", "within", "maximum", "max"}
+_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "以内", "以下", "少于", "低于", "小于", "at most", "no more than",
+          "not more than", "up to", "less than", "fewer than", "lower than", "below", "under", "within", "maximum",
+          "max"}
 
 
 def _limit_directions(text: str) -> set[str]:

@@ -133,3 +133,25 @@ def test_a_language_named_by_the_code_beside_it_is_not_lost() -> None:
     g = GateInput("Fix the bug in this JavaScript code.", "Find and fix the bug in the code below.",
                   context="for (let i = 0; i <= 10; i++) { console.log(i) }")
     assert textgates.key_term_lost(g, S) is None
+
+
+@pytest.mark.parametrize("source,variant", [
+    ("用Go写一个函数`SumEven(nums []int) int`，不要使用递归。", "不用递归，写一个Go函数`SumEven(nums []int) int`。"),
+    ("Calculate the compound annual growth rate (CAGR) from 2019 to 2023.",
+     "What was the compound annual growth rate from 2019 to 2023?"),
+    ("Name four cities in Portugal other than Lisbon and Porto.", "Apart from Lisbon and Porto, list 4 Portuguese cities."),
+    ("Convert the employee list below into CSV format with a header row.",
+     "Turn the employee list below into comma-separated values with a header row."),
+    ("贷款本金为20万元，计算3年的利息。", "贷款本金200000元，请算出3年的利息。"),
+    ("判断新闻标题属于哪个类别：体育、财经、科技、娱乐。", "请从体育、财经、科技、娱乐四个类别中为新闻标题选一个。"),
+    ("列举五个世界文化遗产，不包括长城。", "请列出五项世界文化遗产，长城除外。"),
+    ("写一个Python函数`mask_phone(phone)`。", "请用Python实现函数`mask_phone(phone)`。"),
+])
+def test_general_paraphrase_patterns_pass(source: str, variant: str) -> None:
+    assert textgates.check(GateInput(source, variant), S) is None
+
+
+def test_an_answer_label_is_not_the_answer() -> None:
+    g = GateInput("Calculate the daily dose for a 68 kg patient at 25 mg/kg/day.",
+                  "Work out the daily dose for a 68 kg patient at 25 mg/kg/day.", answer="Daily dose: 1700 mg")
+    assert textgates.answered(g, S) is None

@@ -59,8 +59,24 @@ def length_ratio(source: str, variant: str) -> float:
 
 
 def numbers(text: str) -> Counter:
-    """Digit numbers of a text, thousands separators dropped, signs kept."""
-    return Counter(m.replace(",", "").lstrip("+") for m in _NUMBER.findall(unicodedata.normalize("NFKC", text)))
+    """Digit numbers of a text, thousands separators dropped, signs kept; 20万 counts as 200000, 3亿 as 300000000."""
+    out: Counter = Counter()
+    for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
+        n = m.group(0).replace(",", "").lstrip("+")
+        scale = _SCALES.get(text_after(m, 1))
+        if scale and re.fullmatch(r"-?\d+(?:\.\d+)?", n):
+            value = float(n) * scale
+            n = str(int(value)) if value.is_integer() else n
+        out[n] += 1
+    return out
+
+
+_SCALES = {"万": 10_000, "亿": 100_000_000}
+
+
+def text_after(m: re.Match, n: int) -> str:
+    """The n characters after a match."""
+    return m.string[m.end():m.end() + n]
 
 
 def lost_literal(source: str, variant: str) -> tuple[str, str] | None:

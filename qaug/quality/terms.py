@@ -41,12 +41,20 @@ NATURAL = {
     "th": ("Thai", "泰语"), "nl": ("Dutch", "荷兰语"), "el": ("Greek", "希腊语"), "la": ("Latin", "拉丁语"),
     "yue": ("Cantonese", "粤语"), "wenyan": ("classical Chinese", "文言文", "古文"),
 }
+#: a country and the adjective its language name doubles as ("Portuguese cities" = cities in Portugal)
+COUNTRIES = {"pt": ("Portugal", "葡萄牙"), "fr": ("France", "法国"), "de": ("Germany", "德国"), "es": ("Spain", "西班牙"),
+             "ja": ("Japan", "日本"), "zh": ("China", "中国"), "ko": ("Korea", "韩国"), "it": ("Italy", "意大利"),
+             "ru": ("Russia", "俄罗斯"), "el": ("Greece", "希腊"), "nl": ("Netherlands", "荷兰"), "vi": ("Vietnam", "越南"),
+             "th": ("Thailand", "泰国"), "en": ("England", "英国")}
+_COUNTRY_FORMS = {c.casefold(): (c, NATURAL[code][0]) for code, names in COUNTRIES.items() for c in names[:1]}
 #: single letters and common words that name a language only when written exactly so, mid-sentence
 _CASE_SENSITIVE = {"R", "C", "Go", "Shell", "Spark", "Vue", "React", "Julia", "Dart", "Swift", "Rust", "Ruby", "Lua",
                    "Excel", "Pandas", "Latin", "Flask"}
 #: spellings that say the same in a Chinese text: a Latin name and its usual Chinese word
 _EQUIVALENT = {"app": ("App", "应用", "软件", "程序", "APP"), "api": ("API", "接口"), "ai": ("AI", "人工智能"),
                "excel": ("Excel", "电子表格"), "step by step": ("step by step", "step-by-step", "steps"),
+               "csv": ("CSV", "comma-separated", "comma separated", "逗号分隔"),
+               "tsv": ("TSV", "tab-separated", "tab separated", "制表符分隔"),
                "bullet points": ("bullet points", "bullet list", "bulleted list", "bullets"),
                "bullet list": ("bullet list", "bullet points", "bulleted list", "bullets"),
                "step-by-step": ("step-by-step", "step by step", "steps"),
@@ -67,7 +75,8 @@ _ZH_COUNT = re.compile(f"(?<![哪这那每某同任另第])(?:([两二三四五�
 # -- negation -----------------------------------------------------------------------------------------
 _EN_NEG = re.compile(r"\b(?:not|no|never|none|nor|neither|without|cannot|avoid|avoiding|refrain|exclude|excluding|"
                      r"omit|omitting|except|excluded|nothing|nobody|n't|rather than|instead of|leave out|leaves out|"
-                     r"leaving out|left out)\b|n't\b", re.IGNORECASE)
+                     r"leaving out|left out|other than|apart from)\b|n't\b|"
+                     r"\bleav(?:e|es|ing)\b[^.;:]{1,40}?\bout\b", re.IGNORECASE)
 #: Chinese negation markers, with the common words in which the character is not a negation removed first
 _ZH_NOT_NEG = re.compile("不超过|不多于|不少于|不低于|不高于|不只|不止|不同|不断|不仅|不过|不但|不管|不论|不少|不错|不久|不如|不止|不时|不妨|不禁|不外|无论|"
                          "非常|并非不|是否|能否|可否|与否|否则|未来|分别|区别|特别|别人|别的|识别|类别|性别|级别|"
@@ -75,7 +84,7 @@ _ZH_NOT_NEG = re.compile("不超过|不多于|不少于|不低于|不高于|不�
 _EN_NOT_NEG = re.compile(r"\b(?:no|not) (?:more|less|fewer|longer|shorter) than\b|\bnot exceed\w*|\bno later than\b|"
                          r"\bno (?:more|less|fewer)\W+(?:and |or )?no (?:more|less|fewer)\b",  # "no more, no fewer": exactly
                          re.IGNORECASE)
-_ZH_NEG = re.compile("不|没|别|无|勿|未|非|否|莫|禁止|避免|切忌|免去|省略|排除|除了|除去")
+_ZH_NEG = re.compile("不|没|别|无|勿|未|非|否|莫|禁止|避免|切忌|免去|省略|排除|除了|除去|除外")
 
 # -- the form of a request -------------------------------------------------------------------------
 _EN_VERBS = frozenset("""
@@ -251,6 +260,14 @@ _RESTRICT_FORMS = ("only", "solely", "exclusively", "just", "nothing but", "noth
 _ENUM_ZH = re.compile(f"[{_HAN}A-Za-z0-9]+(?:、[{_HAN}A-Za-z0-9]+)+")
 
 
+def _list_sizes(text: str) -> set[int]:
+    """How many items each enumeration of a text has (北京、上海、深圳 -> 3; "A, B, C or D" -> 4)."""
+    sizes = {len(m.group(0).split("、")) for m in _ENUM_ZH.finditer(text)}
+    for m in re.finditer(r"(?:[\w-]+,\s+)+[\w-]+,?\s+(?:or|and)\s+[\w-]+", text):
+        sizes.add(len(re.split(r",\s*(?:or\s+|and\s+)?|\s+(?:or|and)\s+", m.group(0))))
+    return sizes
+
+
 def _enumeration_terms(text: str, covered: set[str]) -> list[Term]:
     """The items of a Chinese enumeration (北京、上海、深圳): a rewrite that drops one changes the task.
 
@@ -307,6 +324,7 @@ def _name_terms(text: str, covered: set[str]) -> list[Term]:
     """Latin-script names: every Latin word in Chinese text; capitalised words and acronyms mid-sentence in English."""
     out: list[Term] = []
     seen = set(covered)
+    text = _IDENT.sub(" ", re.sub(r"`[^`\n]+`", " ", text))  # code and identifiers are the literal gate's
     if HAN.search(text):
         for m in LATIN_WORD.finditer(text):
             word = m.group(0).rstrip("'’-")
@@ -324,8 +342,20 @@ def _name_terms(text: str, covered: set[str]) -> list[Term]:
                 continue  # "Write ..." starts a sentence; a name at a sentence start shows up capitalised elsewhere
             seen.add(word.casefold())
             core = word[:-1] if rx is _ACRONYM and word.endswith("s") and word[:-1].isupper() else word
-            out.append(Term("name", word, (core,)))
+            forms: tuple[str, ...] = _COUNTRY_FORMS.get(core.casefold(), (core,))
+            if rx is _ACRONYM:
+                forms += _expansion(text, core)
+            out.append(Term("name", word, forms))
     return out
+
+
+def _expansion(text: str, acronym: str) -> tuple[str, ...]:
+    """'compound annual growth rate (CAGR)': the words an acronym in parentheses stands for, also a form of it."""
+    m = re.search(rf"((?:[A-Za-z][\w-]*\s+){{{len(acronym)}}})\(\s*{re.escape(acronym)}\s*\)", text)
+    if not m:
+        return ()
+    words = m.group(1).split()
+    return (" ".join(words),) if [w[0].upper() for w in words] == list(acronym) else ()
 
 
 def _option_terms(text: str, covered: set[str]) -> list[Term]:
@@ -358,9 +388,14 @@ def terms_added(source: str, variant: str, own_lang: str) -> list[Term]:
     for term in variant_terms:
         if term.kind == "language" and term.text in own:
             continue  # "请用中文写" in a Chinese record says what was implied
+        if term.kind == "language" and any(_contains(src, c) for code, names in COUNTRIES.items()
+                                           if term.text in NATURAL.get(code, ()) for c in names):
+            continue  # "Portuguese cities" where the source says Portugal: the adjective, not a language
         if term.kind == "count":
             if term.value in source_counts or any(_contains(src, f) for f in term.forms) or _digit_in(src, term):
                 continue
+            if term.value in _list_sizes(src):
+                continue  # "从体育、财经、科技、娱乐四个类别中": counting the source's own list adds nothing
         elif any(_contains(src, f) for f in term.forms):
             continue
         added.append(term)

@@ -101,7 +101,7 @@ def _word_trigrams(text: str) -> Counter:
 
 def repetition(g: GateInput, s: GateSettings) -> Reject | None:
     """Degenerate output: a repeated sentence, a stutter ('steps step', 春天春天) or a repeated 3-word run."""
-    v, src = g.variant, g.source
+    v, src = _without_literals(g.variant), _without_literals(g.source)  # `f(s string) string` is code, not a stutter
     src_sentences = _sentences(src)
     for sent, n in _sentences(v).items():
         if n > 1 and src_sentences[sent] < n:
@@ -176,9 +176,10 @@ _ANSWER_CORE_SPLIT = re.compile(r"[,，。.;；:：!！?？\n(（]")
 
 def _answer_core(answer: str) -> str | None:
     """The answer's first clause when it is short enough to be the answer itself ('Canberra', '长江', 'positive')."""
-    head = _ANSWER_CORE_SPLIT.split(answer.strip(), 1)[0].strip()
-    if not head:
-        return None
+    parts = _ANSWER_CORE_SPLIT.split(answer.strip(), 1)
+    head = parts[0].strip()
+    if not head or (len(parts) > 1 and answer.strip()[len(parts[0]):][:1] in (":", "：")):
+        return None  # "Daily dose: 1700 mg": the head is a label of the answer, not the answer
     short = len(head) <= 12 if terms.CJK.search(head) else len(head.split()) <= 4 and len(head) <= 40
     return head if short else None
 
@@ -254,14 +255,14 @@ def negation_changed(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
-_LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
+_LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|最长|最短|(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
                      r"(?:以内|以上|以下)|超过|少于|多于|高于|低于|大于|小于|"
                      r"\b(?:at most|at least|no more than|no less than|no fewer than|not more than|not less than|"
-                     r"up to|more than|less than|fewer than|greater than|higher than|lower than|above|below|exceeds?|"
+                     r"up to|more than|less than|fewer than|greater than|higher than|lower than|exceeds?|"
                      r"exceeding|under|over|within|maximum|minimum|max|min)\b",
                      re.IGNORECASE)
-_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "以内", "以下", "少于", "低于", "小于", "at most", "no more than",
-          "not more than", "up to", "less than", "fewer than", "lower than", "below", "under", "within", "maximum",
+_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "最长", "以内", "以下", "少于", "低于", "小于", "at most", "no more than",
+          "not more than", "up to", "less than", "fewer than", "lower than", "under", "within", "maximum",
           "max"}
 
 

@@ -25,7 +25,7 @@ def _answer(job: Job, n: int) -> str:
     if "<variant>" in user:
         variant = user.split("<variant>")[1]
         bad = "tenant" in variant or "苹果" in variant
-        return json.dumps({**{f: False for f in judge.FLAGS}, "answered": bad, "same_meaning": not bad})
+        return json.dumps({**{f: False for f in judge.FLAGS}, "constraint_added": bad, "same_meaning": not bad})
     src = user.split("<text>\n")[1].split("\n</text>")[0]
     return json.dumps({"variants": REWRITES[src]}, ensure_ascii=False)
 
@@ -65,9 +65,9 @@ def test_rejects_carry_codes_and_judge_verdicts(tmp_path: Path) -> None:
     finally:
         REWRITES["Summarise the lease in two sentences."][0] = "Give a two-sentence summary of the lease."
     rejects = read_jsonl(tmp_path / "c.rejects.jsonl")
-    assert {r["code"] for r in rejects} == {"answered", "judge_answered"}
+    assert {r["code"] for r in rejects} == {"answered", "judge_constraint_added"}
     assert all(r["reason"] and r["stage"] in ("gate", "verify") for r in rejects)
-    assert report["methods"]["rewrite"]["rejected"] == {"answered": 2, "judge_answered": 1}
+    assert report["methods"]["rewrite"]["rejected"] == {"answered": 2, "judge_constraint_added": 1}
     kept = [r for r in read_jsonl(tmp_path / "c.jsonl") if r["_qaug"]["method"] == "rewrite"]
     assert kept and all(json.loads(r["_qaug"]["info"])["judge"]["same_meaning"] for r in kept)  # info is a JSON string
 
@@ -114,4 +114,4 @@ def test_score_with_the_judge_is_the_same_judge(tmp_path: Path) -> None:
     engine = ScriptedEngine(_answer)
     rows = list(score_pairs(pairs, engine, Sampling()))
     assert rows[0]["keep"] and rows[0]["scores"]["judge"]["same_meaning"]
-    assert not rows[1]["keep"] and "judge_answered" in [r["code"] for r in rows[1]["reasons"]]
+    assert not rows[1]["keep"] and "judge_constraint_added" in [r["code"] for r in rows[1]["reasons"]]

@@ -116,7 +116,7 @@ def test_judge_names_the_failure_and_sees_the_answer() -> None:
             if "poem" in variant:
                 return json.dumps({**flags, "constraint_dropped": True, "same_meaning": False})
             if "please" in variant:
-                return json.dumps({**flags, "answered": True, "same_meaning": True})
+                return json.dumps({**flags, "negation_changed": True, "same_meaning": True})
             return json.dumps({**flags, "same_meaning": True})
         return json.dumps({"variants": ["Give three bullet points summarising the 2023 report of {company}.",
                                         "For {company}: three bullet points from its 2023 report, please.",
@@ -125,13 +125,25 @@ def test_judge_names_the_failure_and_sees_the_answer() -> None:
     aug.bind(scripted(answer), Sampling(), verify=True)
     (outs,) = aug.augment_many([(EN, Rng(2))])
     assert isinstance(outs[0], Variant) and outs[0].info["judge"]["same_meaning"] is True
-    assert isinstance(outs[1], Failure) and outs[1].stage == "verify" and outs[1].code == "judge_answered"
-    assert isinstance(outs[2], Failure) and outs[2].code == "judge_meaning_changed"
-    assert "constraint_dropped" in outs[2].reason  # the raised flags are in the reason
+    assert isinstance(outs[1], Failure) and outs[1].stage == "verify" and outs[1].code == "judge_negation_changed"
+    assert isinstance(outs[2], Failure) and outs[2].code == "judge_constraint_dropped"
+    assert "flags: constraint_dropped" in outs[2].reason  # the raised flags are in the reason
     assert len(judged) == 3 and all(j.sampling.temperature == 0 for j in judged)
     assert f"<answer>\n{EN.data['output']}" in judged[0].messages[-1]["content"]
     usage = aug.take_judge_usage()
     assert usage["jobs"] == 3 and aug.take_judge_usage() == {}
+
+
+def test_judge_verdict_decides_by_the_measured_questions() -> None:
+    base = {f: False for f in judge.FLAGS}
+    assert judge.verdict({**base, "same_meaning": True}) is None
+    for flag in judge.DECIDING:
+        assert judge.verdict({**base, flag: True, "same_meaning": True}).code == f"judge_{flag}"
+    # recorded, not deciding: answered near every pair on the 1.5B (see judge.DECIDING)
+    assert judge.verdict({**base, "answered": True, "same_meaning": False}) is None
+    assert judge.verdict({**base, "same_meaning": False}, meaning_decides=True).code == "judge_meaning_changed"
+    assert judge.verdict({**base, "answered": True, "same_meaning": True}, deciding=("answered",)).code == \
+        "judge_answered"
 
 
 def test_backtranslate_hops_languages_and_chrf_floor_and_ceiling() -> None:

@@ -26,8 +26,13 @@ SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": [*FLAGS, "same_meaning"],
     "properties": {k: {"type": "boolean"} for k in (*FLAGS, "same_meaning")},
 }
-#: the answers that reject: same_meaning false, and the flags that held up on the dev set (see module doc)
-DECIDING: tuple[str, ...] = ("answered",)
+#: the questions whose "yes" rejects a variant: those that held up on the dev set. On Qwen2.5-Coder-1.5B these four
+#: are raised on 15 of 200 faithful dev pairs and on 34/28/10/24 of 200 bad ones; `answered`, `not_a_request` and
+#: a "no" to `same_meaning` were given for nearly every pair, good or bad, so they are recorded but do not decide
+#: (the deterministic answered and not_a_request gates cover those failures). See BENCHMARKS.md.
+DECIDING: tuple[str, ...] = ("entity_or_language_changed", "constraint_dropped", "constraint_added", "negation_changed")
+#: whether same_meaning = false rejects on its own (see DECIDING: not on the models measured so far)
+MEANING_DECIDES = False
 #: characters of the record's answer shown to the judge: enough to recognise it inside a variant
 ANSWER_EXCERPT = 600
 MAX_TOKENS = 120
@@ -48,12 +53,13 @@ def job(key: str, lang: str, source: str, variant: str, answer: str, seed: int, 
     return Job(key=key, messages=messages(lang, source, variant, answer), schema=SCHEMA, seed=seed, sampling=judged)
 
 
-def verdict(value: dict[str, Any], deciding: tuple[str, ...] = DECIDING) -> Reject | None:
+def verdict(value: dict[str, Any], deciding: tuple[str, ...] = DECIDING,
+            meaning_decides: bool = MEANING_DECIDES) -> Reject | None:
     """The judge's Reject for an answer (code judge_<flag> or judge_meaning_changed), or None to keep."""
     for flag in deciding:
         if value.get(flag):
             return Reject(f"judge_{flag}", f"the judge says {flag.replace('_', ' ')} ({flags_text(value)})")
-    if not value.get("same_meaning", False):
+    if meaning_decides and not value.get("same_meaning", False):
         return Reject("judge_meaning_changed", f"the judge says the meaning changed ({flags_text(value)})")
     return None
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 #: dev: tuned on. holdout (1) and holdout2: measured blind once, then used to diagnose the gates (so no longer
 #: unseen). holdout3: written blind and measured once with the final gates: the unseen figure.
 SETS = [ROOT / "tests/data/quality" / f"{name}.jsonl" for name in (
-    "dev", "holdout_hand", "holdout_qwen", "holdout2_hand", "holdout2_qwen", "holdout3_hand")]
+    "dev", "holdout_hand", "holdout_qwen", "holdout2_hand", "holdout3_hand")]
 
 
 def load(path: Path, limit: int | None) -> list[dict]:

@@ -141,8 +141,8 @@ def test_judge_verdict_decides_by_the_measured_questions() -> None:
         assert judge.verdict({**base, flag: True, "same_meaning": True}).code == f"judge_{flag}"
     # recorded, not deciding: said of good and bad pairs alike on the 1.5B (see judge.DECIDING)
     assert judge.verdict({**base, "answered": True, "not_a_request": True, "same_meaning": True}) is None
-    assert judge.verdict({**base, "same_meaning": False}).code == "judge_meaning_changed"
-    assert judge.verdict({**base, "same_meaning": False}, meaning_decides=False) is None
+    assert judge.verdict({**base, "same_meaning": False}) is None
+    assert judge.verdict({**base, "same_meaning": False}, meaning_decides=True).code == "judge_meaning_changed"
     assert judge.verdict({**base, "answered": True, "same_meaning": True}, deciding=("answered",)).code == \
         "judge_answered"
 

@@ -27,13 +27,13 @@ SCHEMA: dict[str, Any] = {
     "properties": {k: {"type": "boolean"} for k in (*FLAGS, "same_meaning")},
 }
 #: the questions whose "yes" rejects a variant, and whether a "no" to same_meaning does (MEANING_DECIDES), chosen
-#: on a 100-pair slice of the dev set with Qwen2.5-Coder-1.5B (BENCHMARKS.md). same_meaning = false was said of 14 of
-#: 46 faithful and 28 of 54 wrong pairs: after the gates, 97% of what is kept is right (gates alone: 90%), at the
-#: price of more faithful variants dropped. `answered` and `not_a_request` were said of good and bad pairs alike, so
-#: they are recorded but do not decide (the deterministic gates of those names cover them). With few-shot turns in
-#: the prompt the four flags below told good from bad better, but same_meaning became "no" for nearly every pair.
+#: on the dev set with Qwen2.5-Coder-1.5B (BENCHMARKS.md). With the few-shot prompt these four were said of 15 of 200
+#: faithful and 34/28/10/24 of 200 wrong dev pairs; `answered`, `not_a_request` and a "no" to same_meaning were said
+#: of nearly every pair, good or bad, so they are recorded but do not decide (the deterministic answered and
+#: not_a_request gates cover those failures). Without the few-shot turns same_meaning did discriminate, but kept
+#: only 65% of the faithful pairs for no better precision on the held-out set.
 DECIDING: tuple[str, ...] = ("entity_or_language_changed", "constraint_dropped", "constraint_added", "negation_changed")
-MEANING_DECIDES = True
+MEANING_DECIDES = False
 #: characters of the record's answer shown to the judge: enough to recognise it inside a variant
 ANSWER_EXCERPT = 600
 MAX_TOKENS = 120

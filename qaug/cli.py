@@ -124,7 +124,7 @@ def run(
     from qaug.augment.base import registry, resolve_methods
     from qaug.config import RunConfig, parse_param_args
     from qaug.pipeline import Pipeline
-    from qaug.recipe import load_recipe, methods_for, pick
+    from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
 
     rc = load_recipe(recipe) if recipe else {}
     rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
@@ -133,6 +133,9 @@ def run(
         names = resolve_methods(methods_for(methods, task))
     else:
         names = resolve_methods(methods_for(rc.get("methods"), rc.get("task")))
+    note = below_bar_note(names)
+    if note and not quiet:
+        err_console.print(f"qaug: {note}", markup=False)
     params: dict[str, dict[str, Any]] = {}
     reg = registry()
     for name in names:  # recipe gates apply to every method that has such a parameter

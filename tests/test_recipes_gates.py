@@ -218,3 +218,15 @@ def test_a_bug_in_one_record_fails_that_record_only() -> None:
     good, broken = aug.augment_many([(EN, Rng(1)), (bad, Rng(2))])
     assert isinstance(good[0], Variant)
     assert isinstance(broken[0], Failure) and broken[0].reason == "internal error in rewrite: KeyError: 'boom'"
+
+
+def test_methods_below_the_precision_bar_leave_the_task_defaults_with_a_note(monkeypatch) -> None:
+    from qaug import recipe
+
+    for task, methods in recipe.TASKS.items():
+        assert not set(methods) & set(recipe.BELOW_BAR)
+        assert set(methods) | (set(recipe.TASK_METHODS[task]) & set(recipe.BELOW_BAR)) == set(recipe.TASK_METHODS[task])
+    monkeypatch.setattr(recipe, "BELOW_BAR", {"swap": 0.5})
+    note = recipe.below_bar_note(["rewrite", "swap"])
+    assert note is not None and "swap (50%)" in note and "rewrite" not in note
+    assert recipe.below_bar_note(["rewrite"]) is None

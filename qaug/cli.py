@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections import Counter
 import sys
 import time
@@ -492,7 +493,7 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
         if j.get("jobs"):
             out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
                               f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
-                              f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s of model time", markup=False)
+                              f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s", markup=False)
     if config.max_aug_ratio < 1.0 and stats.cap_dropped:
         kept = stats.variants_written
         out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
@@ -521,7 +522,11 @@ def _reasons(counter: Any, examples: dict[str, str], top: int = 3) -> str:
     shown = []
     for key, n in counter.most_common(top):
         text = examples.get(key, key)
-        shown.append(f"{text if len(text) <= 70 else text[:69] + '…'} ({n:,}{' like this' if text != key else ''})")
+        text = text if len(text) <= 60 else text[:59] + "…"
+        if re.fullmatch(r"[a-z0-9_]+", key) and text != key:  # a code: name it, with one real case
+            shown.append(f"{key} {n:,} (e.g. {text})")
+        else:
+            shown.append(f"{text} ({n:,}{' like this' if text != key else ''})")
     rest = len(counter) - top
     return ", ".join(shown) + (f", +{rest} more kinds (see the rejects file)" if rest > 0 else "")
 

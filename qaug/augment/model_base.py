@@ -7,6 +7,7 @@ window of records, and the text gates every model variant passes.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,7 +185,10 @@ class ModelAugmenter(Augmenter):
                 key = f"judge/{u_i}/{o_i}"
                 jobs.append(judge.job(key, unit.lang, source, variant, answer, 0, self.sampling))
                 where[key] = (u_i, o_i)
+        t0 = time.perf_counter()
         results = self.run_jobs(jobs)
+        if jobs:
+            self.judge_usage["seconds_ms"] += int((time.perf_counter() - t0) * 1000)
         checked = [list(outs) for outs in outcomes]
         for key, (u_i, o_i) in where.items():
             r = results.get(key)
@@ -193,7 +197,6 @@ class ModelAugmenter(Augmenter):
             if r is not None:
                 self.judge_usage.update({"jobs": 1, "prompt_tokens": r.prompt_tokens, "cached": int(r.cached),
                                          "completion_tokens": r.completion_tokens})
-                self.judge_usage["seconds_ms"] += int(r.seconds * 1000)
             if r is None or not r.ok:
                 checked[u_i][o_i] = Failure(f"judge: no verdict ({r.error if r else 'no result'})", stage="verify",
                                             text=jsonio.dumps_str(variant.data), code="judge_error")

@@ -60,14 +60,19 @@ def length_ratio(source: str, variant: str) -> float:
 
 def numbers(text: str) -> Counter:
     """Digit numbers of a text, thousands separators dropped, signs kept; 20万 counts as 200000, 3亿 as 300000000."""
-    out: Counter = Counter()
+    return Counter(value for value, _ in number_forms(text))
+
+
+def number_forms(text: str) -> list[tuple[str, str]]:
+    """(value, as written) of each digit number: ('200000', '20') for 20万, ('42', '42') for 42."""
+    out = []
     for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
         n = m.group(0).replace(",", "").lstrip("+")
-        scale = _SCALES.get(text_after(m, 1))
+        value, scale = n, _SCALES.get(text_after(m, 1))
         if scale and re.fullmatch(r"-?\d+(?:\.\d+)?", n):
-            value = float(n) * scale
-            n = str(int(value)) if value.is_integer() else n
-        out[n] += 1
+            scaled = float(n) * scale
+            value = str(int(scaled)) if scaled.is_integer() else n
+        out.append((value, n))
     return out
 
 
@@ -89,9 +94,12 @@ def lost_literal(source: str, variant: str) -> tuple[str, str] | None:
 
 
 def lost_number(source: str, variant: str) -> str | None:
-    """The first number of the source the variant lacks (a small one may be spelled out: 3 -> three / 三)."""
-    var = numbers(variant)
-    missing = [n for n in numbers(source) if n not in var and n.lstrip("-") not in var and not spelled_out(n, variant)]
+    """The first number of the source the variant lacks (a small one may be spelled out: 3 -> three / 三; 20万 may
+    be 200000, or 20 with the unit said in words)."""
+    forms = number_forms(variant)
+    var = {v for v, _ in forms} | {raw for _, raw in forms}
+    missing = [n for n, raw in number_forms(source)
+               if not ({n, n.lstrip("-"), raw} & var) and not spelled_out(n, variant)]
     return sorted(missing)[0] if missing else None
 
 

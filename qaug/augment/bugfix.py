@@ -21,7 +21,7 @@ from qaug.llm.prompts import prompt_file
 from qaug.augment.steps import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
-from qaug.quality.textgates import GateInput
+from qaug.quality.textgates import GateInput, Reject
 from qaug.records import with_texts
 
 CORRUPTION_SCHEMA: dict[str, Any] = {
@@ -71,27 +71,27 @@ class BugFix(AnswerMethod):
         budget = min(self.sampling.max_tokens, 96 + 3 * len(text))
         unit.jobs.append(self.job(f"{index}/{kind}", msgs, CORRUPTION_SCHEMA, unit.rng, max_tokens=budget))
 
-    def corruption_reason(self, kind: str, original: str, corrupted: str) -> str | None:
+    def corruption_reason(self, kind: str, original: str, corrupted: str) -> Reject | None:
         """Why `corrupted` is not one real, well-formed error in `original`, or None."""
         if not corrupted.strip():
-            return "empty corrupted solution"
+            return Reject("empty", "empty corrupted solution")
         if filters.normalize(corrupted) == filters.normalize(original):
-            return "corrupted solution is identical to the original"
+            return Reject("identical", "corrupted solution is identical to the original")
         ratio = textgates.length_ratio(GateInput(original, corrupted), self.gate_settings())
         if ratio is not None:
-            return ratio.detail
+            return ratio
         sim = filters.similarity(original, corrupted)
         if sim < self.min_similarity:
-            return f"corrupted solution is a rewrite, not one error (similarity {sim:.2f})"
+            return Reject("not_one_error", f"corrupted solution is a rewrite, not one error (similarity {sim:.2f})")
         if kind == "code":
             code = python_code(original)
             trees, error = python_at(corrupted, code)
             if error:
-                return f"corrupted code does not parse: {error}"
+                return Reject("code_changed", f"corrupted code does not parse: {error}")
             if [ast.dump(t) for t in trees] == code.dumps():
-                return "corrupted code has the same syntax tree as the original"
+                return Reject("no_error", "corrupted code has the same syntax tree as the original")
         elif math_tokens(corrupted) == math_tokens(original):
-            return "corrupted solution changes no number or operator"
+            return Reject("no_error", "corrupted solution changes no number or operator")
         return None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
@@ -102,12 +102,12 @@ class BugFix(AnswerMethod):
         kind = job.key.rsplit("/", 1)[1]
         path, original = unit.texts[0]
         corrupted, error = result.value["corrupted"], " ".join(result.value["error"].split())
-        reason = self.corruption_reason(kind, original, corrupted)
-        if reason:
-            return [Failure(reason, stage="gate", text=corrupted)]
+        reject = self.corruption_reason(kind, original, corrupted)
+        if reject is not None:
+            return [Failure(reject.detail, stage="gate", text=corrupted, code=reject.code)]
         data = self._sample(unit, original, corrupted)
         if data == unit.record.data:
-            return [Failure("identical to source", stage="gate", text=corrupted)]
+            return [Failure("identical to source", stage="gate", text=corrupted, code="identical")]
         return [Variant(data, info={"lang": unit.lang, "kind": kind, "error": error, "field": path_name(path)})]
 
     def _sample(self, unit: Unit, original: str, corrupted: str) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def test_recipe_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_task_picks_methods_and_explicit_methods_win() -> None:
-    assert methods_for(None, "sft") == ["rewrite", "roleplay", "swap"]
+    assert methods_for(None, "sft") == ["swap"]  # rewrite and roleplay are below the precision bar (recipe.BELOW_BAR)
     assert methods_for("perturb", "sft") == ["perturb"]
     assert methods_for(None, None) == ["rewrite"]
     with pytest.raises(UsageError):
@@ -230,3 +230,13 @@ def test_methods_below_the_precision_bar_leave_the_task_defaults_with_a_note(mon
     note = recipe.below_bar_note(["rewrite", "swap"])
     assert note is not None and "swap (50%)" in note and "rewrite" not in note
     assert recipe.below_bar_note(["rewrite"]) is None
+
+
+def test_a_task_with_no_method_over_the_bar_says_so() -> None:
+    from qaug import recipe
+
+    empty = [t for t, ms in recipe.TASKS.items() if not ms]
+    for task in empty:
+        with pytest.raises(UsageError, match="precision bar"):
+            methods_for(None, task)
+    assert methods_for(None, "structured") == ["structural"]

@@ -155,3 +155,11 @@ def test_an_answer_label_is_not_the_answer() -> None:
     g = GateInput("Calculate the daily dose for a 68 kg patient at 25 mg/kg/day.",
                   "Work out the daily dose for a 68 kg patient at 25 mg/kg/day.", answer="Daily dose: 1700 mg")
     assert textgates.answered(g, S) is None
+
+
+def test_a_question_word_inside_a_statement_does_not_make_it_a_request() -> None:
+    assert not terms.is_request("Precision and recall are measures of how well a classifier works.")
+    assert terms.is_request("How does a bicycle gear work") and terms.is_request("Explain how a gear works.")
+    g = GateInput("Explain precision and recall with a simple example.",
+                  "Precision and recall are measures of how well a classifier finds the right items.")
+    assert textgates.not_a_request(g, S).code == "not_a_request"

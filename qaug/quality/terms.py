@@ -107,7 +107,9 @@ assemble set configure install run execute evaluate benchmark profile log docume
 """.split())
 _EN_ASK = re.compile(r"\?|\b(?:please|kindly|could you|can you|would you|will you|i need|i want|i'd like|i would like|"
                      r"help me|tell me|show me|let's|let us|your task|you should|you need to|you must|i'm looking for|"
-                     r"i am looking for|what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+                     r"i am looking for)\b", re.IGNORECASE)
+#: question words ask only where a clause starts with them ("How does X work"), not inside one ("measures of how well")
+_EN_WH = frozenset("what which who whom whose when where why how is are do does did can could would should will".split())
 _EN_CLAUSE_START = re.compile(r"(?:^|[.!?:;,\n]\s*|\b(?:then|and|but|also)\s+)"
                               r"(?:(?:now|first|then|also|just|briefly|simply|quickly|carefully|next|finally)\s+)?"
                               r"([A-Za-z]+)", re.IGNORECASE)
@@ -440,7 +442,8 @@ def is_request(text: str) -> bool:
         return bool(_ZH_ASK.search(text) or _ZH_VERB_START.search(text))
     if _EN_ASK.search(text):
         return True
-    return any(m.group(1).lower() in _EN_VERBS for m in _EN_CLAUSE_START.finditer(text))
+    return any(m.group(1).lower() in _EN_VERBS or (m.group(1).lower() in _EN_WH and m.start(1) == 0)
+               for m in _EN_CLAUSE_START.finditer(text))
 
 
 _ZH_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而请把被将对从向给为以于之其这那个些一下吗呢吧啊么如何怎哪着过得地所并且等能可要会用"

@@ -41,17 +41,45 @@ def loads(raw: bytes | str) -> Any:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _LONG_DIGITS.search(data) is None:
         try:
-            return orjson.loads(data)
+            value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise JSONLineError(str(exc)) from None
-    text = data.decode("utf-8") if isinstance(raw, bytes) else raw
+        if data.count(b"[") + data.count(b"{") > MAX_DEPTH:  # only then can it be too deep
+            _check_depth(value)
+        return value
     try:
+        text = data.decode("utf-8") if isinstance(raw, bytes) else raw
         value, end = _STDLIB_DECODER.raw_decode(text.strip())
-    except json.JSONDecodeError as exc:
+        if end != len(text.strip()):
+            raise JSONLineError(f"extra data after the JSON value at char {end}")
+        # a lone surrogate (\ud83d) that orjson would refuse cannot be written as UTF-8 either
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except JSONLineError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise JSONLineError(f"invalid UTF-8 at byte {exc.start}") from None
+    except UnicodeEncodeError:
+        raise JSONLineError("a string holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode") from None
+    except RecursionError:
+        raise JSONLineError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, and integers over Python's digit limit
         raise JSONLineError(str(exc)) from None
-    if end != len(text.strip()):
-        raise JSONLineError(f"extra data after the JSON value at char {end}")
+    _check_depth(value)
     return value
+
+
+MAX_DEPTH = 255  # the deepest nesting orjson writes; deeper records are refused at read time, never at write
+
+
+def _check_depth(value: Any) -> None:
+    """JSONLineError for a value nested deeper than MAX_DEPTH (iterative: no recursion to overflow)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise JSONLineError(f"nested more than {MAX_DEPTH} levels deep")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
 
 
 def dumps(value: Any) -> bytes:

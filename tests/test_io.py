@@ -9,7 +9,7 @@ from pathlib import Path
 from qaug.io import InputReject, companion_paths, read_items
 from qaug.records import Record
 
-from conftest import write_jsonl
+from conftest import read_jsonl, run_cli, write_jsonl
 
 
 def _split(items):
@@ -130,3 +130,28 @@ def test_qaug_output_read_back_uses_the_unique_provenance_id(tmp_path: Path) -> 
     items = list(read_items(src))
     assert [i.id for i in items if isinstance(i, Record)] == ["en-1", "en-1/perturb/0", "en-1/perturb/1"]
     assert all("_qaug" not in i.data and i.data["id"] == "en-1" for i in items)
+
+
+POISON = {
+    "lone surrogate beside a long number": b'{"instruction": "a \\ud83d b", "n": 12345678901234567890}',
+    "invalid UTF-8 beside a long number": b'{"instruction": "\xff\xfe", "n": 12345678901234567890}',
+    "a 5000-digit integer": b'{"instruction": "x", "n": ' + b"1" * 5000 + b"}",
+    "100k-deep nesting": b'{"n": 12345678901234567890, "x": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    "990-deep nesting": b'{"instruction": "x", "x": ' + b"[" * 990 + b"]" * 990 + b"}",
+}
+
+
+def test_poison_lines_become_rejects_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Each line that used to end a run (UnicodeEncodeError, ValueError, RecursionError) is one read reject."""
+    good = [json.dumps({"instruction": f"Say {i}.", "output": str(i)}).encode() for i in range(4)]
+    lines = [good[0], *POISON.values(), *good[1:]]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "o.jsonl"
+    proc = run_cli("run", str(src), "-o", str(out), "-m", "shuffle_keys", "-q")
+    assert proc.returncode == 0, proc.stderr
+    rejects = read_jsonl(tmp_path / "o.rejects.jsonl")
+    assert sorted(r["line"] for r in rejects) == list(range(2, 2 + len(POISON)))
+    assert all(r["stage"] == "read" and r["reason"] and r["code"] for r in rejects)
+    report = json.loads((tmp_path / "o.report.json").read_text())
+    assert report["input_lines"] == report["originals_written"] + report["input_rejects"] == len(lines)

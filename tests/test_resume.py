@@ -188,3 +188,42 @@ def test_no_network_needed_or_attempted(tmp_path: Path, tiny_gguf: Path) -> None
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "attempts.log").exists()
+
+
+def _contend(path: str, start, done, won) -> None:
+    from qaug.errors import UsageError
+    from qaug.lock import OutputLock
+
+    lock = OutputLock(Path(path))
+    start.wait()
+    try:
+        lock.acquire()
+        won.put(os.getpid())
+    except UsageError:
+        pass
+    done.wait()  # hold it until both have tried
+    lock.release()
+
+
+def test_two_processes_racing_for_the_lock_never_both_win(tmp_path: Path) -> None:
+    """Issue 11: an empty (not yet written) lock file was taken for stale and deleted; both runs won."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("fork")
+    for i in range(40):
+        out = tmp_path / f"o{i}.jsonl"
+        start, done, won = ctx.Barrier(2), ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_contend, args=(str(out), start, done, won)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        winners = []
+        try:
+            winners.append(won.get(timeout=5))
+            winners.append(won.get(timeout=0.1))  # a second winner, if the lock let both in
+        except queue.Empty:
+            pass
+        assert len(winners) == 1, f"round {i}: {len(winners)} winners"
+        assert not (tmp_path / f"o{i}.jsonl.lock").exists() and not list(tmp_path.glob("*.tmp"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 from collections import Counter
 import sys
 import time
@@ -182,6 +183,11 @@ def run(
         "repeat_penalty": pick(repeat_penalty, rsampling, "repeat_penalty", 1.05),
         "max_tokens": pick(max_tokens, rsampling, "max_tokens", 512),
     }
+    spool_dir = _spool_streams(inputs, output, resume)
+    if spool_dir is not None:
+        from qaug.spool import is_stream, spool
+
+        inputs = [spool(p, spool_dir) if is_stream(p) else p for p in inputs]
     config = RunConfig(
         inputs=tuple(inputs), output=output, methods=tuple(names), method_params=params,
         seed=pick(seed, rc, "seed", 0), fmt=pick(fmt, rc, "format", None),
@@ -217,6 +223,24 @@ def run(
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
                           f"rejected, see {config.rejects_path}); a wrong --format or --fields?", markup=False)
+
+
+def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[Path]:
+    """A private folder beside the output for inputs that are streams (`-`, a pipe), or None when there are none."""
+    from qaug.spool import is_stream
+
+    if not any(is_stream(p) for p in inputs):
+        return None
+    if resume:
+        raise UsageError("--resume needs the same input files, and stdin or a pipe can be read only once; "
+                         "save the stream to a file to make a run resumable")
+    import atexit
+    import tempfile
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".qaug-stdin-", dir=output.parent))
+    atexit.register(shutil.rmtree, folder, True)  # however the run ends
+    return folder
 
 
 def _open_engine(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:

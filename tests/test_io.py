@@ -155,3 +155,35 @@ def test_poison_lines_become_rejects_and_the_run_goes_on(tmp_path: Path) -> None
     assert all(r["stage"] == "read" and r["reason"] and r["code"] for r in rejects)
     report = json.loads((tmp_path / "o.report.json").read_text())
     assert report["input_lines"] == report["originals_written"] + report["input_rejects"] == len(lines)
+
+
+def test_stdin_and_pipes_are_read_once_and_nothing_is_lost(tmp_path: Path) -> None:
+    """Issue 11: a piped input was hashed first, so the run saw an empty file and wrote 0 records."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from conftest import ROOT
+
+    rows = [{"instruction": f"Say {i}.", "output": str(i)} for i in range(5)]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    for name, arg in (("dash", "-"), ("devstdin", "/dev/stdin")):
+        out = tmp_path / f"{name}.jsonl"
+        proc = subprocess.run([sys.executable, "-m", "qaug", "run", arg, "-o", str(out), "-m", "shuffle_keys", "-q"],
+                              input=data, capture_output=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads((tmp_path / f"{name}.report.json").read_text())
+        assert report["records"] == 5 and report["originals_written"] == 5
+        assert not list(tmp_path.glob(".qaug-stdin-*"))  # the private copy is gone
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer.start()
+    proc = run_cli("run", str(fifo), "-o", str(tmp_path / "f.jsonl"), "-m", "shuffle_keys", "-q")
+    writer.join(10)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "f.report.json").read_text())["records"] == 5
+    proc = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", str(tmp_path / "dash.jsonl"), "-m",
+                           "shuffle_keys", "-q", "--resume"], input=data, capture_output=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and b"read only once" in proc.stderr

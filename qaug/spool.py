@@ -1,0 +1,49 @@
+"""Inputs that can be read only once (stdin as `-`, /dev/stdin, a named pipe, bash's <(...)): copied to a file first.
+
+A run reads each input more than once (its sha256 for the journal, its size for progress, then its records),
+which a pipe cannot give: the first read would drain it and the run would see an empty file. Copying the
+stream once, in chunks, into a private folder beside the output keeps memory flat and loses nothing.
+Such a run cannot be resumed: the stream is gone when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def is_stream(path: Path) -> bool:
+    """`-`, or anything that is not a regular file (a pipe, a character device such as /dev/stdin on a tty)."""
+    if str(path) == "-":
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # a missing file is reported by the run, as usual
+
+
+def spool(path: Path, folder: Path) -> Path:
+    """Copy one stream into `folder` under its own name ("stdin" for `-`); the copy's path."""
+    name = "stdin" if str(path) == "-" else path.name or "stream"
+    target = folder / name
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{name}.{n}"
+    if str(path) == "-":
+        _copy(sys.stdin.buffer, target)
+    else:
+        with open(path, "rb") as src:
+            _copy(src, target)
+    return target
+
+
+def _copy(src: BinaryIO, target: Path) -> None:
+    with open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, CHUNK)

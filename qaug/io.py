@@ -22,7 +22,8 @@ from qaug.records import FORMATS, Record, detect_format, validate
 
 BOM = b"\xef\xbb\xbf"
 PREVIEW_BYTES = 4096
-DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+MB = 1024 * 1024  # --max-line-mb counts in these, so a reject says "8 MB", as the option was given
+DEFAULT_MAX_LINE_BYTES = 8 * MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ def _jsonl_values(stream: IO[bytes], source: str, max_line_bytes: int) -> Iterat
                 if not chunk or chunk.endswith(b"\n"):
                     break
             yield InputReject(source, lineno,
-                              f"line is {size / 1e6:.1f} MB, over the {max_line_bytes / 1e6:.1f} MB limit (--max-line-mb)",
+                              f"line is {size / MB:.1f} MB, over the {max_line_bytes / MB:g} MB limit (--max-line-mb)",
                               _text(line[:PREVIEW_BYTES]), truncated=True)
             continue
         body = line.rstrip(b"\r\n")

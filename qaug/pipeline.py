@@ -24,7 +24,7 @@ from qaug import faults
 from qaug.io import ByteCounter, InputReject, JsonlWriter, journal_path, read_items, write_json_atomic
 from qaug.journal import Checkpoint, Journal, differences, file_digest
 from qaug.lock import OutputLock
-from qaug.provenance import ORIGINAL, child_id, output_line, provenance
+from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
@@ -344,11 +344,11 @@ class Pipeline:
         source = f"{record.source}:{record.line}"
         if cfg.keep_originals:
             self._out.write_raw(output_line(g.parent_bytes, provenance(
-                id=record.id, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
+                id=output_id(record.id), parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
             self.stats.originals_written += 1
         for m, cid, idx, data_bytes, outcome in g.accepted:
             self._out.write_raw(output_line(data_bytes, provenance(
-                id=cid, parent=record.id, method=m.augmenter.name, version=m.augmenter.version, seed=cfg.seed,
+                id=cid, parent=output_id(record.id), method=m.augmenter.name, version=m.augmenter.version, seed=cfg.seed,
                 index=idx, params=m.params_json, source=source, model=m.model, info=outcome.info,
                 score=outcome.score, review=outcome.review)))
             self.stats.method(m.augmenter.name).written += 1
@@ -398,7 +398,7 @@ class Pipeline:
         code = code or reason_code(reason)
         self.stats.method(method).reject(reason, code)
         self.stats.reject(stage, reason, code)
-        self._rej.write({"source": record.source, "line": record.line, "parent": record.id, "method": method,
+        self._rej.write({"source": record.source, "line": record.line, "parent": output_id(record.id), "method": method,
                          "stage": stage, "code": code, "reason": reason, "raw": raw, "truncated": False})
         if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")

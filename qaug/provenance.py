@@ -6,6 +6,7 @@ all lines, so nested values (params, info) are JSON strings and absent values ar
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from qaug import jsonio
@@ -14,9 +15,21 @@ ORIGINAL = "original"
 _EMPTY = "{}"
 
 
+_VARIANT_LIKE = re.compile(r"/[A-Za-z_][\w-]*/\d+$")
+
+
+def output_id(record_id: str) -> str:
+    """A record's id as written in `_qaug.id`: unchanged, unless it looks like a variant id (ends in
+    /method/N) or holds a '%'; then '%' and '/' are escaped. No original's id can then equal a variant's:
+    input 'r1/flatten/0' is written 'r1%2Fflatten%2F0', while r1's first flatten variant is 'r1/flatten/0'."""
+    if "%" not in record_id and not _VARIANT_LIKE.search(record_id):
+        return record_id
+    return record_id.replace("%", "%25").replace("/", "%2F")
+
+
 def child_id(parent_id: str, method: str, index: int) -> str:
-    """Stable child ids: a rerun with the same seed gives the same ids."""
-    return f"{parent_id}/{method}/{index}"
+    """Stable child ids: a rerun with the same seed gives the same ids; `parent_id` is the record's own id."""
+    return f"{output_id(parent_id)}/{method}/{index}"
 
 
 def provenance(*, id: str, parent: str | None, method: str, seed: int, index: int = 0,

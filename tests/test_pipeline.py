@@ -180,3 +180,19 @@ def test_the_cap_deals_variants_round_the_methods(tmp_path: Path) -> None:
     assert stats.cap_dropped > 0  # the cap binds: 20 originals allow 8 variants
     assert all(n >= 1 for n in written.values()), written  # and no method asked for is crowded out
     assert sum(written.values()) <= 0.3 / 0.7 * stats.originals_written + 1
+
+
+def test_output_ids_are_unique_even_when_an_input_id_looks_like_a_variant_id(tmp_path: Path) -> None:
+    """Issue 11: input ids r1 and r1/flatten/0 with -m flatten gave two lines with _qaug.id r1/flatten/0."""
+    from conftest import run_cli
+
+    src = write_jsonl(tmp_path / "in.jsonl", [
+        {"id": "r1", "instruction": "x", "output": '{"a": {"b": 1}}'},
+        {"id": "r1/flatten/0", "instruction": "y", "output": '{"a": {"b": 2}}'},
+        {"id": "50%/x", "instruction": "z", "output": '{"a": {"b": 3}}'},
+    ])
+    proc = run_cli("run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "flatten", "--max-aug-ratio", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    ids = [r["_qaug"]["id"] for r in read_jsonl(tmp_path / "o.jsonl")]
+    assert len(ids) == len(set(ids)) == 6
+    assert {"r1", "r1%2Fflatten%2F0", "50%25%2Fx", "r1/flatten/0", "r1%2Fflatten%2F0/flatten/0"} <= set(ids)

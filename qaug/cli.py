@@ -235,10 +235,8 @@ def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[P
         raise UsageError("--resume needs the same input files, and stdin or a pipe can be read only once; "
                          "save the stream to a file to make a run resumable")
     import atexit
-    import tempfile
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".qaug-stdin-", dir=output.parent))
+    folder = output.parent / f".qaug-stdin-{os.getpid()}"  # made by spool() once a stream is open
     atexit.register(shutil.rmtree, folder, True)  # however the run ends
     return folder
 

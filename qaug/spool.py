@@ -29,18 +29,24 @@ def is_stream(path: Path) -> bool:
 
 
 def spool(path: Path, folder: Path) -> Path:
-    """Copy one stream into `folder` under its own name ("stdin" for `-`); the copy's path."""
+    """Copy one stream into `folder` under its own name ("stdin" for `-`); the copy's path.
+
+    The folder is made only once the stream is open: opening a named pipe waits for its writer, and a run
+    stopped while waiting leaves nothing behind.
+    """
     name = "stdin" if str(path) == "-" else path.name or "stream"
-    target = folder / name
-    n = 1
-    while target.exists():
-        n += 1
-        target = folder / f"{name}.{n}"
-    if str(path) == "-":
-        _copy(sys.stdin.buffer, target)
-    else:
-        with open(path, "rb") as src:
-            _copy(src, target)
+    src = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"{name}.{n}"
+        _copy(src, target)
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
     return target
 
 

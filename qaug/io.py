@@ -93,7 +93,7 @@ def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT
             elif kind == "json":
                 values = _json_array_values(stream, source)
             else:
-                values = _csv_values(stream, source, "\t" if kind == "tsv" else ",")
+                values = _csv_values(stream, source, "\t" if kind == "tsv" else ",", max_line_bytes)
             yield from _to_items(values, source, fmt)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             yield InputReject(source, None, f"file could not be read to the end: {exc}", "")
@@ -219,16 +219,34 @@ def _json_array_values(stream: IO[bytes], source: str) -> Iterator[tuple[int, An
         yield i, item, jsonio.dumps_str(item)
 
 
-def _csv_values(stream: IO[bytes], source: str, delimiter: str) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+def _csv_values(stream: IO[bytes], source: str, delimiter: str,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    """Rows as dicts; every reject keeps the row's own text (truncated past --max-line-mb, and marked so)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text, delimiter=delimiter)
+    consumed: list[str] = []  # the physical lines of the row being read: its raw text, as written
+
+    def lines() -> Iterator[str]:
+        for line in text:
+            consumed.append(line)
+            yield line
+
+    def raw_row() -> tuple[str, bool]:
+        raw = "".join(consumed).rstrip("\r\n")
+        consumed.clear()
+        raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return (raw[:PREVIEW_BYTES], True) if len(raw) > max_line_bytes else (raw, False)
+
+    csv.field_size_limit(max(max_line_bytes, 131072))
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as exc:
-        yield InputReject(source, 1, f"unreadable CSV header: {exc}", "")
+        raw, cut = raw_row()
+        yield InputReject(source, 1, f"unreadable CSV header: {exc}", raw, truncated=cut)
         return
+    consumed.clear()
     if len(set(header)) != len(header):
         yield InputReject(source, 1, "CSV header repeats a column name", delimiter.join(header))
         return
@@ -239,19 +257,21 @@ def _csv_values(stream: IO[bytes], source: str, delimiter: str) -> Iterator[tupl
         except StopIteration:
             return
         except csv.Error as exc:
-            yield InputReject(source, start, f"unreadable CSV row: {exc}", "")
+            raw, cut = raw_row()
+            yield InputReject(source, start, f"unreadable CSV row: {exc}", raw, truncated=cut)
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
-        raw = delimiter.join(row)
+        raw, cut = raw_row()
         if any(_has_surrogates(cell) for cell in row):
-            yield InputReject(source, line, "invalid UTF-8", raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+            yield InputReject(source, line, "invalid UTF-8", raw, truncated=cut)
             continue
         if not row or all(not cell.strip() for cell in row):
-            yield InputReject(source, line, "blank line", raw)
+            yield InputReject(source, line, "blank line", raw, truncated=cut)
             continue
         if len(row) != len(header):
-            yield InputReject(source, line, f"row has {len(row)} fields, the header has {len(header)}", raw)
+            yield InputReject(source, line, f"row has {len(row)} fields, the header has {len(header)}", raw,
+                              truncated=cut)
             continue
         yield line, dict(zip(header, row)), raw
 

@@ -187,3 +187,16 @@ def test_stdin_and_pipes_are_read_once_and_nothing_is_lost(tmp_path: Path) -> No
     proc = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", str(tmp_path / "dash.jsonl"), "-m",
                            "shuffle_keys", "-q", "--resume"], input=data, capture_output=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and b"read only once" in proc.stderr
+
+
+def test_csv_rejects_keep_the_row_as_written_and_big_fields_are_read(tmp_path: Path) -> None:
+    """Issue 11: a field over 131,072 characters was rejected with raw "" (the row kept nowhere)."""
+    big = "x" * 200_000
+    path = tmp_path / "d.csv"
+    path.write_text(f'instruction,output\n"Say ""hi"", then stop",ok\n{big},long\n"a","b","c"\n', encoding="utf-8")
+    recs, rejs = _split(list(read_items(path)))
+    assert [r.data["instruction"][:5] for r in recs] == ['Say "', "xxxxx"]
+    assert len(recs[1].data["instruction"]) == 200_000
+    assert [(r.line, r.raw) for r in rejs] == [(4, '"a","b","c"')]  # the row as written, quotes and all
+    recs, rejs = _split(list(read_items(path, max_line_bytes=100_000)))
+    assert [r.line for r in rejs] == [3, 4] and rejs[0].truncated and rejs[0].raw.startswith("xxxx")

@@ -87,11 +87,7 @@ def gate_pair(pair: Pair, methods: dict[str, ModelAugmenter]) -> tuple[list[Reje
     if aug is None:
         aug = methods[pair.method] = registry()[pair.method]()
     g = pair.gate_input
-    settings = aug.gate_settings()
-    rejects = textgates.all_rejects(g, settings, aug.gates)
-    extra = aug.extra_gate(g)
-    if extra is not None:
-        rejects.append(extra)
+    rejects = aug.text_rejects(g)
     scores: dict[str, Any] = {"overlap": round(textgates.overlap(g.source, g.variant), 3),
                               "similarity": round(filters.similarity(g.source, g.variant), 3),
                               "length_ratio": round(filters.length_ratio(g.source, g.variant), 3)}
@@ -100,10 +96,9 @@ def gate_pair(pair: Pair, methods: dict[str, ModelAugmenter]) -> tuple[list[Reje
 
         score = chrf(g.variant, g.source)
         scores["chrf"] = round(score, 2)
-        if score < aug.min_chrf:
-            rejects.append(Reject("chrf_low", f"chrF {score:.1f} below {aug.min_chrf:g}"))
-        elif score > aug.max_chrf:
-            rejects.append(Reject("chrf_high", f"chrF {score:.1f} above {aug.max_chrf:g}"))
+        band = aug.chrf_reject(score)  # type: ignore[attr-defined]
+        if band is not None:
+            rejects.append(band)
     return rejects, scores
 
 

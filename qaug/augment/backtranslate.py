@@ -12,6 +12,7 @@ from qaug.augment.base import Failure, Outcome, Param, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
 from qaug.quality.lang import detect
+from qaug.quality.textgates import Reject
 from qaug.rng import Rng
 
 def chrf(hypothesis: str, reference: str) -> float:
@@ -71,6 +72,14 @@ class BackTranslate(ModelAugmenter):
         second = self.run_jobs(back_jobs)
         return [[u.skip] if u.skip is not None else self._build(i, u, first, second) for i, u in enumerate(planned)]
 
+    def chrf_reject(self, score: float) -> Reject | None:
+        """A round trip's chrF to its source outside [min_chrf, max_chrf]: drifted, or a near-copy (qaug score too)."""
+        if score < self.min_chrf:
+            return Reject("chrf_low", f"round trip drifted: chrF {score:.1f} below {self.min_chrf:g}")
+        if score > self.max_chrf:
+            return Reject("chrf_high", f"round trip is a near-copy: chrF {score:.1f} above {self.max_chrf:g}")
+        return None
+
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:  # pragma: no cover - two-phase
         raise NotImplementedError
 
@@ -104,13 +113,9 @@ class BackTranslate(ModelAugmenter):
                 out.append(failed)
                 continue
             score = round(sum(chrf(b, t) for b, (_, t) in zip(backs, unit.texts)) / len(backs), 2)
-            if score < self.min_chrf:
-                out.append(Failure(f"round trip drifted: chrF {score:.1f} below {self.min_chrf:g}", stage="gate",
-                                   text=backs[0], code="chrf_low"))
-                continue
-            if score > self.max_chrf:
-                out.append(Failure(f"round trip is a near-copy: chrF {score:.1f} above {self.max_chrf:g}", stage="gate",
-                                   text=backs[0], code="chrf_high"))
+            band = self.chrf_reject(score)
+            if band is not None:
+                out.append(Failure(band.detail, stage="gate", text=backs[0], code=band.code))
                 continue
             variant = self.variant_from(unit, backs, {"pivot_lang": pivot, "pivot": pivots, "lang": unit.lang,
                                                       "chrf": score}, siblings)

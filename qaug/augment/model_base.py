@@ -19,6 +19,7 @@ from qaug.llm.engine import Engine, Job, Result, Sampling
 from qaug.quality import judge, textgates
 from qaug.llm.prompts import Messages, chat
 from qaug.quality.lang import detect
+from qaug.quality.terms import must_keep
 from qaug.quality.textgates import GateInput, GateSettings, Reject
 from qaug import jsonio
 from qaug.records import Path, Record, answer_to, context_of, text_role, with_texts
@@ -234,6 +235,16 @@ class ModelAugmenter(Augmenter):
     def text_gate(self, g: GateInput) -> Reject | None:
         """The first gate that rejects the variant text, or None; methods add checks through extra_gate."""
         return textgates.check(g, self.gate_settings(), self.gates) or self.extra_gate(g)
+
+    def text_rejects(self, g: GateInput) -> list[Reject]:
+        """Every gate's Reject of a variant text, extra_gate's last: what `qaug score` reports."""
+        rejects = textgates.all_rejects(g, self.gate_settings(), self.gates)
+        extra = self.extra_gate(g)
+        return rejects + [extra] if extra is not None else rejects
+
+    def keep_list(self, text: str, lang: str) -> str:
+        """The prompt's "must keep" line: what the gates will check (terms.must_keep), or a dash for none."""
+        return ", ".join(must_keep(text)) or ("（无）" if lang == "zh" else "-")
 
     def extra_gate(self, g: GateInput) -> Reject | None:
         """A method's own check after the shared gates (word overlap for synonym, step order for steps)."""

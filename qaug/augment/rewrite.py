@@ -7,7 +7,6 @@ from typing import Any
 from qaug.augment.base import Failure, Outcome, Param, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.llm.engine import Result
-from qaug.quality.terms import must_keep
 
 
 def variants_schema(n: int) -> dict[str, Any]:
@@ -27,7 +26,7 @@ class Rewrite(ModelAugmenter):
     def plan(self, unit: Unit, index: int) -> None:
         schema = variants_schema(self.n)
         for k, (_, text) in enumerate(unit.texts):
-            keep = ", ".join(must_keep(text)) or ("（无）" if unit.lang == "zh" else "-")
+            keep = self.keep_list(text, unit.lang)
             msgs = self.messages(unit.lang, n=self.n, text=text, language=unit.lang, keep=keep)
             budget = min(self.sampling.max_tokens, 64 + self.n * (2 * len(text) + 32))
             unit.jobs.append(self.job(f"{index}/{k}", msgs, schema, unit.rng, max_tokens=budget))

@@ -14,7 +14,6 @@ from qaug.augment.base import Outcome, Param, Skip, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
-from qaug.quality.terms import must_keep
 
 DEFAULT_PERSONAS = ("student", "domain expert", "busy manager", "non-native speaker")
 #: Chinese names of the default personas, used as the answer's keys in the zh prompt.
@@ -60,7 +59,7 @@ class Roleplay(ModelAugmenter):
         text = unit.texts[0][1]
         keys = self.persona_keys(unit.lang)
         example = json.dumps({k: "..." for k in keys}, ensure_ascii=False)
-        keep = ", ".join(must_keep(text)) or ("（无）" if unit.lang == "zh" else "-")
+        keep = self.keep_list(text, unit.lang)
         msgs = self.messages(unit.lang, personas=("、" if unit.lang == "zh" else ", ").join(keys), n=len(keys),
                              text=text, language=unit.lang, example=example, keep=keep)
         budget = min(self.sampling.max_tokens, 64 + len(keys) * (2 * len(text) + 48))

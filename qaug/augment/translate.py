@@ -167,7 +167,7 @@ class Translate(ModelAugmenter):
             return
         p = prompt_file(self.prompt_name)["zh" if unit.lang == "zh" else "en"]
         label = offered_label(unit.record)
-        keep = self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
+        keep = self.kept_terms(label)
         for k, (path, text) in enumerate(unit.texts):
             if not self.needs_translation(text, target) or (label and path == label[0]):
                 continue  # a label from the prompt's own option set stays as is: the label space must not change
@@ -185,9 +185,14 @@ class Translate(ModelAugmenter):
         if not unit.jobs:
             unit.skip = Skip(f"nothing to translate: only code, JSON or text already in {target}")
 
+    def kept_terms(self, label: tuple[Path, list[str]] | None) -> tuple[Term, ...]:
+        """The glossary, plus the record's offered label options as terms kept as they are (line 0)."""
+        return self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
+
     def translation_reason(self, source: str, translation: str, target: str, role: str = "data",
-                           record: Record | None = None) -> tuple[Reject | None, str]:
-        """(why to reject or None, the translation with code blocks put back)."""
+                           keep: tuple[Term, ...] | None = None) -> tuple[Reject | None, str]:
+        """(why to reject or None, the translation with code blocks put back); `keep`: kept_terms (the glossary
+        when not given)."""
         if not translation.strip():
             return Reject("empty", "empty translation"), translation
         masked, blocks = mask_code(source)
@@ -205,8 +210,7 @@ class Translate(ModelAugmenter):
         got = detect(prose_of(translation))
         if got != target:
             return Reject("language_changed", f"translation is in {got}, not {target}"), restored
-        label = offered_label(record) if record is not None else None
-        keep = self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
+        keep = self.terms if keep is None else keep
         for term in terms_in(prose_of(masked), keep):
             if not term.pattern(term.target).search(prose_of(translation)):
                 if term.line == 0:
@@ -226,6 +230,7 @@ class Translate(ModelAugmenter):
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         target = self.target_for(unit.lang)
+        keep = self.kept_terms(offered_label(unit.record))
         changes, done, used = {}, [], set()
         for job in unit.jobs:
             result = results.get(job.key)
@@ -233,7 +238,7 @@ class Translate(ModelAugmenter):
                 return [failure_of(result)]
             path, source = unit.texts[int(job.key.rsplit("/", 1)[1])]
             reject, restored = self.translation_reason(source, result.value["translation"], target,
-                                                       text_role(unit.record, path), unit.record)
+                                                       text_role(unit.record, path), keep)
             if reject is not None:
                 return [Failure(f"{path_name(path)}: {reject.detail}", stage="gate", text=restored, code=reject.code)]
             changes[path] = restored

@@ -346,6 +346,26 @@ def journal_path(output: Path) -> Path:
     return output.with_name(_stem(output) + ".journal.jsonl")
 
 
+def run_files(output: Path) -> dict[str, Path]:
+    """Every file a run into `output` writes or removes, by what it is: an input must be none of them."""
+    rejects, report = companion_paths(output)
+    return {"output": output, "rejects file": rejects, "report": report,
+            "report's temporary file": report.with_name(report.name + ".tmp"), "run journal": journal_path(output),
+            "lock file": output.with_name(output.name + ".lock")}
+
+
+def is_run_file(path: Path, output: Path) -> str | None:
+    """What `path` is among the run's own files (the lock's temporary files included), or None."""
+    for what, own in run_files(output).items():
+        if same_file(path, own):
+            return what
+    lock = output.with_name(output.name + ".lock")
+    if os.path.realpath(path.parent) == os.path.realpath(output.parent) and path.name.startswith(lock.name + ".") \
+            and path.name.endswith(".tmp"):
+        return "lock's temporary file"
+    return None
+
+
 def _stem(output: Path) -> str:
     name = output.name
     return name[: -len(".jsonl")] if name.endswith(".jsonl") else name
@@ -366,5 +386,9 @@ def write_json_atomic(path: Path, value: Any) -> None:
     import orjson
 
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a 0-byte or half temporary file behind
+        raise

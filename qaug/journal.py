@@ -20,6 +20,10 @@ from qaug.errors import UsageError
 VERSION = 1
 
 
+class JournalError(ValueError):
+    """A journal that is not as qaug wrote it (hand-edited, or another file); the message says where."""
+
+
 def file_digest(path: Path) -> str:
     """sha256 of an input file, to notice it changed between a run and its resume."""
     h = hashlib.sha256()
@@ -77,7 +81,7 @@ class Journal:
             self._fh = None
 
     def load(self) -> tuple[dict[str, Any], Checkpoint | None, bool]:
-        """(header, last checkpoint, finished); a torn last line is ignored."""
+        """(header, last checkpoint, finished); a torn line is ignored, a line of the wrong shape is a JournalError."""
         header: dict[str, Any] | None = None
         last: Checkpoint | None = None
         finished = False
@@ -85,21 +89,47 @@ class Journal:
             lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError as exc:
             raise UsageError(f"cannot read the run journal {self.path}: {exc}") from None
-        for line in lines:
+        for n, line in enumerate(lines, start=1):
             try:
                 entry = json.loads(line)
             except ValueError:
-                continue  # a line torn by a kill
-            kind = entry.pop("kind", None)
+                continue  # a line torn by a kill (an earlier checkpoint is as good: resuming redoes more)
+            kind = entry.pop("kind", None) if isinstance(entry, dict) else None
+            where = f"{self.path.name} line {n}"
             if kind == "header":
-                header = entry
+                header = _header(entry, where)
             elif kind == "checkpoint":
-                last = Checkpoint(**entry)
+                last = _checkpoint(entry, where)
             elif kind == "finished":
                 finished = True
+            else:
+                raise JournalError(f"{where} is not a journal entry qaug writes")
         if header is None:
             raise UsageError(f"the run journal {self.path} has no header; rerun with --overwrite")
         return header, last, finished
+
+
+def _header(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    inputs = entry.get("inputs")
+    if not isinstance(entry.get("config"), dict) or not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("path"), str) and isinstance(i.get("sha256"), str)
+            for i in inputs):
+        raise JournalError(f"{where}: the header is not as qaug wrote it")
+    return entry
+
+
+def _checkpoint(entry: dict[str, Any], where: str) -> Checkpoint:
+    fields = Checkpoint.__dataclass_fields__
+    if entry.keys() != fields.keys():
+        raise JournalError(f"{where}: a checkpoint with the fields {', '.join(sorted(entry))}, not qaug's")
+    for name in ("file", "items", "out", "rej"):
+        value = entry[name]
+        if type(value) is not int or value < 0:
+            raise JournalError(f"{where}: checkpoint field {name} is {value!r}, not a count")
+    if type(entry["budget"]) not in (int, float) or not isinstance(entry["stats"], dict) \
+            or not isinstance(entry["engine"], dict):
+        raise JournalError(f"{where}: a checkpoint field is of the wrong type")
+    return Checkpoint(**entry)
 
 
 def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

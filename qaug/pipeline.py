@@ -21,8 +21,8 @@ from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, regist
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug import faults
-from qaug.io import ByteCounter, InputReject, JsonlWriter, journal_path, read_items, write_json_atomic
-from qaug.journal import Checkpoint, Journal, differences, file_digest
+from qaug.io import ByteCounter, InputReject, JsonlWriter, is_run_file, journal_path, read_items, write_json_atomic
+from qaug.journal import Checkpoint, Journal, JournalError, differences, file_digest
 from qaug.lock import OutputLock
 from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
@@ -30,8 +30,11 @@ from qaug.records import Record
 from qaug.rng import Rng
 from qaug.stats import RunStats, reason_code
 
-#: settings that may differ between a run and its resume: they change how, not what, is written
-_RESUMABLE_CHANGES = {"checkpoint_every"}
+#: settings that may differ between a run and its resume: they change how fast, not what, is written (model
+#: answers already computed come from the cache), or name what is compared elsewhere (the model by its sha256,
+#: a recipe by the settings it gave)
+_RESUMABLE_CHANGES = {"checkpoint_every", "recipe", "model.threads", "model.parallel", "model.gguf",
+                      "model.models_dir"}
 
 #: progress(records_done, bytes_done, bytes_total)
 ProgressFn = Callable[[int, int, int], None]
@@ -70,6 +73,7 @@ class Pipeline:
     def __init__(self, config: RunConfig, augmenters: list[Augmenter] | None = None,
                  progress: ProgressFn | None = None, engine: Any = None, sampling: Any = None) -> None:
         config.validate()
+        _refuse_own_files(config)
         self.config = config
         self.methods = [_Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
         self.progress = progress
@@ -114,7 +118,9 @@ class Pipeline:
                 status = "ok"
                 return self.stats
             mode = "r+b" if start is not None else "wb"
-            out, rej = JsonlWriter(cfg.output, mode), JsonlWriter(cfg.rejects_path, mode)
+            out = JsonlWriter(cfg.output, mode)
+            rej = JsonlWriter(cfg.rejects_path, "wb" if start is not None and not start.rej
+                              and not cfg.rejects_path.exists() else mode)
             if start is not None:
                 out.truncate(start.out)
                 rej.truncate(start.rej)
@@ -138,9 +144,11 @@ class Pipeline:
                         closing.close()
                 except OSError:
                     pass  # a failed flush: the journal's last checkpoint still says what is safely written
-            if prepared:
-                self._write_report(status)
-            lock.release()
+            try:
+                if prepared:
+                    self._write_report(status)
+            finally:
+                lock.release()
         return self.stats
 
     def _write_report(self, status: str) -> None:
@@ -153,19 +161,32 @@ class Pipeline:
             report["model"] = self.engine_report()
         try:
             write_json_atomic(cfg.report_path, report)
-        except OSError:
-            pass  # the journal is consistent; the report is rewritten by the resumed run
+        except OSError as exc:
+            if status == "ok":  # otherwise the run's own error is the one to show; the resumed run writes the report
+                raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "
+                                f"({exc.strerror or exc}); free some space and rerun with --resume to write it") \
+                    from None
 
     def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | str | None:
         """Fresh start (None), a checkpoint to continue from, or "finished"."""
         cfg = self.config
-        header = {"config": cfg.to_dict(), "inputs": [{"path": str(p), "sha256": file_digest(p)} for p in cfg.inputs],
+        config = cfg.to_dict()
+        config["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}  # typed, defaults in
+        header = {"config": config, "inputs": [{"path": str(p), "sha256": file_digest(p)} for p in cfg.inputs],
                   "model": self.engine.model_id if self.engine is not None else None}
         if resume and journal.path.exists() and cfg.output.exists():
-            old, cp, finished = journal.load()
+            try:
+                old, cp, finished = journal.load()
+            except JournalError as exc:
+                raise UsageError(f"cannot resume: {exc}; rerun with --overwrite") from None
             self._check_same_run(old, header)
             if cp is not None:
-                self.stats.restore(cp.stats)
+                self._check_lengths(cp)
+                try:
+                    self.stats.restore(cp.stats)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    raise UsageError(f"cannot resume: the counters in the last checkpoint of {journal.path} are not "
+                                     "as qaug wrote them (was the journal edited?); rerun with --overwrite") from None
                 self._budget = cp.budget
                 if self.engine is not None:
                     for k, v in cp.engine.items():
@@ -182,8 +203,19 @@ class Pipeline:
         journal.start(header)
         return None
 
+    def _check_lengths(self, cp: Checkpoint) -> None:
+        """A file cut below what its checkpoint says is on disk lost lines: refuse, never pad it."""
+        cfg = self.config
+        for path, want, what in ((cfg.output, cp.out, "output"), (cfg.rejects_path, cp.rej, "rejects file")):
+            size = path.stat().st_size if path.exists() else 0
+            if size < want:
+                raise UsageError(f"cannot resume: the {what} {path} is {size:,} bytes, shorter than the {want:,} "
+                                 "bytes its last checkpoint recorded (it was cut or replaced since); "
+                                 "rerun with --overwrite")
+
     def _check_same_run(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        diff = [d for d in differences(old.get("config", {}), new["config"]) if d not in _RESUMABLE_CHANGES]
+        diff = [d for d in differences(_comparable(old["config"]), _comparable(new["config"]))
+                if d not in _RESUMABLE_CHANGES]
         if diff:
             raise UsageError(f"cannot resume: the configuration differs in {', '.join(diff)}; "
                              "rerun with the same options, or --overwrite")
@@ -432,6 +464,28 @@ class _StopOnSignal:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A configuration as a journal holds it (JSON types: tuples are lists), without what cannot matter.
+
+    `verify` only acts on model methods, so a run without any is the same run with or without it.
+    """
+    import json
+
+    out = json.loads(json.dumps(config, default=str))
+    if not out.get("model"):
+        out.pop("verify", None)
+    return out
+
+
+def _refuse_own_files(config: RunConfig) -> None:
+    """An input that is one of the run's own files (the lock included) would be overwritten or removed: refuse it."""
+    for path in config.inputs:
+        what = is_run_file(path, config.output)
+        if what is not None:
+            raise UsageError(f"input {path} is this run's {what} (written beside -o {config.output.name}); "
+                             "choose another -o")
 
 
 def _id_hash(record_id: str) -> int:

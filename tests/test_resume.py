@@ -227,3 +227,145 @@ def test_two_processes_racing_for_the_lock_never_both_win(tmp_path: Path) -> Non
             pass
         assert len(winners) == 1, f"round {i}: {len(winners)} winners"
         assert not (tmp_path / f"o{i}.jsonl.lock").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_an_input_that_is_one_of_the_runs_own_files_is_refused_and_kept(tmp_path: Path) -> None:
+    """Issue 11: `qaug run p/o.jsonl.lock -o p/o.jsonl` unlinked the input as a stale lock."""
+    out = tmp_path / "o.jsonl"
+    record = b'{"instruction": "Keep me.", "output": "ok"}\n'
+    for name in ("o.jsonl.lock", "o.report.json.tmp", "o.jsonl.lock.123.tmp"):
+        src = tmp_path / name
+        src.write_bytes(record)
+        proc = _run([str(src), "-o", str(out), *PURE])
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert f"is this run's" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert src.read_bytes() == record and not out.exists()
+        src.unlink()
+
+
+def test_a_file_in_the_locks_place_that_qaug_did_not_write_is_never_removed(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 10)
+    out = tmp_path / "out.jsonl"
+    lock = tmp_path / "out.jsonl.lock"
+    # JSON naming a dead pid of this host, but with a field qaug never writes: not a qaug lock
+    foreign = json.dumps({"pid": 2 ** 22 + 12345, "host": os.uname().nodename, "note": "my data"})
+    lock.write_text(foreign)
+    proc = _run([str(src), "-o", str(out), *PURE])
+    assert proc.returncode == 2 and "not a lock qaug wrote" in proc.stderr, proc.stderr
+    assert lock.read_text() == foreign and not out.exists()
+
+
+def test_resume_refuses_an_output_shorter_than_its_checkpoint(tmp_path: Path) -> None:
+    """Issue 11: --resume over a truncated output padded it with NUL bytes and exited 0."""
+    src = _dataset(tmp_path / "in.jsonl", 200)
+    out = tmp_path / "out.jsonl"
+    killed = _run([str(src), "-o", str(out), *PURE], fault="checkpoint:5")
+    assert killed.returncode == -signal.SIGKILL
+    journal = [json.loads(line) for line in (tmp_path / "out.journal.jsonl").read_text().splitlines()]
+    want = [e for e in journal if e["kind"] == "checkpoint"][-1]["out"]
+    os.truncate(out, want // 2)
+    proc = _run([str(src), "-o", str(out), *PURE, "--resume"])
+    assert proc.returncode == 2, proc.stderr
+    assert f"{want // 2:,} bytes" in proc.stderr and f"{want:,} bytes" in proc.stderr and "--overwrite" in proc.stderr
+    assert out.stat().st_size == want // 2 and b"\0" not in out.read_bytes()
+
+
+def test_a_hand_edited_journal_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 60)
+    out = tmp_path / "out.jsonl"
+    assert _run([str(src), "-o", str(out), *PURE], fault="checkpoint:2").returncode == -signal.SIGKILL
+    journal = tmp_path / "out.journal.jsonl"
+    text = journal.read_text()
+    edits = [text.replace('"kind": "checkpoint", "file": 0', '"kind": "checkpoint", "file": "zero"', 1),
+             text.replace('"kind": "checkpoint",', '"kind": "checkpoint", "extra": 1,', 1),
+             text + "[1, 2]\n",
+             text.replace('"sha256": ', '"sha": ', 1),
+             "".join(text.rsplit('"stats": {"files"', 1)[0] + '"stats": {"filez"' + text.rsplit('"stats": {"files"', 1)[1])]
+    for edited in edits:
+        assert edited != text
+        journal.write_text(edited)
+        proc = _run([str(src), "-o", str(out), *PURE, "--resume"])
+        assert proc.returncode == 2, (edits.index(edited), proc.stderr)
+        assert "cannot resume" in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    journal.write_text(text)
+    assert _run([str(src), "-o", str(out), *PURE, "--resume"]).returncode == 0
+
+
+_LIMITED = ("import resource, signal, runpy, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, ({n}, {n})); sys.argv=['qaug']+sys.argv[1:]; "
+            "runpy.run_module('qaug', run_name='__main__')")
+
+
+def _run_limited(limit: int, args: list[str]) -> subprocess.CompletedProcess:
+    """A run in which no file may grow past `limit` bytes: writes fail as on a full disk."""
+    return subprocess.run([sys.executable, "-c", _LIMITED.format(n=limit), "run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_full_disk_at_lock_time_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 10)
+    out = tmp_path / "out.jsonl"
+    proc = _run_limited(8, [str(src), "-o", str(out), *PURE])  # the lock's content (> 8 bytes) cannot be written
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot write the lock file" in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_read_only_output_folder_is_exit_2_and_one_line(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 10)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+    elif subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("running as root and cannot mount a read-only folder")
+    try:
+        proc = _run([str(src), "-o", str(folder / "out.jsonl"), *PURE])
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot write the lock file" in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+        assert not list(folder.iterdir())
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_report_the_disk_cannot_hold_is_one_line_no_tmp_and_resume_writes_it(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "Say hi.", "output": "hi"}])
+    out = tmp_path / "out.jsonl"
+    # a long list parameter: the indented report gives it a line per item, the journal one line in all
+    args = ["-m", "perturb", "-q", "--param", "perturb.protect=" + ",".join(f"k{i}" for i in range(60))]
+    assert _run([str(src), "-o", str(out), *args]).returncode == 0
+    others = max((tmp_path / n).stat().st_size for n in ("out.jsonl", "out.rejects.jsonl", "out.journal.jsonl"))
+    report = (tmp_path / "out.report.json").stat().st_size
+    assert report > others + 40, (report, others)  # a limit between them fails only the report
+    for name in ("out.jsonl", "out.rejects.jsonl", "out.journal.jsonl", "out.report.json"):
+        (tmp_path / name).unlink()
+    proc = _run_limited((report + others) // 2, [str(src), "-o", str(out), *args])
+    assert proc.returncode == 1, proc.stderr
+    assert "report" in proc.stderr and "--resume" in proc.stderr and "internal error" not in proc.stderr
+    assert not (tmp_path / "out.report.json.tmp").exists() and not (tmp_path / "out.jsonl.lock").exists()
+    assert _run([str(src), "-o", str(out), *args, "--resume"]).returncode == 0
+    assert json.loads((tmp_path / "out.report.json").read_text())["status"] == "ok"
+
+
+def test_resume_accepts_a_default_written_out_and_a_speed_only_change(tmp_path: Path, tiny_gguf: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", 40)
+    out = tmp_path / "out.jsonl"
+    pure = ["-m", "flatten,null_inject", "--window", "16", "-q", "--checkpoint-every", "0"]
+    assert _run([str(src), "-o", str(out), *pure], fault="checkpoint:2").returncode == -signal.SIGKILL
+    explicit = ["--param", "flatten.depth=0", "--param", "null_inject.p=0.30", "--seed", "0", "--verify"]
+    resumed = _run([str(src), "-o", str(out), *pure, *explicit, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    other = _run([str(src), "-o", str(out), *pure, "--param", "flatten.depth=1", "--resume"])
+    assert other.returncode == 2 and "method_params.flatten.depth" in other.stderr  # a real change is still named
+    few = write_jsonl(tmp_path / "few.jsonl", [{"instruction": f"Summarise report {i}.", "output": "ok"} for i in range(3)])
+    model = [str(few), "-o", str(tmp_path / "m.jsonl"), "-m", "rewrite", "--param", "rewrite.n=1", "--gguf",
+             str(tiny_gguf), "--max-tokens", "32", "-q", "--cache-dir", str(tmp_path / "cache")]
+    assert _run([*model, "--threads", "1"]).returncode == 0
+    again = _run([*model, "--threads", "2", "--parallel", "3", "--resume"])
+    assert again.returncode == 0, again.stderr
+    sampled = _run([*model, "--threads", "1", "--temperature", "0.2", "--resume"])
+    assert sampled.returncode == 2 and "sampling.temperature" in sampled.stderr

@@ -52,10 +52,27 @@ def code(source: str, variant: str, gate: str, **kw: str) -> str | None:
     ("off_topic", "写一首关于春天的诗", "计算圆的面积", "请创作一首以春天为主题的诗", {}),
     ("near_duplicate", "Write a short poem about the spring season.", "Write a short poem about the spring season!!",
      "Compose a brief poem about springtime.", {}),
+    ("near_duplicate", "Identify the main character in the passage and describe her in one sentence.",
+     "Identify the main character in the text and describe her in one sentence.",
+     "Who is the main character of the passage? Describe her in one sentence.", {}),
+    ("part_dropped", "How much interest does the bond pay over 3 years? Show your work.",
+     "How much interest does the bond pay over 3 years?",
+     "Showing your work, find the interest the bond pays over 3 years.", {}),
+    ("part_dropped", "小王向银行借款50000元，借期3年。到期时他一共需要归还多少元（本金加利息）？",
+     "小王向银行借款50000元，借期3年。到期时他一共需要归还多少元？",
+     "小王从银行借了50000元，为期3年，到期时连本带利（本金加利息）总共要还多少元？", {}),
 ])
 def test_gate_rejects_bad_and_keeps_good(gate: str, source: str, bad: str, good: str, kw: dict) -> None:
     assert code(source, bad, gate, **kw) == gate
     assert code(source, good, gate, **kw) is None
+
+
+def test_source_parts_are_sentences_and_bracketed_notes() -> None:
+    parts = textgates.source_parts("It costs $4.50 each. Show your work! 到期时归还多少元（本金加利息）？")
+    assert parts == ["It costs $4.50 each.", "Show your work!", "到期时归还多少元", "本金加利息"]
+    # one word, or one pair of Chinese characters, is too little to tell a part is gone
+    assert code("Convert this to JSON. Thanks.", "Turn this into JSON.", "part_dropped") is None
+    assert textgates.part_units("的了是在") == set()
 
 
 def test_duplicate_of_a_sibling() -> None:

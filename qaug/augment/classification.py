@@ -130,7 +130,7 @@ class Synonym(_LabelKeeping):
     name = "synonym"
     description = "classification data: a few words of the input replaced by synonyms; the label never changes"
     prompt_name = "synonym"
-    # A few swapped words leave a long text above the usual 0.95 overlap, so the ceiling is higher; the floor
+    # A few swapped words leave a long text above the usual 0.85 overlap, so the ceiling is higher; the floor
     # is measured on whole words, since a substitution of k words should cost about k tokens.
     PARAMS = (Param("n", int, 3, "variants per record", min=1, max=20),) + tuple(
         dataclasses.replace(p, default=0.99) if p.name == "max_similarity" else p

@@ -28,7 +28,7 @@ from qaug.rng import Rng
 GATE_PARAMS = (
     Param("min_len_ratio", float, 0.3, "shortest variant, as a share of the source length", min=0.0),
     Param("max_len_ratio", float, 3.0, "longest variant, as a multiple of the source length", min=0.1),
-    Param("max_similarity", float, 0.95, "reject variants whose character 3-gram overlap with the source or a sibling "
+    Param("max_similarity", float, 0.85, "reject variants whose character 3-gram overlap with the source or a sibling "
           "is above this", min=0.0, max=1.0),
     Param("min_overlap", float, 0.15, "reject variants whose content overlap with the source (Dice of CJK "
           "characters and English word stems, function words out) is below this: off-topic output", min=0.0, max=1.0),

@@ -446,7 +446,7 @@ def is_request(text: str) -> bool:
                for m in _EN_CLAUSE_START.finditer(text))
 
 
-_ZH_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而请把被将对从向给为以于之其这那个些一下吗呢吧啊么如何怎哪着过得地所并且等能可要会用"
+ZH_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而请把被将对从向给为以于之其这那个些一下吗呢吧啊么如何怎哪着过得地所并且等能可要会用"
                                "让使该每各下上中里内出来去到对于关于有中你我他她它们您")
 _EN_STOP = _FUNCTION_EN | frozenset("""
 write give make create provide explain describe list please using use based following given below above text
@@ -461,7 +461,7 @@ def content_units(text: str) -> set[str]:
     3-grams miss entirely.
     """
     text = nfkc(text).casefold()
-    units = {ch for ch in text if CJK.match(ch) and ch not in _ZH_FUNCTION_CHARS}
+    units = {ch for ch in text if CJK.match(ch) and ch not in ZH_FUNCTION_CHARS}
     for w in _WORD.findall(text):
         if w in _EN_STOP or len(w) < 2 and not w.isdigit():
             continue

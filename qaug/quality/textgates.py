@@ -56,8 +56,9 @@ class GateSettings:
 
     min_len_ratio: float = 0.3
     max_len_ratio: float = 3.0
-    #: near-duplicate ceiling: character 3-gram Dice similarity to the source or a sibling
-    max_similarity: float = 0.95
+    #: near-duplicate ceiling: character 3-gram Dice similarity to the source or a sibling (0.85: a variant that
+    #: changes two or three words adds no new sample, and the blind labels call such near-copies bad)
+    max_similarity: float = 0.85
     #: off-topic floor: Dice overlap of content units (CJK characters, English word stems; function words out)
     min_overlap: float = 0.15
     keep_numbers: bool = True
@@ -247,6 +248,42 @@ def key_term_lost(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
+_PART_SPLIT = re.compile(r"(?<=[.!?])(?=\s|$)|[。！？；;\n]+")
+_BRACKETED = re.compile(r"[（(]([^（）()]{2,80})[)）]")
+_HAN_RUN = re.compile(f"[{terms._HAN}]+")
+
+
+def source_parts(text: str) -> list[str]:
+    """The sentences of a text and its bracketed notes, each on its own: the parts a variant may not drop."""
+    notes = [m.group(1) for m in _BRACKETED.finditer(text)]
+    return [p.strip() for p in [*_PART_SPLIT.split(_BRACKETED.sub(" ", text)), *notes] if p.strip()]
+
+
+def part_units(text: str) -> set[str]:
+    """What shows a part is still there: English content-word stems, and Chinese character pairs that are
+    not made of function characters only (single characters recur across unrelated clauses)."""
+    units = {u for u in terms.content_units(text) if not terms.CJK.match(u)}
+    for run in _HAN_RUN.findall(terms.nfkc(text)):
+        units |= {run[i:i + 2] for i in range(len(run) - 1) if not set(run[i:i + 2]) <= terms.ZH_FUNCTION_CHARS}
+    return units
+
+
+def part_dropped(g: GateInput, s: GateSettings) -> Reject | None:
+    """A whole sentence or bracketed note of the source with none of its content left in the variant.
+
+    What a small model drops when it paraphrases is mostly a trailing qualifier sentence ("Show your
+    work.", 请分步计算。) or a note in brackets (（本金加利息）); the key-term gates cannot name those,
+    and none of their words surviving is a sign they are gone. A part with fewer than two units is too
+    short to tell. Precision first: a part said again wholly in new words is dropped with it.
+    """
+    kept = part_units(g.variant)
+    for part in source_parts(g.source):
+        units = part_units(part)
+        if len(units) >= 2 and not units & kept:
+            return Reject("part_dropped", f"nothing of {part[:60]!r} is left in the variant")
+    return None
+
+
 def negation_changed(g: GateInput, s: GateSettings) -> Reject | None:
     src, var = terms.negations(g.source), terms.negations(g.variant)
     if (src > 0) != (var > 0):
@@ -322,7 +359,7 @@ GATES: dict[str, Gate] = {
     "empty": empty, "identical": identical, "duplicate": duplicate, "repetition": repetition,
     "mixed_script": mixed_script, "language_changed": language_changed, "length_ratio": length_ratio,
     "answered": answered, "not_a_request": not_a_request, "literal_lost": literal_lost, "number_lost": number_lost,
-    "key_term_lost": key_term_lost, "negation_changed": negation_changed, "constraint_added": constraint_added,
+    "key_term_lost": key_term_lost, "part_dropped": part_dropped, "negation_changed": negation_changed, "constraint_added": constraint_added,
     "off_topic": off_topic, "near_duplicate": near_duplicate,
 }
 #: every gate, in the order a rewrite of an instruction runs them

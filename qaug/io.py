@@ -2,7 +2,9 @@
 
 Readers are generators: one line in memory at a time (JSON array files excepted, which
 are parsed whole). Nothing that comes in is dropped: a line that cannot become a Record
-comes out as an InputReject with its line number, a reason and its raw text.
+comes out as an InputReject with its line number, a reason and its raw text. A record
+keeps the bytes it was read from where they are one line of JSON, so an original is
+written exactly as read (its number text, spacing and escapes), not re-serialised.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import IO, Any, Union
 
 from qaug import faults, jsonio
 from qaug.errors import UsageError
+from qaug.jsonarray import element_spans
 from qaug.records import FORMATS, Record, detect_format, validate
 
 BOM = b"\xef\xbb\xbf"
@@ -35,6 +38,13 @@ class InputReject:
     reason: str
     raw: str
     truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord(Record):
+    """A Record with the JSON text it was read from (one line, no `_qaug`), written as the original."""
+
+    raw: bytes | None = None
 
 
 Item = Union[Record, InputReject]
@@ -91,7 +101,7 @@ def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT
             if kind == "jsonl":
                 values = _jsonl_values(stream, source, max_line_bytes)
             elif kind == "json":
-                values = _json_array_values(stream, source)
+                values = _json_array_values(stream, source, max_line_bytes)
             else:
                 values = _csv_values(stream, source, "\t" if kind == "tsv" else ",", max_line_bytes)
             yield from _to_items(values, source, fmt)
@@ -129,9 +139,28 @@ def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], sour
             if isinstance(prov, dict) and isinstance(prov.get("id"), str) and prov["id"]:
                 rid = prov["id"]
             value = {k: v for k, v in value.items() if k != "_qaug"}
-        yield Record(id=rid or _record_id(value, source, line), data=value, fmt=file_fmt, source=source, line=line)
+            raw = ""
+        # the text it was read from, where that is one line holding one object
+        keep = raw if type(raw) is bytes and raw[:1] == b"{" and raw[-1:] == b"}" and b"\r" not in raw \
+            and b"\n" not in raw else None
+        if keep is not None and keep[-2:-1] in (b" ", b"\t"):
+            keep = keep[:-1].rstrip(b" \t") + b"}"  # `_qaug` goes right after the last member
+        yield SourceRecord(id=rid or _record_id(value, source, line), data=value, fmt=file_fmt, source=source,
+                           line=line, raw=keep)
     if not seen_any:
         yield InputReject(source, None, "file is empty", "")
+
+
+def parse_error(body: bytes, exc: jsonio.JSONLineError) -> str:
+    """The reject reason for a line or element that did not parse: invalid UTF-8, invalid JSON, or why a valid
+    value cannot be kept as written (duplicate key, inexact number)."""
+    if isinstance(exc, jsonio.InexactError):
+        return str(exc)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as ude:
+        return f"invalid UTF-8 at byte {ude.start}"
+    return f"invalid JSON: {exc}"
 
 
 def _unknown_shape(value: Any) -> str:
@@ -176,14 +205,9 @@ def _jsonl_values(stream: IO[bytes], source: str, max_line_bytes: int) -> Iterat
             yield InputReject(source, lineno, "blank line", _text(body))
             continue
         try:
-            value = jsonio.loads(body)
+            value = jsonio.loads_exact(body)
         except jsonio.JSONLineError as exc:
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as ude:
-                yield InputReject(source, lineno, f"invalid UTF-8 at byte {ude.start}", _text(body))
-                continue
-            yield InputReject(source, lineno, f"invalid JSON: {exc}", _text(body))
+            yield InputReject(source, lineno, parse_error(body, exc), _text(body))
             continue
         yield lineno, value, body  # decoded only if the record is rejected
 
@@ -196,19 +220,19 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
-def _json_array_values(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+def _json_array_values(stream: IO[bytes], source: str,
+                       max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    """The array's elements: parsed whole when the file is clean, else element by element, so that a poison
+    element (invalid UTF-8, a 5000-digit integer, deep nesting, a duplicate key) is one reject, not the file."""
     data = stream.read()
     if data.startswith(BOM):
         data = data[len(BOM):]
     if not data.strip():
         return
     try:
-        value = jsonio.loads(data)
+        value = jsonio.loads_exact(data)
     except jsonio.JSONLineError as exc:
-        yield InputReject(source, None, f"invalid JSON file: {exc}", _text(data[:PREVIEW_BYTES]), truncated=len(data) > PREVIEW_BYTES)
-        return
-    except UnicodeDecodeError as exc:
-        yield InputReject(source, None, f"invalid UTF-8 at byte {exc.start}", _text(data[:PREVIEW_BYTES]), truncated=True)
+        yield from _json_elements(data, source, str(exc), max_line_bytes)
         return
     if isinstance(value, dict):
         value = [value]
@@ -217,6 +241,32 @@ def _json_array_values(stream: IO[bytes], source: str) -> Iterator[tuple[int, An
         return
     for i, item in enumerate(value, start=1):
         yield i, item, jsonio.dumps_str(item)
+
+
+def _json_elements(data: bytes, source: str, error: str,
+                   max_line_bytes: int) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+    spans, problem = element_spans(data)
+    if not spans:
+        yield InputReject(source, None, f"invalid JSON file: {error}", _text(data[:PREVIEW_BYTES]),
+                          truncated=len(data) > PREVIEW_BYTES)
+        return
+    for index, (start, end) in enumerate(spans, start=1):
+        body = data[start:end].strip(b" \t\r\n")
+        if not body:
+            yield InputReject(source, index, "invalid JSON: an empty element in the array", "")
+            continue
+        try:
+            value = jsonio.loads_exact(body)
+        except jsonio.JSONLineError as exc:
+            cut = len(body) > max_line_bytes
+            yield InputReject(source, index, parse_error(body, exc), _text(body[:PREVIEW_BYTES] if cut else body),
+                              truncated=cut)
+            continue
+        yield index, value, body
+    if problem is not None:
+        tail = data[spans[-1][1]:]
+        yield InputReject(source, None, f"invalid JSON file: {problem}, after element {len(spans)}",
+                          _text(tail[:PREVIEW_BYTES]), truncated=len(tail) > PREVIEW_BYTES)
 
 
 def _csv_values(stream: IO[bytes], source: str, delimiter: str,

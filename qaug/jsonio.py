@@ -3,12 +3,16 @@
 orjson silently turns integers beyond 64 bits into floats and cannot write them, and the
 stdlib accepts NaN and Infinity; neither is acceptable for a training set. The fast path
 is orjson; lines that hold a run of 19+ digits take the stdlib path, with constants refused.
+
+`loads_exact` also refuses what parses but would not be written back as it says: a key given
+twice (one value would be dropped) and a number a double cannot hold (-0, 1e-400, 17+ digits).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -21,6 +25,19 @@ _STDLIB_DECODER = json.JSONDecoder(
 
 class JSONLineError(ValueError):
     """A line that is not strict JSON; the message says where."""
+
+
+class InexactError(JSONLineError):
+    """Valid JSON that cannot be kept as written (a duplicate key, a number a double cannot hold); the message
+    is the whole reason, starting with its kind ("duplicate key: ...", "inexact number: ...")."""
+
+
+# what may hide a number a double cannot hold (one with 15 significant digits or fewer in the normal range always
+# comes back as written): 16+ digits, a negative 3-digit exponent (subnormals, underflow), an integer -0
+_DIGIT_RUN = re.compile(rb"[0-9.]{16}")
+_TINY_EXPONENT = re.compile(rb"[eE]-[0-9]{3}")
+_NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])")
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?', re.S)
 
 
 def refuse_constant(name: str) -> Any:
@@ -39,7 +56,11 @@ def finite_float(text: str) -> float:
 def loads(raw: bytes | str) -> Any:
     """Parse strict JSON exactly: no NaN/Infinity, integers of any size kept as int."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _LONG_DIGITS.search(data) is None:
+    return _parse(data, raw, _LONG_DIGITS.search(data) is not None)
+
+
+def _parse(data: bytes, raw: bytes | str, long_digits: bool) -> Any:
+    if not long_digits:
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -80,6 +101,76 @@ def _check_depth(value: Any) -> None:
             if depth > MAX_DEPTH:
                 raise JSONLineError(f"nested more than {MAX_DEPTH} levels deep")
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = key if len(key) <= 60 else key[:57] + "..."
+                raise InexactError(f"duplicate key: {shown!r} is given twice in one object, and which value "
+                                   "counts is ambiguous")
+            seen.add(key)
+    return out
+
+
+_PAIRS_DECODER = json.JSONDecoder(parse_constant=refuse_constant, parse_float=finite_float,
+                                  object_pairs_hook=_unique_pairs)
+
+
+def loads_exact(raw: bytes | str) -> Any:
+    """`loads`, refusing a value that would not be written back as the text says (InexactError says why).
+
+    A dropped duplicate key takes at least one colon with it, so a compact re-dump with as many colons as the
+    text proves every key was kept (a colon escaped as \\u003a sends the text to the precise check).
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    run = _DIGIT_RUN.search(data) is not None  # a long integer has one too: searched for only then
+    value = _parse(data, raw, run and _LONG_DIGITS.search(data) is not None)
+    if type(value) is dict or type(value) is list:
+        if b"\\u003" in data or data.count(b":") != dumps(value).count(b":"):
+            _PAIRS_DECODER.decode(data.decode("utf-8"))  # raises on the first duplicate key
+    if run or (b"-0" in data and _NEGATIVE_ZERO.search(data)) or (
+            (b"e-" in data or b"E-" in data) and _TINY_EXPONENT.search(data)):
+        reason = inexact_number(data.decode("utf-8"))
+        if reason is not None:
+            raise InexactError(reason)
+    return value
+
+
+_DIGIT_RUN_S = re.compile(_DIGIT_RUN.pattern.decode())
+_TINY_EXPONENT_S = re.compile(_TINY_EXPONENT.pattern.decode())
+_NEGATIVE_ZERO_S = re.compile(_NEGATIVE_ZERO.pattern.decode())
+
+
+def number_problem(text: str) -> str | None:
+    """`inexact_number` for a JSON text already parsed, after a cheap look for what could make one inexact."""
+    if _DIGIT_RUN_S.search(text) or ("-0" in text and _NEGATIVE_ZERO_S.search(text)) or (
+            ("e-" in text or "E-" in text) and _TINY_EXPONENT_S.search(text)):
+        return inexact_number(text)
+    return None
+
+
+def inexact_number(text: str) -> str | None:
+    """Why a number in the JSON `text` would not be written back with its value (None when all are exact).
+
+    Integers are exact at any size, except -0 (an integer 0 has no sign). A decimal is exact when the double
+    it parses to is written as the same decimal value: 1.50 -> 1.5 is, 3.14159265358979323846 is not.
+    """
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            continue
+        if tok == "-0":
+            return "inexact number: -0 would be written as 0"
+        if "." in tok or "e" in tok or "E" in tok:
+            value = float(tok)
+            if Decimal(tok) != Decimal(repr(value)) or (value == 0 and tok.startswith("-") != (repr(value)[0] == "-")):
+                shown = tok if len(tok) <= 40 else tok[:37] + "..."
+                return f"inexact number: {shown} would be written as {dumps_str(value)} (a double cannot hold it)"
+    return None
 
 
 def dumps(value: Any) -> bytes:

@@ -289,8 +289,9 @@ class Pipeline:
             if isinstance(item, Record):
                 h = _id_hash(item.id)
                 if h in seen:
+                    raw = getattr(item, "raw", None)
                     yield InputReject(item.source, item.line, f"duplicate record id {item.id!r} (the first one was kept)",
-                                      jsonio.dumps_str(item.data))
+                                      raw.decode("utf-8") if raw is not None else jsonio.dumps_str(item.data))
                     continue
                 seen.add(h)
             yield item
@@ -374,8 +375,8 @@ class Pipeline:
         cfg = self.config
         record = g.record
         source = f"{record.source}:{record.line}"
-        if cfg.keep_originals:
-            self._out.write_raw(output_line(g.parent_bytes, provenance(
+        if cfg.keep_originals:  # as read, where the record was one line of JSON: number text, spacing, escapes kept
+            self._out.write_raw(output_line(getattr(record, "raw", None) or g.parent_bytes, provenance(
                 id=output_id(record.id), parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
             self.stats.originals_written += 1
         for m, cid, idx, data_bytes, outcome in g.accepted:

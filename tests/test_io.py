@@ -200,3 +200,62 @@ def test_csv_rejects_keep_the_row_as_written_and_big_fields_are_read(tmp_path: P
     assert [(r.line, r.raw) for r in rejs] == [(4, '"a","b","c"')]  # the row as written, quotes and all
     recs, rejs = _split(list(read_items(path, max_line_bytes=100_000)))
     assert [r.line for r in rejs] == [3, 4] and rejs[0].truncated and rejs[0].raw.startswith("xxxx")
+
+
+INEXACT = {
+    '{"text": "t", "n": -0}': "-0 would be written as 0",
+    '{"text": "t", "n": 1e-400}': "1e-400 would be written as 0.0",
+    '{"text": "t", "n": 12345678901234567890.5}': "12345678901234567890.5 would be written as 1.2345678901234567e+19",
+    '{"text": "t", "n": 3.14159265358979323846}': "3.14159265358979323846 would be written as 3.141592653589793",
+}
+
+
+def test_numbers_a_double_cannot_hold_and_duplicate_keys_are_rejected_with_the_reason(tmp_path: Path) -> None:
+    """Issue 11, item 10: -0, 1e-400, long decimals and a repeated key were changed without a word."""
+    rows = [*INEXACT, '{"text": "a", "text": "b"}', '{"text": "x", "o": {"k": 1, "k": 2}}',
+            '{"text": "kept", "a": 1.50, "b": 1E5, "c": -0.0, "d": "-0", "e": 123456789012345678901234567890}']
+    recs, rejs = _split(list(read_items(write_jsonl(tmp_path / "n.jsonl", rows))))
+    assert [r.line for r in recs] == [7]
+    assert recs[0].data == {"text": "kept", "a": 1.5, "b": 1e5, "c": -0.0, "d": "-0", "e": 123456789012345678901234567890}
+    for rej, (line, expected) in zip(rejs, INEXACT.items()):
+        assert rej.reason.startswith("inexact number: ") and expected in rej.reason and rej.raw == line
+    assert rejs[4].reason.startswith("duplicate key: 'text'") and rejs[5].reason.startswith("duplicate key: 'k'")
+
+
+def test_an_original_is_written_exactly_as_read(tmp_path: Path) -> None:
+    """Issue 11, item 10: the original's number text, spacing and escapes are kept, not re-serialised."""
+    line = '{ "instruction": "Add \\u00e9.",  "output": "3", "x": 1.50, "y": 1E5, "z": -0.0, "w": 1e300 }'
+    src = write_jsonl(tmp_path / "in.jsonl", [line])
+    out = tmp_path / "o.jsonl"
+    proc = run_cli("run", str(src), "-o", str(out), "-m", "shuffle_keys", "-q")
+    assert proc.returncode == 0, proc.stderr
+    written = out.read_bytes().decode().splitlines()[0]
+    assert written.startswith(line.rstrip(" }") + ',"_qaug":')
+    assert json.loads(written)["_qaug"]["method"] == "original"
+
+
+def test_a_poison_element_of_a_json_array_is_one_reject_for_that_element(tmp_path: Path) -> None:
+    good = [b'{"instruction": "Say %d.", "output": "%d"}' % (i, i) for i in range(3)]
+    poison = [*POISON.values(), b'{"instruction": "a", "instruction": "b"}', b'{"text": "t", "n": -0}']
+    elements = [good[0], *poison, *good[1:]]
+    src = tmp_path / "arr.json"
+    src.write_bytes(b"[\n  " + b",\n  ".join(elements) + b"\n]\n")
+    recs, rejs = _split(list(read_items(src)))
+    assert [r.line for r in recs] == [1, len(elements) - 1, len(elements)]
+    assert [r.line for r in rejs] == list(range(2, 2 + len(poison)))
+    assert all(r.reason and r.raw for r in rejs)
+    out = tmp_path / "o.jsonl"
+    proc = run_cli("run", str(src), "-o", str(out), "-m", "shuffle_keys", "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "o.report.json").read_text())
+    assert report["input_lines"] == report["originals_written"] + report["input_rejects"] == len(elements)
+
+
+def test_a_json_array_cut_short_keeps_its_whole_elements(tmp_path: Path) -> None:
+    src = tmp_path / "cut.json"
+    src.write_bytes(b'[{"text": "one"}, {"text": "two"}, {"text": "thr')
+    items = list(read_items(src))
+    recs, rejs = _split(items)
+    assert [r.data["text"] for r in recs] == ["one", "two"]
+    assert [(r.line, r.raw) for r in rejs] == [(3, '{"text": "thr'), (None, "")]
+    assert "never closed" in rejs[0].reason or "never closed" in rejs[1].reason

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import time
 from typing import Any
 
 import pytest
@@ -12,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaug.augment.jsondoc import (
-    COMPACT, INDENT2, SPACED, DuplicateKeyError, JSONDocError, Style, detect_style, dumps_doc, find_documents,
-    loads_doc, number_text, parse_number_text, splice,
+    COMPACT, INDENT2, INEXACT, SPACED, DuplicateKeyError, InexactNumberError, JSONDocError, Style, detect_style,
+    dumps_doc, fenced_blocks, find_documents, loads_doc, number_text, parse_number_text, splice,
 )
 
 # -- shared helpers (test_structural imports them) ----------------------------------------------
@@ -289,3 +291,46 @@ def test_find_then_splice_round_trips(value: Any, style: Style, margin: str, fen
     assert span.style == detect_style(span.raw, span.margin)
     assert splice(text, [(span, doc)]) == text
     assert splice(text, [(span, "[]")]) == text.replace(span.raw, "[]", 1)
+
+
+# -- issue 11: linear fence scanning, numbers a double cannot hold ------------------------------------
+
+_OLD_FENCE = re.compile(  # the regex find_documents used before: the reference for what a fence is
+    r"^(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})[ \t]*(?P<lang>[^\s`]*)[^\n`]*\n"
+    r"(?P<body>.*?)^[ \t]{0,3}(?P=ticks)[ \t]*$",
+    re.M | re.S,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["```", "````", "`", "json", "csv", " ", "\t", "    ", "\n", "\n", "x", "{}", "\r",
+                                 "\x0b"]), max_size=30).map("".join))
+def test_fenced_blocks_finds_what_the_regex_found(text: str) -> None:
+    old = [(m.start(), m.end(), m.span("body"), m.group("margin"), m.group("lang")) for m in _OLD_FENCE.finditer(text)]
+    new = [(f.start, f.end, (f.body_start, f.body_end), f.margin, f.lang) for f in fenced_blocks(text)]
+    assert new == old
+
+
+def test_many_unclosed_fences_are_scanned_in_linear_time() -> None:
+    """Issue 11, item 7: 16k ``` lines took 20 s (each unclosed opener was searched to the end)."""
+    text = "````json\n" * 16000 + '```json\n{"a": 1}\n```\n'  # 4-backtick openers that nothing closes
+    start = time.perf_counter()
+    spans = find_documents(text)
+    assert time.perf_counter() - start < 2.0
+    assert [s.value for s in spans] == [{"a": 1}]
+
+
+@pytest.mark.parametrize("text", ['{"pi": 3.14159265358979323846}', "[-0]", '{"tiny": 1e-400}',
+                                  '{"n": 12345678901234567890.5}', '{"a": [1, {"b": 2.0000000000000000001}]}'])
+def test_a_document_whose_number_a_double_cannot_hold_is_left_alone(text: str) -> None:
+    """Issue 11, item 10: shuffle_keys and reformat variants wrote 3.14159265358979323846 as 3.141592653589793."""
+    with pytest.raises(InexactNumberError, match="inexact number"):
+        loads_doc(text)
+    for wrapped in (text, f"Result:\n```json\n{text}\n```\n"):
+        problems: list[str] = []
+        assert find_documents(wrapped, problems) == [] and problems == [INEXACT]
+
+
+def test_numbers_that_keep_their_value_are_documents() -> None:
+    value = loads_doc('{"a": 1.50, "b": 1E5, "c": -0.0, "d": 1e300, "e": 123456789012345678901234567890, "s": "-0"}')
+    assert value == {"a": 1.5, "b": 1e5, "c": -0.0, "d": 1e300, "e": 123456789012345678901234567890, "s": "-0"}

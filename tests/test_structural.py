@@ -440,3 +440,14 @@ def test_add_fields_takes_the_record_id_only_from_the_records_own_id() -> None:
         ids_own.add(json.loads(run("add_fields", own, seed=seed).data["output"])["_meta"].get("record_id"))
     assert ids_no == {None}  # never "t.jsonl:1": file names do not belong in training answers
     assert ids_own == {None, "en-7"}
+
+
+@pytest.mark.parametrize("name", ["shuffle_keys", "reformat", "perturb"])
+@pytest.mark.parametrize("number", ["3.14159265358979323846", "-0", "1e-400", "12345678901234567890.5"])
+def test_no_variant_changes_a_number(name: str, number: str) -> None:
+    """Issue 11, item 10: shuffle_keys and reformat variants wrote 3.14159265358979323846 as 3.141592653589793."""
+    record = alpaca('{"pi": %s, "name": "circle", "sides": 0}' % number)
+    outcome = run(name, record)
+    assert isinstance(outcome, Skip) and "would not keep its value" in outcome.reason, outcome
+    same_value = run(name, alpaca('{"pi": 1.50, "name": "circle", "sides": 0}'))  # 1.50 is 1.5: a variant is made
+    assert isinstance(same_value, Variant) and json.loads(same_value.data["output"])["pi"] == 1.5

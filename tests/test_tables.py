@@ -163,3 +163,24 @@ def test_table_convert_in_messages() -> None:
     [out] = list(registry()["table_convert"](to="json").augment(rec, Rng(0)))
     assert out.info["tables"][0]["text"] == "messages.1.content"
     assert "```json" in out.data["messages"][1]["content"]
+
+
+def test_a_cell_holding_a_fence_does_not_cut_the_csv_block() -> None:
+    """Issue 11, item 8: a ``` line inside a quoted CSV cell closed the block early and rows leaked into the prose."""
+    records = [{"name": "a", "code": "x\n```\ny"}, {"name": "b", "code": "run ````tick```` twice"}]
+    text = "Here:\n```json\n" + json.dumps(records) + "\n```\nAfter the table."
+    new = convert(text, "csv")
+    assert new.startswith("Here:\n`````csv\n") and new.endswith("\n`````\nAfter the table.")
+    [table] = find_tables(new)
+    assert table.kind == "csv" and table.rows == (("a", "x\n```\ny"), ("b", "run ````tick```` twice"))
+    assert new[table.end:] == "\nAfter the table."
+
+
+def test_many_unclosed_csv_fences_are_scanned_in_linear_time() -> None:
+    import time
+
+    text = "````csv\n" * 16000 + "```csv\na,b\n1,2\n```\n"
+    start = time.perf_counter()
+    tables = find_tables(text)
+    assert time.perf_counter() - start < 2.0
+    assert [(t.kind, t.rows) for t in tables] == [("csv", (("1", "2"),))]

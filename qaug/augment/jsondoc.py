@@ -13,6 +13,7 @@ by the stdlib with guards. The value transforms that need no randomness beyond a
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -20,13 +21,13 @@ from typing import Any, NamedTuple, Union
 
 import orjson
 
-from qaug.jsonio import finite_float, refuse_constant
+from qaug.jsonio import finite_float, number_problem, refuse_constant
 
 from qaug.rng import Rng
 
 __all__ = [
-    "DuplicateKeyError", "JSONDocError", "NotApplicable", "Span", "Style", "add_fields_value", "detect_style",
-    "dumps_doc", "find_documents", "flatten_value", "loads_doc", "nest_value", "number_text", "parse_number_text",
+    "DuplicateKeyError", "Fence", "INEXACT", "InexactNumberError", "JSONDocError", "NotApplicable", "Span", "Style", "add_fields_value", "detect_style",
+    "dumps_doc", "fenced_blocks", "find_documents", "flatten_value", "loads_doc", "nest_value", "number_text", "parse_number_text",
     "render", "retype_value", "splice",
 ]
 
@@ -34,13 +35,12 @@ Indent = Union[int, str, None]
 
 _LONG_DIGITS = re.compile(r"[0-9]{19,}")
 _JSON_WS = " \t\n\r"
-# A fenced code block: up to 3 spaces of margin, 3+ backticks, an info string, a body, and a
-# closing fence of the same backticks on its own line.
-_FENCE = re.compile(
-    r"^(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})[ \t]*(?P<lang>[^\s`]*)[^\n`]*\n"
-    r"(?P<body>.*?)^[ \t]{0,3}(?P=ticks)[ \t]*$",
-    re.M | re.S,
-)
+# A fenced code block: up to 3 spaces of margin, 3+ backticks, an info string (no backtick), a body, and a
+# closing fence of exactly the same backticks on its own line. Found line by line (`fenced_blocks`): one
+# regex over the whole text retried every unclosed opener to the end, quadratic in the number of ``` lines.
+OPEN_ANY = re.compile(r"(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})(?P<info>[^`]*)")
+_CLOSE = re.compile(r"[ \t]{0,3}(`{3,})[ \t]*")
+_LANG = re.compile(r"[ \t]*([^\s`]*)")
 # \uXXXX escapes of non-ASCII characters (controls below U+0080 are escaped in every style).
 _NON_ASCII_ESCAPE = re.compile(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])")
 _CONTAINERS = (dict, list)
@@ -57,6 +57,15 @@ class DuplicateKeyError(JSONDocError):
     """An object repeats a key: which value counts is ambiguous, so the document is left alone."""
 
 
+class InexactNumberError(JSONDocError):
+    """A number a double cannot hold (-0, 1e-400, 3.14159265358979323846): a rewrite would change its value,
+    so the document is left alone."""
+
+
+#: the reason a document with such a number is left alone (counted per run: it names no number)
+INEXACT = "a number in the JSON would not keep its value (a double cannot hold it)"
+
+
 class Style(NamedTuple):
     """How a document was written, so a rewrite can keep (or deliberately change) it."""
 
@@ -70,6 +79,61 @@ SPACED = Style(None, False, False)
 INDENT2 = Style(2, False, False)
 _ASCII_COMPACT = Style(None, True, True)
 _ASCII_SPACED = Style(None, True, False)
+
+
+class Fence(NamedTuple):
+    """A closed fenced block: `start:end` from its opening line to the end of its closing fence (newline
+    excluded), `body_start:body_end` the lines between them, `lang` the first word of its info string."""
+
+    start: int
+    end: int
+    body_start: int
+    body_end: int
+    margin: str
+    lang: str
+
+
+def fenced_blocks(text: str, opener: re.Pattern[str] = OPEN_ANY) -> list[Fence]:
+    """Every closed fence in `text`, in order, in time linear in its lines.
+
+    An opening line (a full match of `opener` on a line with a newline after it) is closed by the next line
+    that is the same number of backticks alone; an opener never closed is passed over and the search goes on
+    from the next line, as a regex would. Closers are indexed by their length once, so each opener finds its
+    own by bisection instead of reading to the end of the text.
+    """
+    if "```" not in text:
+        return []
+    starts = [0]
+    lines: list[str] = text.split("\n")
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    closers: dict[int, list[int]] = {}
+    openers: list[tuple[int, re.Match[str]]] = []
+    for i, line in enumerate(lines):
+        if "```" not in line:
+            continue
+        c = _CLOSE.fullmatch(line)
+        if c is not None:
+            closers.setdefault(len(c.group(1)), []).append(i)
+        if i < len(lines) - 1:
+            m = opener.fullmatch(line)
+            if m is not None:
+                openers.append((i, m))
+    out: list[Fence] = []
+    free = 0  # the first line a block may open on (after the last block's closing line)
+    for i, m in openers:
+        if i < free:
+            continue
+        found = closers.get(len(m.group("ticks")), ())
+        k = bisect.bisect_right(found, i)
+        if k == len(found):
+            continue
+        j = found[k]
+        info = m.groupdict().get("info") or ""
+        lang = _LANG.match(info).group(1)  # type: ignore[union-attr]
+        out.append(Fence(starts[i], starts[j] + len(lines[j]), starts[i + 1], starts[j], m.group("margin"), lang))
+        free = j + 1
+    return out
 
 
 class Span(NamedTuple):
@@ -130,7 +194,8 @@ def _loads_stdlib(text: str) -> Any:
 
 
 def loads_doc(text: str) -> Any:
-    """Parse one strict JSON value: no NaN/Infinity, exact big integers, no duplicate keys.
+    """Parse one strict JSON value: no NaN/Infinity, exact big integers, no duplicate keys, and no number
+    that a double would hold as another value (InexactNumberError): a variant never changes a number.
 
     orjson parses; its compact re-dump then settles the cases it gets wrong. An integer
     beyond 64 bits became a float of 1e18 or more, which orjson writes with "e+". A
@@ -138,6 +203,14 @@ def loads_doc(text: str) -> Any:
     every key, and a string's literal colons survive the re-dump (unless written as
     \\u003a, which sends the text to the stdlib). Any doubt takes the guarded stdlib path.
     """
+    value = _loads(text)
+    problem = number_problem(text)
+    if problem is not None:
+        raise InexactNumberError(problem)
+    return value
+
+
+def _loads(text: str) -> Any:
     try:
         value = orjson.loads(text)
     except ValueError as exc:  # orjson.JSONDecodeError, or a str orjson cannot encode
@@ -259,6 +332,10 @@ def _as_doc(raw: str, problems: list[str] | None, labelled: bool) -> Any:
         if problems is not None:
             problems.append("duplicate keys in JSON")
         return None
+    except InexactNumberError:
+        if problems is not None:
+            problems.append(INEXACT)
+        return None
     except JSONDocError:
         if labelled and problems is not None:
             problems.append("invalid JSON in a json code block")
@@ -290,6 +367,10 @@ def find_documents(text: str, problems: list[str] | None = None) -> list[Span]:
                 if problems is not None:
                     problems.append("duplicate keys in JSON")
                 return []
+            except InexactNumberError:
+                if problems is not None:
+                    problems.append(INEXACT)
+                return []
             except JSONDocError:
                 value = None
             if type(value) in _CONTAINERS:
@@ -297,12 +378,12 @@ def find_documents(text: str, problems: list[str] | None = None) -> list[Span]:
     if "```" not in text:
         return []
     spans: list[Span] = []
-    for m in _FENCE.finditer(text):
-        lang = m.group("lang")
+    for block in fenced_blocks(text):
+        lang = block.lang
         labelled = lang.lower() == "json"
         if lang and not labelled:
             continue
-        b0, b1 = m.span("body")
+        b0, b1 = block.body_start, block.body_end
         body = text[b0:b1]
         stripped = body.strip(_JSON_WS)
         if not stripped or stripped[0] not in "{[":
@@ -314,9 +395,9 @@ def find_documents(text: str, problems: list[str] | None = None) -> list[Span]:
         value = _as_doc(stripped, problems, labelled)
         if value is None:
             continue
-        margin = m.group("margin")
+        margin = block.margin
         style = detect_style(stripped, margin)
-        spans.append(Span(start, end, value, style, stripped, lang, m.start(), m.end(), margin))
+        spans.append(Span(start, end, value, style, stripped, lang, block.start, block.end, margin))
     return spans
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qaug.augment.base import Augmenter, Outcome, Param, Skip, Variant, register
-from qaug.augment.jsondoc import dumps_doc, find_documents, number_text, parse_number_text
+from qaug.augment.jsondoc import dumps_doc, fenced_blocks, find_documents, number_text, parse_number_text
 from qaug.records import Path, Record, iter_texts, with_texts
 from qaug.rng import Rng
 
@@ -26,7 +26,8 @@ __all__ = ["KINDS", "Table", "TableConvert", "cells_to_records", "convert_tables
 KINDS = ("markdown", "json", "csv")
 _SEP_ROW = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 _PIPE = re.compile(r"(?<!\\)\|")
-_CSV_FENCE = re.compile(r"^[ \t]{0,3}(`{3,})[ \t]*(?:csv|CSV|Csv)[ \t]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.M | re.S)
+_CSV_OPEN = re.compile(r"(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})[ \t]*(?:csv|CSV|Csv)[ \t]*")
+_TICK_RUN = re.compile(r"`+")
 _SCALARS = (str, int, float, bool, type(None))
 
 Cells = tuple[tuple[str, ...], ...]
@@ -147,13 +148,13 @@ def _markdown_tables(text: str) -> list[Table]:
 
 def _csv_tables(text: str) -> list[Table]:
     out = []
-    for m in _CSV_FENCE.finditer(text):
+    for block in fenced_blocks(text, _CSV_OPEN):
         try:
-            rows = [r for r in csv.reader(io.StringIO(m.group(2), newline="")) if r]
+            rows = [r for r in csv.reader(io.StringIO(text[block.body_start:block.body_end], newline="")) if r]
         except csv.Error:
             continue
         if len(rows) >= 2 and all(len(r) == len(rows[0]) for r in rows):
-            out.append(Table(m.start(), m.end(), "csv", tuple(rows[0]), tuple(tuple(r) for r in rows[1:])))
+            out.append(Table(block.start, block.end, "csv", tuple(rows[0]), tuple(tuple(r) for r in rows[1:])))
     return out
 
 
@@ -194,11 +195,19 @@ def render_table(header: tuple[str, ...], rows: Cells, kind: str) -> str | None:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-        return "```csv\n" + buf.getvalue() + "```"
+        body = buf.getvalue()
+        fence = _fence_for(body)
+        return f"{fence}csv\n{body}{fence}"
     records = cells_to_records(header, rows)
     if records is None:
         return None
-    return "```json\n" + dumps_doc(records, indent=2) + "\n```"
+    return "```json\n" + dumps_doc(records, indent=2) + "\n```"  # no JSON line can be a run of backticks alone
+
+
+def _fence_for(body: str) -> str:
+    """Backticks enough that no run in the body can close the block early (a cell may hold a ``` line)."""
+    longest = max((len(m) for m in _TICK_RUN.findall(body)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _survives(table: Table) -> bool:

@@ -13,6 +13,7 @@ answer, numbers, Python blocks) are shared with `bugfix`.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import json
 import re
@@ -296,8 +297,10 @@ class Steps(AnswerMethod):
     prompt_name = "steps"
     #: the judge asks about instructions; a reordered solution is checked by its final answer, numbers and code
     verifiable = False
+    # Reordered steps keep every word by design, so the near-copy ceiling is the order-aware 0.95, not 0.85.
     PARAMS = (Param("how", str, "any", "reorder the steps, regroup them, or pick one per variant",
-                    choices=("any", "reorder", "regroup")),) + GATE_PARAMS
+                    choices=("any", "reorder", "regroup")),) + tuple(
+        dataclasses.replace(p, default=0.95) if p.name == "max_similarity" else p for p in GATE_PARAMS)
 
     def plan(self, unit: Unit, index: int) -> None:
         path, text = self.focus(unit)

@@ -23,7 +23,9 @@ from qaug.llm.engine import Engine, Job, Raw
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, finish TEXT NOT NULL, error TEXT,
-    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created REAL NOT NULL)
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS speeds (
+    model TEXT PRIMARY KEY, calls INTEGER NOT NULL, seconds REAL NOT NULL, updated REAL NOT NULL)
 """
 
 
@@ -44,7 +46,7 @@ class ResultCache:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(SCHEMA_SQL)
+            self._db.executescript(SCHEMA_SQL)
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open the result cache {self.path}: {exc} (use --no-cache or --cache-dir)") from None
 
@@ -59,6 +61,16 @@ class ResultCache:
         self._db.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
                          (key, model, raw.text, raw.finish, raw.error, raw.prompt_tokens, raw.completion_tokens,
                           time.time()))
+
+    def record_speed(self, model: str, calls: int, seconds: float) -> None:
+        """Model seconds per computed answer of a run, so the next run's plan can say how long it takes."""
+        if calls > 0 and seconds > 0:
+            self._db.execute("INSERT OR REPLACE INTO speeds VALUES (?,?,?,?)", (model, calls, seconds, time.time()))
+
+    def speed(self, model: str) -> float | None:
+        """Seconds per computed answer measured on the last run with `model` that computed any, or None."""
+        row = self._db.execute("SELECT calls, seconds FROM speeds WHERE model=?", (model,)).fetchone()
+        return row[1] / row[0] if row else None
 
     def stats(self) -> dict[str, Any]:
         n, = self._db.execute("SELECT COUNT(*) FROM answers").fetchone()
@@ -86,6 +98,10 @@ class CachedEngine(Engine):
         self.model_id = model_id
         self.stats.update({"cached": 0, "computed": 0})
         self._own = set(self.stats)  # counters kept here; the engine's other counters are added to the report
+
+    @property
+    def cache(self) -> ResultCache:
+        return self._cache
 
     @property
     def inner(self) -> Engine:

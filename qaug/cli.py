@@ -84,7 +84,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def run(
     inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
-    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups (default rewrite; see `qaug methods`)."),
+    methods: Optional[list[str]] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups, repeatable: -m a -m b is -m a,b (default rewrite; see `qaug methods`)."),
     task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Run seed (default 0); results depend only on seed, record id, method and parameters."),
@@ -92,7 +92,7 @@ def run(
     fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
     target: Optional[str] = typer.Option(None, "--target", help="'texts' (default): JSON inside the record's texts; 'record': the record object itself."),
     no_originals: Optional[bool] = typer.Option(None, "--no-originals", help="Write only the variants, not the input records."),
-    strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first reject."),
+    strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first input or quality reject (variants over --max-aug-ratio are not rejects)."),
     variants: Optional[int] = typer.Option(None, "--variants", min=1, help="Variants to try per record and method (default 1)."),
     max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0, help="Largest share of augmented records in the output (default 0.3; 1 = no cap)."),
     verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", help="The model judges each model variant against its source, one yes/no question per failure kind (answered, entity changed, constraint dropped...), and rejects the failures. On by default; --no-verify skips it (faster, fewer safeguards)."),
@@ -121,6 +121,9 @@ def run(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8, help="Token budget of one model answer (default 512)."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="One sequence at a time, no prefix reuse: byte-identical reruns (slower)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N records of the inputs."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1, help="A uniform sample of N records, seeded by --seed (one streaming pass)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (records, model calls, tokens, time, what the cap lets through) and stop."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
     from qaug.augment.base import registry, resolve_methods
@@ -128,6 +131,14 @@ def run(
     from qaug.pipeline import Pipeline
     from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
 
+    from qaug import plan as planning
+    from qaug.pipeline import build_augmenters
+    from qaug.preflight import check_fields, file_formats, ignored_notes
+
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: --resume continues the run in "
+                         f"{output}, --overwrite starts it again; give one")
+    methods = ",".join(methods) if methods else None
     rc = load_recipe(recipe) if recipe else {}
     rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
     # precedence: --methods, then --task, then the recipe's methods, then its task
@@ -138,6 +149,10 @@ def run(
     note = below_bar_note(names)
     if note and not quiet:
         err_console.print(f"qaug: {note}", markup=False)
+    explicit_model = {"--verify/--no-verify": verify, "--temperature": temperature, "--top-p": top_p,
+                      "--top-k": top_k, "--min-p": min_p, "--repeat-penalty": repeat_penalty,
+                      "--max-tokens": max_tokens, "--ctx": ctx, "--parallel": parallel, "--chat-template": chat_template,
+                      "--deterministic": deterministic}
     params: dict[str, dict[str, Any]] = {}
     reg = registry()
     for name in names:  # recipe gates apply to every method that has such a parameter
@@ -169,6 +184,9 @@ def run(
     if not needs_model and gguf and not quiet:
         err_console.print(f"qaug: note: --gguf {gguf} is not used: none of {', '.join(names)} needs a model",
                           markup=False)
+    if not quiet:
+        for line in ignored_notes(names, needs_model, explicit_model, bool(methods and task)):
+            err_console.print(f"qaug: {line}", markup=False)
     model_opts = {
         "gguf": str(gguf) if gguf else rmodel.get("gguf"), "models_dir": str(models_dir) if models_dir else rmodel.get("models_dir"),
         "ctx": pick(ctx, rmodel, "ctx", None), "threads": pick(threads, rmodel, "threads", None),
@@ -198,24 +216,46 @@ def run(
         verify=bool(pick(verify, rc, "verify", True)), recipe=str(recipe) if recipe else None,
         window=window or (32 if needs_model else 256), checkpoint_every=checkpoint_every,
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
+        limit=limit, sample=sample,
     )
     show = not quiet
     config.validate()
+    augmenters = build_augmenters(config)  # a bad parameter or pivot fails here, before the model loads
+    if field_spec:
+        check_fields(field_spec, file_formats(config.inputs, config.fmt, config.max_line_bytes))
     engine, sampling = None, None
     if needs_model:
         from qaug.llm.engine import Sampling
 
         engine = _open_engine(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
         sampling = Sampling(**sampling_opts)
+    if needs_model or dry_run:
+        the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
+                                      config.variants, config.seed, config.verify and needs_model,
+                                      int(sampling_opts["max_tokens"]))
+        per_call = _measured_speed(engine)
+        small = planning.too_small_note(the_plan.records, config.max_aug_ratio) if needs_model else None
+        if dry_run:
+            if engine is not None:
+                engine.close()
+            _print_plan(the_plan, planning.seconds_for(the_plan, per_call), small)
+            return
+        if show or small:
+            if small:
+                err_console.print(f"qaug: {small}", markup=False)
+            err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
+                              markup=False)
     progress = _Progress(err_console) if show else None
     try:
-        pipeline = Pipeline(config, progress=progress.update if progress else None, engine=engine, sampling=sampling)
+        pipeline = Pipeline(config, augmenters=augmenters, progress=progress.update if progress else None,
+                            engine=engine, sampling=sampling)
         pipeline.notice = lambda msg: err_console.print(f"qaug: {msg}", markup=False)
         stats = pipeline.run(resume=resume, overwrite=overwrite)
     finally:
         if progress:
             progress.close()
         if engine is not None:
+            _record_speed(engine)
             engine.close()
     if show:
         _print_summary(stats, config, pipeline.engine_report() if engine is not None else None)
@@ -223,6 +263,51 @@ def run(
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
                           f"rejected, see {config.rejects_path}); a wrong --format or --fields?", markup=False)
+
+
+def _measured_speed(engine: Any) -> Optional[float]:
+    """Model seconds per computed answer from the cache's record of past runs with this model, or None."""
+    cache = getattr(engine, "cache", None)
+    return cache.speed(engine.model_id) if cache is not None else None
+
+
+def _record_speed(engine: Any) -> None:
+    """Remember this run's model seconds per computed answer, for the next plan's ETA."""
+    cache = getattr(engine, "cache", None)
+    if cache is not None:
+        try:
+            cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), float(engine.stats.get("seconds", 0.0)))
+        except Exception:  # noqa: BLE001 - a speed record is a convenience, never a reason to fail a run
+            pass
+
+
+def _print_plan(the_plan: Any, seconds: Optional[float], small: Optional[str]) -> None:
+    """--dry-run: the plan, one fact a line, on stdout."""
+    from qaug.plan import format_seconds
+
+    p = the_plan
+    out_console.print(f"records: {p.records:,}" + (f" ({p.rejects:,} input lines would be rejects)" if p.rejects else "")
+                      + (" - " + ", ".join(f"{f} {n:,}" for f, n in p.formats.most_common()) if p.formats else ""),
+                      markup=False)
+    for m in p.methods:
+        if m.pure:
+            out_console.print(f"{m.name}: {m.units:,} units, no model", markup=False)
+        else:
+            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + {m.judge_calls:,} judge calls, "
+                              f"about {m.prompt_tokens:,} prompt + at most {m.completion_tokens:,} generated tokens",
+                              markup=False)
+    prompt, completion = p.tokens
+    if p.model_calls:
+        out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + at most {completion:,} "
+                          "generated tokens", markup=False)
+        out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed" if seconds is not None
+                          else "time: unknown: no run with this model has been measured yet (a run records its speed)",
+                          markup=False)
+    out_console.print(f"cap: --max-aug-ratio {p.ratio:g} lets through at most {p.cap_allows:,} variants"
+                      if p.cap_allows is not None else "cap: none (--max-aug-ratio 1)", markup=False)
+    if small:
+        out_console.print(small, markup=False)
+    out_console.print("dry run: nothing was written", markup=False)
 
 
 def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[Path]:
@@ -500,15 +585,19 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
     table.add_column("", style="bold")
     table.add_column("written", justify="right")
     table.add_column("rejected", justify="right")
+    capped = config.max_aug_ratio < 1.0
+    if capped:
+        table.add_column("over cap", justify="right")
     table.add_column("reasons")
     table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects + stats.file_rejects:,}",
-                  _reasons(stats.rejects_by_stage.get("read", Counter()), stats.examples))
+                  *(["-"] if capped else []), _reasons(stats.rejects_by_stage.get("read", Counter()), stats.examples))
     for name, ms in stats.methods.items():
         reasons = _reasons(ms.rejected, ms.examples)
         skipped = sum(ms.skipped.values())
         if skipped:
             reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped, ms.examples)
-        table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}", reasons)
+        table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}",
+                      *([f"{ms.capped:,}"] if capped else []), reasons)
     out_console.print(table)
     for name, ms in stats.methods.items():
         j = ms.judge
@@ -516,10 +605,13 @@ def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None)
             out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
                               f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
                               f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s", markup=False)
-    if config.max_aug_ratio < 1.0 and stats.cap_dropped:
+    unplanned = sum(ms.not_planned for ms in stats.methods.values())
+    if capped and (stats.cap_dropped or unplanned):
         kept = stats.variants_written
+        skipped = f"; {unplanned:,} model units were not computed, as the cap could not keep them" if unplanned else ""
         out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
-                          f"accepted variants ({stats.cap_dropped:,} over the cap went to the rejects file; 1 disables)")
+                          f"accepted variants ({stats.cap_dropped:,} over the cap, counted, not written: not quality "
+                          f"rejects{skipped}; 1 disables the cap)", markup=False)
     if stats.review_marked:
         out_console.print(f"{stats.review_marked:,} variants marked _qaug.review = true for a person to check")
     rate = (stats.records_done - stats.resumed_records) / stats.elapsed if stats.elapsed else 0.0  # this run's

@@ -37,6 +37,9 @@ class RunConfig:
     #: seconds between checkpoints of a pure-Python run (runs with model methods checkpoint every batch)
     checkpoint_every: float = 1.0
     recipe: str | None = None
+    #: --limit: only the first N records of the inputs; --sample: a seeded uniform sample of N (qaug.sample)
+    limit: int | None = None
+    sample: int | None = None
     #: model and sampling settings as given (reported; the engine is built from them by the caller)
     model: Mapping[str, Any] = field(default_factory=dict)
     sampling: Mapping[str, Any] = field(default_factory=dict)
@@ -73,8 +76,9 @@ class RunConfig:
                     raise UsageError(f"the {what} {out}{beside} is also an input; choose another -o")
         if self.output.name.endswith(".gz"):
             raise UsageError("output is written as plain JSONL; drop the .gz from -o")
-        if not self.output.parent.exists():
-            raise UsageError(f"output folder does not exist: {self.output.parent}")
+        parent = next((p for p in self.output.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise UsageError(f"cannot make the output folder {self.output.parent}: {parent} is a file")
         if self.fmt is not None and self.fmt not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {self.fmt!r}")
         if self.target not in ("texts", "record"):
@@ -83,6 +87,11 @@ class RunConfig:
             raise UsageError("--max-aug-ratio must be between 0 and 1")
         if self.variants < 1:
             raise UsageError("--variants must be at least 1")
+        if self.limit is not None and self.sample is not None:
+            raise UsageError("--limit and --sample are alternatives: give one")
+        for flag, n in (("--limit", self.limit), ("--sample", self.sample)):
+            if n is not None and n < 1:
+                raise UsageError(f"{flag} must be at least 1, not {n}")
         if self.max_line_bytes < 1024:
             raise UsageError("--max-line-mb must be at least 0.001 (1 KiB)")
         unknown = sorted(set(self.method_params) - set(self.methods))

@@ -20,7 +20,7 @@ from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, registry
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
-from qaug import faults
+from qaug import cap, faults
 from qaug.io import ByteCounter, InputReject, JsonlWriter, is_run_file, journal_path, read_items, write_json_atomic
 from qaug.journal import Checkpoint, Journal, JournalError, differences, file_digest
 from qaug.lock import OutputLock
@@ -28,6 +28,7 @@ from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenan
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.rng import Rng
+from qaug.sample import Selection, sample_positions
 from qaug.stats import RunStats, reason_code
 
 #: settings that may differ between a run and its resume: they change how fast, not what, is written (model
@@ -105,6 +106,10 @@ class Pipeline:
 
     def _run(self, resume: bool, overwrite: bool) -> RunStats:
         cfg = self.config
+        try:
+            cfg.output.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output is made, not refused
+        except OSError as exc:
+            raise UsageError(f"cannot make the output folder {cfg.output.parent}: {exc.strerror or exc}") from None
         lock = OutputLock(cfg.output)
         lock.acquire()
         status = "failed"
@@ -217,7 +222,10 @@ class Pipeline:
         diff = [d for d in differences(_comparable(old["config"]), _comparable(new["config"]))
                 if d not in _RESUMABLE_CHANGES]
         if diff:
-            raise UsageError(f"cannot resume: the configuration differs in {', '.join(diff)}; "
+            a, b = _comparable(old["config"]), _comparable(new["config"])
+            shown = "; ".join(f"{d}: {_show(_dotted(a, d))} before, {_show(_dotted(b, d))} now" for d in diff[:4])
+            more = f" (+{len(diff) - 4} more)" if len(diff) > 4 else ""
+            raise UsageError(f"cannot resume: the configuration differs in {shown}{more}; "
                              "rerun with the same options, or --overwrite")
         for a, b in zip(old.get("inputs", []), new["inputs"]):
             if a["sha256"] != b["sha256"]:
@@ -256,16 +264,19 @@ class Pipeline:
         total = sum(p.stat().st_size for p in cfg.inputs)
         done_before = 0
         labels = source_labels(cfg.inputs)
+        selection = self._selection(labels)
         for file_index, path in enumerate(cfg.inputs):
             size = path.stat().st_size
             if start is not None and file_index < start.file:
-                for item in read_items(path, cfg.fmt, cfg.max_line_bytes, None, labels[file_index]):
+                for item in selection.take(file_index, read_items(path, cfg.fmt, cfg.max_line_bytes, None,
+                                                                  labels[file_index])):
                     if isinstance(item, Record):  # remember their ids, so duplicates are still caught
                         self._seen_ids.add(_id_hash(item.id))
                 done_before += size
                 continue
             counters: list[ByteCounter] = []
-            items = self._unique_ids(read_items(path, cfg.fmt, cfg.max_line_bytes, counters, labels[file_index]))
+            items = self._unique_ids(selection.take(file_index, read_items(path, cfg.fmt, cfg.max_line_bytes,
+                                                                           counters, labels[file_index])))
             consumed = 0
             if start is not None and file_index == start.file and start.items:
                 consumed = sum(1 for _ in itertools.islice(items, start.items))  # covered by the checkpoint
@@ -281,6 +292,15 @@ class Pipeline:
             done_before += size
         if self.progress is not None:
             self.progress(self.stats.records_done, total, total)
+
+    def _selection(self, labels: list[str]) -> Selection:
+        """--limit / --sample: which records of the inputs this run processes (all, without either)."""
+        cfg = self.config
+        positions = None
+        if cfg.sample is not None:
+            positions = sample_positions((read_items(p, cfg.fmt, cfg.max_line_bytes, None, label)
+                                          for p, label in zip(cfg.inputs, labels)), cfg.sample, cfg.seed, Record)
+        return Selection(Record, cfg.limit, positions)
 
     def _unique_ids(self, items: Iterator[Record | InputReject]) -> Iterator[Record | InputReject]:
         """A second record with an id already seen goes to the rejects file: ids must identify records."""
@@ -300,10 +320,24 @@ class Pipeline:
         records = [it for it in window if isinstance(it, Record)]
         by_method: dict[str, list[list[Outcome]]] = {}
         if records:
+            plan = self._plan_units(records)
             for m in self.methods:
-                units = [(rec, Rng.for_unit(self.config.seed, rec.id, m.augmenter.name, k))
+                name = m.augmenter.name
+                units = [(rec, Rng.for_unit(self.config.seed, rec.id, name, k))
                          for rec in records for k in range(self.config.variants)]
-                by_method[m.augmenter.name] = m.augmenter.augment_many(units)
+                chosen = plan.get(name)
+                ms = self.stats.method(name)
+                if chosen is None:
+                    by_method[name] = m.augmenter.augment_many(units)
+                else:  # only the units the cap can keep: model work is not computed to be thrown away
+                    order = sorted(chosen)
+                    done = m.augmenter.augment_many([units[i] for i in order]) if order else []
+                    results: list[list[Outcome]] = [[] for _ in units]
+                    for i, res in zip(order, done):
+                        results[i] = res
+                    by_method[name] = results
+                    ms.not_planned += len(units) - len(order)
+                ms.tried += len(units) if chosen is None else len(chosen)
                 take = getattr(m.augmenter, "take_judge_usage", None)
                 if take is not None:
                     self.stats.method(m.augmenter.name).judge.update(take())
@@ -368,6 +402,7 @@ class Pipeline:
                                              code="identical" if reason.startswith("identical") else "duplicate")
                         continue
                     accepted.append((m, cid, index - 1, data_bytes, outcome))
+                    ms.accepted += 1
         return _Gated(record, parent_bytes, accepted)
 
     def _write(self, g: "_Gated") -> None:
@@ -387,26 +422,47 @@ class Pipeline:
             self.stats.method(m.augmenter.name).written += 1
             self.stats.review_marked += outcome.review
 
+    def _plan_units(self, records: list[Record]) -> dict[str, set[int]]:
+        """For each model method, the units of this batch worth computing under the cap (qaug.cap);
+        a method absent from the answer runs on every unit (pure methods, or no cap)."""
+        ratio = self.config.max_aug_ratio
+        model = [m for m in self.methods if not m.augmenter.pure]
+        if ratio >= 1.0 or not model:
+            return {}
+        allowed = cap.allowance(self._budget + len(records) * cap.per_original(ratio))
+        quota = cap.share_out(allowed, [self.stats.method(m.augmenter.name).written for m in self.methods])
+        keys = [f"{rec.id}\0{k}" for rec in records for k in range(self.config.variants)]
+        plan = {}
+        for m, q in zip(self.methods, quota):
+            if m.augmenter.pure:
+                continue
+            ms = self.stats.method(m.augmenter.name)
+            n = cap.units_to_plan(q, ms.tried, ms.accepted, len(keys))
+            plan[m.augmenter.name] = cap.pick_units(keys, n, self.config.seed, m.augmenter.name)
+        return plan
+
     def _cap(self, gated: list["_Gated"]) -> None:
         """Keep augmented records within --max-aug-ratio of the output, best-scored variants first.
 
         Each original earns r/(1-r) variants of budget; the choice is made per batch (--window),
         knowing the whole batch, and unused budget carries over, so the share holds at every batch
-        boundary. Where the cap binds, ties between equal scores are dealt round the methods (each
-        method's first variant in the batch, then each one's second, ...), then go to the earlier record.
+        boundary. Where the cap binds, ties between equal scores go to the method with the fewest
+        variants in the run so far (across batches and files), then to the earlier record. A variant
+        over the cap is counted (per method, `capped`), not written: it is no quality reject.
         """
         ratio = self.config.max_aug_ratio
         if ratio >= 1.0:
             return
-        self._budget += len(gated) * ratio / (1.0 - ratio)
+        self._budget += len(gated) * cap.per_original(ratio)
         candidates = [(g_i, a_i) for g_i, g in enumerate(gated) for a_i in range(len(g.accepted))]
-        allowed = int(self._budget + 1e-9)
+        allowed = cap.allowance(self._budget)
         if len(candidates) <= allowed:
             self._budget -= len(candidates)
             return
-        # equal scores (pure methods have none): each method's first variant of the batch before any
-        # method's second, so no method asked for is crowded out by earlier records' other methods
-        seen: Counter[str] = Counter()
+        # equal scores (pure methods have none): the method with the fewest variants in the run so far
+        # first, so no method asked for is crowded out by the others, in this batch or over the run
+        seen: Counter[str] = Counter({m.augmenter.name: self.stats.method(m.augmenter.name).written
+                                      for m in self.methods})
         turn: dict[tuple[int, int], int] = {}
         for c in candidates:
             name = gated[c[0]].accepted[c[1]][0].augmenter.name
@@ -417,13 +473,12 @@ class Pipeline:
         self._budget -= allowed
         for g_i, g in enumerate(gated):
             kept = []
-            for a_i, (m, cid, idx, data_bytes, outcome) in enumerate(g.accepted):
+            for a_i, entry in enumerate(g.accepted):
                 if (g_i, a_i) in keep:
-                    kept.append(g.accepted[a_i])
+                    kept.append(entry)
                     continue
                 self.stats.cap_dropped += 1
-                self._variant_reject(g.record, m.augmenter.name, cid, "cap", f"over --max-aug-ratio {ratio:g}",
-                                     data_bytes.decode("utf-8"), strict=False, code="cap")
+                self.stats.method(entry[0].augmenter.name).capped += 1
             g.accepted = kept
 
     def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
@@ -478,6 +533,23 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     if not out.get("model"):
         out.pop("verify", None)
     return out
+
+
+def _dotted(config: dict[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _show(value: Any) -> str:
+    """A setting as a person types it: 0.3, [rewrite, swap], none."""
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    text = jsonio.dumps_str(value) if isinstance(value, dict) else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _refuse_own_files(config: RunConfig) -> None:

@@ -51,6 +51,13 @@ class MethodStats:
     examples: dict[str, str] = field(default_factory=dict)
     #: what the judge cost this method: jobs, cached, prompt_tokens, completion_tokens, seconds_ms
     judge: Counter = field(default_factory=Counter)
+    #: variants that passed every gate but were over --max-aug-ratio (counted, not written: no quality reject)
+    capped: int = 0
+    #: units not computed because the cap could not have kept their variants (model methods)
+    not_planned: int = 0
+    #: units computed, and variants they gave that passed the gates: the yield the cap plans model work by
+    tried: int = 0
+    accepted: int = 0
 
     def reject(self, reason: str, code: str = "") -> None:
         key = reason_key(reason, code)
@@ -64,6 +71,7 @@ class MethodStats:
 
     def as_dict(self) -> dict[str, Any]:
         out = {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
+               "capped": self.capped, "not_planned": self.not_planned, "tried": self.tried, "accepted": self.accepted,
                "examples": dict(self.examples)}
         if self.judge:
             out["judge"] = dict(self.judge)
@@ -148,6 +156,8 @@ class RunStats:
             ms.written, ms.rejected, ms.skipped = m["written"], Counter(m["rejected"]), Counter(m["skipped"])
             ms.examples = dict(m.get("examples", {}))
             ms.judge = Counter(m.get("judge", {}))
+            ms.capped, ms.not_planned = m.get("capped", 0), m.get("not_planned", 0)
+            ms.tried, ms.accepted = m.get("tried", 0), m.get("accepted", 0)
         for stage, c in snap["rejects"].items():
             self.rejects_by_stage[stage] = Counter(c)
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]

@@ -154,7 +154,7 @@ def test_unwritable_output_is_one_line_and_resumable(tmp_path: Path) -> None:
 def test_cache_rerun_does_no_model_work(tmp_path: Path, tiny_gguf: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Explain clause {i} of the lease.", "output": "x"}
                                               for i in range(6)])
-    common = ["-m", "rewrite", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "48", "-q",
+    common = ["-m", "rewrite", "--max-aug-ratio", "1", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "48", "-q",
               "--cache-dir", str(tmp_path / "c")]
     assert _run([str(src), "-o", str(tmp_path / "a.jsonl"), *common]).returncode == 0
     assert _run([str(src), "-o", str(tmp_path / "b.jsonl"), *common]).returncode == 0

@@ -11,7 +11,8 @@ from typing import Any
 from qaug.augment.base import Failure, Outcome, Param, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
-from qaug.quality.lang import detect
+from qaug.errors import UsageError
+from qaug.quality.lang import NAMES, detect
 from qaug.quality.textgates import Reject
 from qaug.rng import Rng
 
@@ -38,6 +39,13 @@ class BackTranslate(ModelAugmenter):
         Param("min_chrf", float, 15.0, "reject round trips that drifted below this chrF to the source", min=0, max=100),
         Param("max_chrf", float, 92.0, "reject round trips above this chrF: near-copies teach nothing", min=0, max=100),
     ) + GATE_PARAMS
+
+    def setup(self) -> None:
+        super().setup()
+        unknown = [p for p in self.pivots if p not in NAMES]
+        if unknown:  # found before the model loads, not after every round trip failed
+            raise UsageError(f"backtranslate.pivots: unknown language {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(NAMES)})")
 
     def _pivots(self, lang: str) -> list[str]:
         pivots = [p for p in self.pivots if p != lang] if self.pivots else ["en" if lang == "zh" else "zh"]

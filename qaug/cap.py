@@ -1,0 +1,71 @@
+"""The --max-aug-ratio cap, decided before generating: how many variants a batch may keep, how they are
+shared among the methods across the whole run, and how many model units are worth computing for them.
+
+Model work is expensive, so a batch asks a model method only for about as many units as its share of
+the cap can keep, over-planned by the reject rate seen so far; pure methods are cheap and run on every
+record, the cap choosing among their variants afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+#: the smallest share of a model method's units expected to give a kept variant, so a method whose every
+#: variant was rejected so far is not planned for every record of the input at once
+MIN_YIELD = 0.05
+
+
+def per_original(ratio: float) -> float:
+    """Variants one original earns: a share r of the output is r / (1 - r) variants per original."""
+    return math.inf if ratio >= 1.0 else ratio / (1.0 - ratio)
+
+
+def allowance(budget: float) -> int:
+    """Whole variants a budget lets through (a budget of 2.9999999 is 3: float sums of r/(1-r))."""
+    return int(budget + 1e-9)
+
+
+def max_variants(records: int, ratio: float) -> int:
+    """The most variants `records` originals allow under the cap, whatever the batching."""
+    return records * 10**9 if ratio >= 1.0 else allowance(records * per_original(ratio))
+
+
+def records_needed(ratio: float) -> int:
+    """The fewest originals that let one variant through (0 when nothing is capped)."""
+    if ratio >= 1.0:
+        return 0
+    return 0 if ratio <= 0.0 else math.ceil((1.0 - 1e-9) / per_original(ratio))
+
+
+def share_out(allowed: int, written: Sequence[int]) -> list[int]:
+    """Split `allowed` among methods, one at a time to the one with the fewest variants so far
+    (written before this batch plus shared in it), ties to the earlier method: every method asked
+    for gets a share over the run, whatever the batches or files."""
+    quota = [0] * len(written)
+    for _ in range(allowed):
+        i = min(range(len(written)), key=lambda j: (written[j] + quota[j], j))
+        quota[i] += 1
+    return quota
+
+
+def units_to_plan(quota: int, tried: int, accepted: int, available: int) -> int:
+    """Model units to compute for a quota: the quota over the yield seen so far (accepted variants per
+    unit; 1 with no history, so the first batch does not over-plan blindly), never more than there are."""
+    if quota <= 0 or available <= 0:
+        return 0
+    expected = max(MIN_YIELD, (accepted + 1) / (tried + 1))
+    return min(available, math.ceil(quota / expected))
+
+
+def pick_units(keys: Sequence[str], n: int, seed: int, method: str) -> set[int]:
+    """Which `n` of the batch's units (by record id and index) to compute: a stable hash order, so the
+    choice does not favour the first records of a batch and is the same on a rerun."""
+    if n >= len(keys):
+        return set(range(len(keys)))
+
+    def order(i: int) -> bytes:
+        return hashlib.blake2b(f"{seed}\0{method}\0{keys[i]}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+    return set(sorted(range(len(keys)), key=order)[:n])

@@ -1,0 +1,185 @@
+"""What a run will do, known before any model work: records read, model units and calls per method
+(the judge included), tokens, and what the cap lets through.
+
+The CLI prints it as one line before a model run (and in full for --dry-run), so a user learns that a
+run takes a night, or that the input is too small for any variant, before paying for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qaug import cap
+from qaug.io import InputReject, read_items
+from qaug.records import Record
+from qaug.rng import Rng
+
+#: characters per token, roughly, for the prompt estimate (CJK is about one character a token)
+_CHARS_PER_TOKEN = 3.5
+#: tokens one judge answer generates: a few booleans under the grammar
+_JUDGE_TOKENS = 48
+#: records planned in full for the estimate; the rest is scaled from them
+SAMPLE = 256
+
+
+@dataclass
+class MethodPlan:
+    """One method's share of the run."""
+
+    name: str
+    pure: bool
+    units: int = 0
+    #: model calls: the method's jobs (both hops of a back-translation), then the judge's, one per variant
+    calls: int = 0
+    judge_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class RunPlan:
+    """The whole run, as the CLI shows it."""
+
+    records: int
+    rejects: int
+    ratio: float
+    cap_allows: int | None
+    methods: list[MethodPlan] = field(default_factory=list)
+    formats: Counter = field(default_factory=Counter)
+
+    @property
+    def model_calls(self) -> int:
+        return sum(m.calls + m.judge_calls for m in self.methods)
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        return (sum(m.prompt_tokens for m in self.methods), sum(m.completion_tokens for m in self.methods))
+
+
+def too_small_note(records: int, ratio: float) -> str | None:
+    """The note for an input that the cap allows no variant at all, or None."""
+    if records == 0 or cap.max_variants(records, ratio) > 0:
+        return None
+    need = cap.records_needed(ratio)
+    return (f"note: {records:,} record{'' if records == 1 else 's'} allow{'s' if records == 1 else ''} no variant at --max-aug-ratio {ratio:g} "
+            f"(a variant needs at least {need:,} originals); no model work will be done. "
+            f"Raise --max-aug-ratio (e.g. 0.5) or give more records")
+
+
+def make_plan(items: Iterable[Record | InputReject], augmenters: Sequence[Any], ratio: float, variants: int,
+              seed: int, verify: bool, max_tokens: int = 512) -> RunPlan:
+    """Count the records (streaming), and for each model method plan its jobs as a run would, without a
+    model, on a seeded sample of the records, scaled to the units the run computes: calls and prompt size
+    are those of the prompts themselves, generated tokens are bounded by each job's budget. Under the cap
+    a model method is planned only for its share of what the cap lets through."""
+    from qaug.sample import Reservoir
+
+    reservoir: Reservoir[Record] = Reservoir(SAMPLE, seed)
+    records = rejects = 0
+    formats: Counter = Counter()
+    for item in items:
+        if isinstance(item, Record):
+            records += 1
+            formats[item.fmt] += 1
+            reservoir.add(item)
+        else:
+            rejects += 1
+    sample = reservoir.items()
+    allows = None if ratio >= 1.0 else cap.max_variants(records, ratio)
+    plan = RunPlan(records, rejects, ratio, allows, formats=formats)
+    total_units = records * variants
+    quota = cap.share_out(min(allows, total_units * len(augmenters)), [0] * len(augmenters)) \
+        if allows is not None else [total_units] * len(augmenters)
+    for aug, q in zip(augmenters, quota):
+        mp = MethodPlan(aug.name, aug.pure, units=total_units)
+        plan.methods.append(mp)
+        if aug.pure or not sample:
+            continue
+        mp.units = min(q, total_units)
+        units = [(rec, Rng.for_unit(seed, rec.id, aug.name, k)) for rec in sample for k in range(variants)]
+        _plan_model(aug, units, mp, verify, max_tokens)
+        scale = mp.units / len(units)  # the sample's calls and tokens, per unit, times the units the run computes
+        mp.calls, mp.judge_calls = round(mp.calls * scale), round(mp.judge_calls * scale)
+        mp.prompt_tokens, mp.completion_tokens = round(mp.prompt_tokens * scale), round(mp.completion_tokens * scale)
+    return plan
+
+
+def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verify: bool, max_tokens: int) -> None:
+    """The method's own planning, job by job: calls and prompt characters, without an engine."""
+    hops = 2 if aug.name == "backtranslate" else 1  # the second hop is planned from the first's answers
+    for i, unit in enumerate(aug.units(units)):
+        if unit.skip is not None:
+            continue
+        try:
+            aug.plan(unit, i)
+        except Exception:  # noqa: BLE001 - a unit the run would report as a failure costs nothing here
+            continue
+        if unit.skip is not None:
+            continue
+        for job in unit.jobs:
+            chars = sum(len(m.get("content", "")) for m in job.messages)
+            budget = min(job.sampling.max_tokens, max_tokens)
+            mp.calls += hops
+            mp.prompt_tokens += hops * math.ceil(chars / _CHARS_PER_TOKEN)
+            mp.completion_tokens += hops * budget
+        if verify and getattr(aug, "verifiable", False) and unit.jobs:
+            mp.judge_calls += 1
+            source = sum(len(t) for _, t in unit.texts)
+            mp.prompt_tokens += math.ceil((600 + 3 * source) / _CHARS_PER_TOKEN)
+            mp.completion_tokens += _JUDGE_TOKENS
+
+
+def seconds_for(plan: RunPlan, seconds_per_call: float | None) -> float | None:
+    """Expected model seconds at a measured speed (model seconds per computed answer), or None."""
+    if not seconds_per_call or not plan.model_calls:
+        return None
+    return plan.model_calls * seconds_per_call
+
+
+def plan_line(plan: RunPlan, seconds: float | None = None) -> str:
+    """One line: records, model calls and the cap, with an ETA where a speed is known."""
+    model = [m for m in plan.methods if not m.pure]
+    parts = [f"plan: {plan.records:,} record{'' if plan.records == 1 else 's'}"]
+    if model:
+        per = ", ".join(f"{m.name} {m.calls:,}" + (f" + judge {m.judge_calls:,}" if m.judge_calls else "")
+                        for m in model)
+        prompt, completion = plan.tokens
+        parts.append(f"{plan.model_calls:,} model calls ({per}), about {prompt:,} prompt + at most "
+                     f"{completion:,} generated tokens")
+    if plan.cap_allows is not None:
+        parts.append(f"the cap (--max-aug-ratio {plan.ratio:g}) lets through at most {plan.cap_allows:,} variants")
+    if seconds is not None:
+        parts.append(f"ETA {format_seconds(seconds)} at the measured speed")
+    elif model:
+        parts.append("no measured speed for this model yet (a run records it)")
+    return "; ".join(parts)
+
+
+def format_seconds(seconds: float) -> str:
+    """3 min, 2.5 h: the scale a person plans by."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def selected_items(config: Any) -> Iterable[Record | InputReject]:
+    """The items a run of `config` processes, --limit and --sample applied, as the pipeline selects them."""
+    from qaug.pipeline import source_labels
+    from qaug.sample import Selection, sample_positions
+
+    labels = source_labels(tuple(config.inputs))
+
+    def files() -> Iterable[Iterable[Record | InputReject]]:
+        return (read_items(p, config.fmt, config.max_line_bytes, None, label) for p, label in zip(config.inputs, labels))
+
+    positions = sample_positions(files(), config.sample, config.seed, Record) if config.sample is not None else None
+    selection = Selection(Record, config.limit, positions)
+    for fi, items in enumerate(files()):
+        yield from selection.take(fi, items)

@@ -1,0 +1,55 @@
+"""Knowing before a long run (qaug.plan): the plan line, --dry-run, the small-input note, the ETA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import EXAMPLES, run_cli, write_jsonl
+
+
+def _model_args(tmp_path: Path, tiny_gguf: Path) -> list[str]:
+    return ["--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "24", "--cache-dir", str(tmp_path / "c")]
+
+
+def test_too_small_for_any_variant_is_said_before_model_work(tmp_path: Path, tiny_gguf: Path) -> None:
+    """Issue 12: two one-record files spent 22 s of model time, then kept 0 of 4 variants."""
+    a = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Explain clause 1 of the lease.", "output": "x"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"instruction": "Explain clause 2 of the lease.", "output": "y"}])
+    proc = run_cli("run", str(a), str(b), "-o", str(tmp_path / "o.jsonl"), "-m", "rewrite",
+                   *_model_args(tmp_path, tiny_gguf))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 records allow no variant at --max-aug-ratio 0.3 (a variant needs at least 3 originals)" in proc.stderr
+    assert proc.stderr.index("allow no variant") < proc.stderr.index("plan:")
+    report = json.loads((tmp_path / "o.report.json").read_text())
+    assert report["model"]["computed"] == 0 and report["model"]["jobs"] == 0
+    assert report["methods"]["rewrite"]["not_planned"] == 2
+
+
+def test_dry_run_plans_without_running(tmp_path: Path, tiny_gguf: Path) -> None:
+    out = tmp_path / "sub" / "o.jsonl"
+    proc = run_cli("run", str(EXAMPLES / "alpaca_en.jsonl"), "-o", str(out), "-m", "rewrite,backtranslate,flatten",
+                   "--dry-run", *_model_args(tmp_path, tiny_gguf))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("records: 20")
+    assert "cap: --max-aug-ratio 0.3 lets through at most 8 variants" in proc.stdout
+    # 8 variants shared by three methods: 3 rewrite, 3 backtranslate (two hops each), 2 flatten; a judge call each
+    rewrite = next(line for line in lines if line.startswith("rewrite:"))
+    assert rewrite.startswith("rewrite: 3 units, 3 model calls + 3 judge calls")
+    assert next(line for line in lines if line.startswith("backtranslate:")).startswith(
+        "backtranslate: 3 units, 6 model calls + 3 judge calls")
+    assert "flatten: 20 units, no model" in proc.stdout and "model: 15 calls" in proc.stdout
+    assert "time: unknown" in proc.stdout and "dry run: nothing was written" in proc.stdout
+    assert not out.parent.exists()
+
+
+def test_plan_line_before_a_model_run_and_an_eta_once_a_speed_is_measured(tmp_path: Path, tiny_gguf: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Explain clause {i} of the lease.", "output": "x"}
+                                              for i in range(4)])
+    args = ["-m", "rewrite", "--max-aug-ratio", "1", "--no-verify", *_model_args(tmp_path, tiny_gguf)]
+    first = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), *args)
+    assert first.returncode == 0, first.stderr
+    assert "plan: 4 records; 4 model calls (rewrite 4)" in first.stderr and "no measured speed" in first.stderr
+    dry = run_cli("run", str(src), "-o", str(tmp_path / "b.jsonl"), *args, "--dry-run")
+    assert dry.returncode == 0 and "time: about " in dry.stdout and "at the measured speed" in dry.stdout

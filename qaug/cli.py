@@ -386,6 +386,59 @@ def score(
                       + f" -> {output}", markup=False)
 
 
+@app.command()
+@guarded
+def review(
+    output: Path = typer.Argument(..., help="The out.jsonl of a run (its .rejects.jsonl is read beside it)."),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: a free one)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser; just print the URL."),
+    apply: bool = typer.Option(False, "--apply", help="Write the reviewed dataset to -o instead of serving."),
+    final: Optional[Path] = typer.Option(None, "--output", "-o", help="With --apply: the reviewed dataset."),
+) -> None:
+    """Review a run's variants in the browser (decisions go to out.review.jsonl), or --apply them."""
+    from qaug.review import check_output
+
+    check_output(output)
+    if apply:
+        from qaug.review.apply import apply_review
+
+        if final is None:
+            raise UsageError("--apply needs -o FINAL.jsonl")
+        if final.resolve() == output.resolve():
+            raise UsageError(f"-o {final} is the file under review; write the reviewed dataset elsewhere")
+        summary = apply_review(output, final)
+        table = Table("method", "decisions")
+        for method, counts in sorted(summary.items()):
+            table.add_row(method, ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items())))
+        err_console.print(table)
+        err_console.print(f"qaug review: wrote {final}", markup=False)
+        return
+    if final is not None:
+        raise UsageError("-o is for --apply")
+    import threading
+    import webbrowser
+
+    from qaug.review.server import make_server
+
+    try:
+        server, url = make_server(output, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: {exc.strerror or exc}") from None
+    from qaug.review.index import companion
+
+    out_console.print(f"qaug review: {url}  (decisions -> {companion(output, '.review.jsonl')}; Ctrl-C stops)",
+                      markup=False)
+    sys.stdout.flush()
+    if not no_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        err_console.print("qaug review: stopped; every decision is already saved", markup=False)
+    finally:
+        server.server_close()
+
+
 @app.command("methods")
 @guarded
 def methods_cmd() -> None:

@@ -1,0 +1,42 @@
+"""A small real run for the review tests: rewrite through the pipeline with a scripted engine and the
+judge on, in English and Chinese, so there are kept variants, gate rejects and judge rejects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import judge_answer, write_jsonl
+
+EN = "List three benefits of regular exercise for older adults."
+ZH = "列出三种常见的水果。"
+ROWS = [{"id": "e1", "instruction": EN, "input": "", "output": "Better balance, stronger bones, improved mood."},
+        {"id": "z1", "instruction": ZH, "output": "苹果、香蕉和橙子。"}]
+REWRITES = {EN: ["Name three ways regular exercise helps older adults.",
+                 "Give three benefits of exercise for a tenant.",
+                 "Better balance, stronger bones, improved mood."],
+            ZH: ["请说出三种常见的水果。", "苹果、香蕉和橙子是常见水果。", "请举出三种常见水果的例子。"]}
+
+
+def _answer(job, n):
+    user = job.messages[-1]["content"]
+    if "<variant>" in user:
+        variant = user.split("<variant>")[1]
+        bad = "tenant" in variant or "例子" in variant
+        return judge_answer(job, constraint_added=bad, same_meaning=not bad)
+    src = user.split("<text>\n")[1].split("\n</text>")[0]
+    return json.dumps({"variants": REWRITES[src]}, ensure_ascii=False)
+
+
+def make_run(folder: Path) -> Path:
+    """Run the pipeline; returns out.jsonl (with out.rejects.jsonl, out.report.json and .html beside it)."""
+    from qaug.config import RunConfig
+    from qaug.llm.engine import Sampling, ScriptedEngine
+    from qaug.pipeline import Pipeline
+
+    src = write_jsonl(folder / "in.jsonl", ROWS)
+    out = folder / "out.jsonl"
+    cfg = RunConfig(inputs=(src,), output=out, methods=("rewrite",), method_params={"rewrite": {"n": 3}},
+                    max_aug_ratio=1.0, verify=True)
+    Pipeline(cfg, engine=ScriptedEngine(_answer), sampling=Sampling()).run()
+    return out

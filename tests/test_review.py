@@ -1,0 +1,147 @@
+"""qaug review without a browser: the index, the decision log, --apply, the server's API and the HTML report."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_jsonl, run_cli
+from review_fixtures import make_run
+
+from qaug.review.decisions import DecisionLog
+from qaug.review.index import ReviewIndex
+from qaug.review.view import diff, group_view
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    return make_run(tmp_path)
+
+
+def test_index_groups_kept_and_rejected_by_original(run: Path) -> None:
+    ix = ReviewIndex(run)
+    assert ix.group_keys == ["e1", "z1"]
+    assert list(ix.matching(status="rejected")) == [0, 1]
+    assert list(ix.matching(code="answered")) == [0, 1]
+    assert list(ix.matching(text="香蕉")) == [1]
+    assert list(ix.matching(method="nope")) == []
+    view = group_view(ix, 1)
+    assert [it["status"] for it in view["items"]] == ["kept", "rejected", "rejected"]
+    kept = view["items"][0]
+    assert kept["judge"]["same_meaning"] is True and kept["model"] == "scripted"
+    codes = {it["code"] for it in view["items"][1:]}
+    assert codes == {"answered", "judge_constraint_added"}
+    # a gate reject keeps only its text: it is shown at the path its kept sibling changed
+    gate = next(it for it in view["items"] if it.get("code") == "answered")
+    assert gate["fields"][0]["path"] == ["instruction"] and gate["promotable"]
+
+
+def test_diff_is_by_words_in_english_and_by_characters_in_chinese() -> None:
+    assert diff("the big dog", "the small dog") == [["=", "the "], ["-", "big"], ["+", "small"], ["=", " dog"]]
+    assert diff("列出三种水果", "说出三种水果") == [["-", "列"], ["+", "说"], ["=", "出三种水果"]]
+
+
+def test_decisions_last_per_id_wins_and_undo_restores(tmp_path: Path) -> None:
+    log = DecisionLog(tmp_path / "r.jsonl")
+    log.append({"id": "a", "decision": "accept", "reviewer": "x"})
+    log.append({"id": "a", "decision": "reject", "reviewer": "y"})
+    assert DecisionLog(tmp_path / "r.jsonl").latest["a"]["decision"] == "reject"
+    log.append({"id": "a", "decision": "undo", "reviewer": "y"})
+    again = DecisionLog(tmp_path / "r.jsonl")  # a reopened review reads the same state
+    assert again.latest["a"]["decision"] == "accept" and len(again.entries) == 3
+    with pytest.raises(ValueError, match="decision must be"):
+        log.append({"id": "a", "decision": "maybe"})
+
+
+def _decide(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url + "api/decide", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def start_server(out: Path) -> tuple[subprocess.Popen, str]:
+    """`qaug review --no-browser` as a user runs it; the URL is read from its first line."""
+    proc = subprocess.Popen([sys.executable, "-m", "qaug", "review", str(out), "--no-browser"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc, m.group(0)
+
+
+def test_server_api_and_apply_through_the_cli(run: Path, tmp_path: Path) -> None:
+    proc, url = start_server(run)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            page = r.read().decode()
+        assert "<script src=\"/app.js\">" in page and "http" not in page.replace("http-equiv", "")
+        meta = json.loads(urllib.request.urlopen(url + "api/meta", timeout=10).read())
+        assert meta["groups"] == 2 and meta["methods"] == ["rewrite"]
+        _decide(url, {"id": "e1/rewrite/0", "parent": "e1", "decision": "reject", "reviewer": "t"})
+        _decide(url, {"id": "z1/rewrite/0", "parent": "z1", "decision": "edit", "field": ["instruction"],
+                      "text": "请写出三种常见的水果。", "reviewer": "t"})
+        _decide(url, {"id": "z1/rewrite/r0", "parent": "z1", "decision": "promote", "field": ["instruction"],
+                      "text": "苹果、香蕉和橙子是常见水果。", "reviewer": "t"})
+        group = json.loads(urllib.request.urlopen(url + "api/group?g=1", timeout=10).read())
+        assert group["items"][0]["decision"]["decision"] == "edit"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    final = tmp_path / "final.jsonl"
+    res = run_cli("review", str(run), "--apply", "-o", str(final))
+    assert res.returncode == 0, res.stderr
+    assert "rewrite" in res.stderr and "edited 1" in res.stderr and "promoted 1" in res.stderr
+    rows = read_jsonl(final)
+    ids = [r["_qaug"]["id"] for r in rows]
+    assert ids == ["e1", "z1", "z1/rewrite/0", "z1/rewrite/r0"]  # rejected dropped, promoted after its original
+    assert {type(r["_qaug"]["review"]) for r in rows} == {str}
+    assert rows[2]["instruction"] == "请写出三种常见的水果。" and rows[2]["_qaug"]["review"] == "edited"
+    assert rows[3]["instruction"] == "苹果、香蕉和橙子是常见水果。" and rows[3]["output"] == "苹果、香蕉和橙子。"
+    assert rows[3]["_qaug"]["review"] == "promoted"
+    assert json.loads(rows[3]["_qaug"]["info"])["promoted_from"]["code"] == "answered"
+    # an original is kept byte for byte apart from its review field
+    first = final.read_bytes().split(b"\n")[0]
+    assert first.startswith(run.read_bytes().split(b",\"_qaug\"")[0])
+    again = tmp_path / "again.jsonl"
+    assert run_cli("review", str(run), "--apply", "-o", str(again)).returncode == 0
+    assert again.read_bytes() == final.read_bytes()
+
+
+def test_review_usage_errors_are_one_line(run: Path, tmp_path: Path) -> None:
+    res = run_cli("review", str(tmp_path / "missing.jsonl"), "--no-browser")
+    assert res.returncode == 2 and "no such file" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("review", str(run), "--apply")
+    assert res.returncode == 2 and "--apply needs -o" in res.stderr
+    res = run_cli("review", str(run), "--apply", "-o", str(run))
+    assert res.returncode == 2 and "file under review" in res.stderr
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"instruction": "x"}\n')
+    res = run_cli("review", str(plain), "--no-browser")
+    assert res.returncode == 2 and "not a qaug output" in res.stderr
+
+
+def test_every_run_writes_a_small_self_contained_html_report(run: Path) -> None:
+    page = (run.parent / "out.report.html").read_text()
+    assert page.count("<svg") >= 6
+    for section in ("written", "lengths", "similarity", "chrf", "judge", "distinct", "speed", "config"):
+        assert f'id="{section}"' in page
+    assert "judge_constraint_added" in page and "constraint added (rejected)" in page
+    assert not re.search(r"(src|href)=\"?https?:", page) and "@import" not in page and "<script" not in page
+
+
+def test_cli_run_of_a_pure_method_writes_the_html_report(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "instruction": "Convert to JSON.", "input": "",
+                                       "output": json.dumps({"a": i, "b": [1, 2], "c": {"d": "x"}})}) + "\n"
+                           for i in range(20)))
+    res = run_cli("run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "shuffle_keys", "--max-aug-ratio", "1", "-q")
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "o.report.html").read_text()
+    assert "shuffle_keys" in page and page.count("<svg") >= 6

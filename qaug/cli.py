@@ -82,7 +82,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 @guarded
 def run(
-    inputs: list[Path] = typer.Argument(..., help="Dataset files: .jsonl, .json (array), .csv, .tsv; .gz read transparently."),
+    inputs: list[Path] = typer.Argument(..., help="Dataset files (.jsonl, .json array, .csv, .tsv; .gz read transparently), folders of them or globs ('data/*.jsonl'), read in sorted order; - is stdin."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
     methods: Optional[list[str]] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups, repeatable: -m a -m b is -m a,b (default rewrite; see `qaug methods`)."),
     task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
@@ -201,6 +201,9 @@ def run(
         "repeat_penalty": pick(repeat_penalty, rsampling, "repeat_penalty", 1.05),
         "max_tokens": pick(max_tokens, rsampling, "max_tokens", 512),
     }
+    from qaug.inputs import expand_inputs
+
+    inputs = expand_inputs(inputs, output)  # a folder or a glob reads its files, in sorted order
     spool_dir = _spool_streams(inputs, output, resume)
     if spool_dir is not None:
         from qaug.spool import is_stream, spool

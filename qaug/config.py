@@ -10,6 +10,7 @@ from typing import Any
 
 from qaug.errors import UsageError
 from qaug.io import DEFAULT_MAX_LINE_BYTES, companion_paths, journal_path, same_file
+from qaug.outformat import check_output_suffix
 from qaug.records import FORMATS
 
 
@@ -74,6 +75,7 @@ class RunConfig:
                 if same_file(path, out):
                     beside = "" if what == "output" else f" (written beside -o {self.output.name})"
                     raise UsageError(f"the {what} {out}{beside} is also an input; choose another -o")
+        check_output_suffix(self.output)
         if self.output.name.endswith(".gz"):
             raise UsageError("output is written as plain JSONL; drop the .gz from -o")
         parent = next((p for p in self.output.parents if p.exists()), None)

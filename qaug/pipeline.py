@@ -24,6 +24,7 @@ from qaug import cap, faults
 from qaug.io import ByteCounter, InputReject, JsonlWriter, is_run_file, journal_path, read_items, write_json_atomic
 from qaug.journal import Checkpoint, Journal, JournalError, differences, file_digest
 from qaug.lock import OutputLock
+from qaug.outformat import jsonl_to_array, wants_array
 from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
@@ -121,6 +122,7 @@ class Pipeline:
             prepared = True
             if start == "finished":
                 status = "ok"
+                self._finish_format()  # a run stopped between its last line and the array conversion
                 return self.stats
             mode = "r+b" if start is not None else "wb"
             out = JsonlWriter(cfg.output, mode)
@@ -131,7 +133,9 @@ class Pipeline:
                 rej.truncate(start.rej)
             self._out, self._rej, self._journal = out, rej, journal
             self._stream_all(start)
+            out.close()
             journal.finish()
+            self._finish_format()
             status = "ok"
         except Interrupted:
             status = "interrupted"
@@ -155,6 +159,11 @@ class Pipeline:
             finally:
                 lock.release()
         return self.stats
+
+    def _finish_format(self) -> None:
+        """-o out.json: the finished JSON Lines become a JSON array (qaug.outformat)."""
+        if wants_array(self.config.output):
+            jsonl_to_array(self.config.output)
 
     def _write_report(self, status: str) -> None:
         cfg = self.config

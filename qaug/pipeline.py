@@ -28,6 +28,7 @@ from qaug.outformat import jsonl_to_array, wants_array
 from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
+from qaug.report_html import write_report_html
 from qaug.rng import Rng
 from qaug.sample import Selection, sample_positions
 from qaug.stats import RunStats, reason_code
@@ -175,6 +176,7 @@ class Pipeline:
             report["model"] = self.engine_report()
         try:
             write_json_atomic(cfg.report_path, report)
+            write_report_html(report, cfg.output, cfg.rejects_path, cfg.report_path)  # out.report.html beside it
         except OSError as exc:
             if status == "ok":  # otherwise the run's own error is the one to show; the resumed run writes the report
                 raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "

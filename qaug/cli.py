@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 from collections import Counter
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -21,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qaug import __version__, jsonio
+from qaug.cli_summary import Progress, print_plan, print_summary
 from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, Interrupted, QaugError, UsageError
 
 app = typer.Typer(
@@ -241,14 +240,14 @@ def run(
         if dry_run:
             if engine is not None:
                 engine.close()
-            _print_plan(the_plan, planning.seconds_for(the_plan, per_call), small)
+            print_plan(out_console, the_plan, planning.seconds_for(the_plan, per_call), small)
             return
         if show or small:
             if small:
                 err_console.print(f"qaug: {small}", markup=False)
             err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
                               markup=False)
-    progress = _Progress(err_console) if show else None
+    progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
     try:
         pipeline = Pipeline(config, augmenters=augmenters, progress=progress.update if progress else None,
                             engine=engine, sampling=sampling)
@@ -261,7 +260,7 @@ def run(
             _record_speed(engine)
             engine.close()
     if show:
-        _print_summary(stats, config, pipeline.engine_report() if engine is not None else None)
+        print_summary(out_console, stats, config, pipeline.engine_report() if engine is not None else None)
     if stats.records == 0:
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
@@ -282,35 +281,6 @@ def _record_speed(engine: Any) -> None:
             cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), float(engine.stats.get("seconds", 0.0)))
         except Exception:  # noqa: BLE001 - a speed record is a convenience, never a reason to fail a run
             pass
-
-
-def _print_plan(the_plan: Any, seconds: Optional[float], small: Optional[str]) -> None:
-    """--dry-run: the plan, one fact a line, on stdout."""
-    from qaug.plan import format_seconds
-
-    p = the_plan
-    out_console.print(f"records: {p.records:,}" + (f" ({p.rejects:,} input lines would be rejects)" if p.rejects else "")
-                      + (" - " + ", ".join(f"{f} {n:,}" for f, n in p.formats.most_common()) if p.formats else ""),
-                      markup=False)
-    for m in p.methods:
-        if m.pure:
-            out_console.print(f"{m.name}: {m.units:,} units, no model", markup=False)
-        else:
-            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + {m.judge_calls:,} judge calls, "
-                              f"about {m.prompt_tokens:,} prompt + at most {m.completion_tokens:,} generated tokens",
-                              markup=False)
-    prompt, completion = p.tokens
-    if p.model_calls:
-        out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + at most {completion:,} "
-                          "generated tokens", markup=False)
-        out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed" if seconds is not None
-                          else "time: unknown: no run with this model has been measured yet (a run records its speed)",
-                          markup=False)
-    out_console.print(f"cap: --max-aug-ratio {p.ratio:g} lets through at most {p.cap_allows:,} variants"
-                      if p.cap_allows is not None else "cap: none (--max-aug-ratio 1)", markup=False)
-    if small:
-        out_console.print(small, markup=False)
-    out_console.print("dry run: nothing was written", markup=False)
 
 
 def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[Path]:
@@ -588,117 +558,6 @@ def _fmt_default(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "auto"
     return str(value) if value != "" else "auto"
-
-
-class _Progress:
-    """rich progress on a terminal; a plain line every few seconds otherwise."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.start = time.time()
-        self.last_plain = time.time()  # the first plain line after a few seconds, not at once
-        self.answers = self.last_done = self.last_total = self.last_records = 0
-        self.rich = None
-        if console.is_terminal:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.rich = Progress(TextColumn("[bold]augmenting"), BarColumn(), TextColumn("{task.fields[records]} records"),
-                                 TextColumn("{task.fields[rate]} rec/s"), TimeRemainingColumn(), console=console,
-                                 transient=True)
-            self.task = self.rich.add_task("run", total=None, records="0", rate="-")
-            self.rich.start()
-
-    def update(self, records: int, done: int, total: int) -> None:
-        """done/total -1: a model answer arrived mid-batch (shown as activity, not as records)."""
-        elapsed = max(time.time() - self.start, 1e-9)
-        if done < 0:
-            self.answers += 1
-            done, total = self.last_done, self.last_total
-        else:
-            self.last_done, self.last_total = done, total
-        rate = records / elapsed
-        answers = f", {self.answers:,} model answers" if self.answers else ""
-        if self.rich is not None:
-            self.rich.update(self.task, completed=done, total=total or None, records=f"{records:,}{answers}",
-                             rate=f"{rate:,.1f}")
-            return
-        now = time.time()
-        if now - self.last_plain >= 5.0 or (total and done >= total and records != self.last_records):
-            self.last_plain = now
-            self.last_records = records
-            pct = f"{100.0 * done / total:.1f}%" if total else "?"
-            eta = (elapsed / done * (total - done)) if done and total else 0.0
-            print(f"qaug: {records:,} records{answers}, {pct} of input, {rate:,.1f} rec/s, ETA {eta:,.0f}s",
-                  file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.rich is not None:
-            self.rich.stop()
-
-
-def _print_summary(stats: Any, config: Any, model: dict[str, Any] | None = None) -> None:
-    table = Table(title="qaug run", title_justify="left", box=None, pad_edge=False)
-    table.add_column("", style="bold")
-    table.add_column("written", justify="right")
-    table.add_column("rejected", justify="right")
-    capped = config.max_aug_ratio < 1.0
-    if capped:
-        table.add_column("over cap", justify="right")
-    table.add_column("reasons")
-    table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects + stats.file_rejects:,}",
-                  *(["-"] if capped else []), _reasons(stats.rejects_by_stage.get("read", Counter()), stats.examples))
-    for name, ms in stats.methods.items():
-        reasons = _reasons(ms.rejected, ms.examples)
-        skipped = sum(ms.skipped.values())
-        if skipped:
-            reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + _reasons(ms.skipped, ms.examples)
-        table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}",
-                      *([f"{ms.capped:,}"] if capped else []), reasons)
-    out_console.print(table)
-    for name, ms in stats.methods.items():
-        j = ms.judge
-        if j.get("jobs"):
-            out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
-                              f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
-                              f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s", markup=False)
-    unplanned = sum(ms.not_planned for ms in stats.methods.values())
-    if capped and (stats.cap_dropped or unplanned):
-        kept = stats.variants_written
-        skipped = f"; {unplanned:,} model units were not computed, as the cap could not keep them" if unplanned else ""
-        out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
-                          f"accepted variants ({stats.cap_dropped:,} over the cap, counted, not written: not quality "
-                          f"rejects{skipped}; 1 disables the cap)", markup=False)
-    if stats.review_marked:
-        out_console.print(f"{stats.review_marked:,} variants marked _qaug.review = true for a person to check")
-    rate = (stats.records_done - stats.resumed_records) / stats.elapsed if stats.elapsed else 0.0  # this run's
-    shown = f"{rate:,.0f}" if rate >= 100 else f"{rate:.2f}"  # model runs: a fraction of a record per second
-    out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
-                      f"in {stats.elapsed:.1f}s ({shown} records/s)")
-    if stats.resumed_records:
-        out_console.print(f"resumed: {stats.resumed_records:,} input lines were done before; "
-                          f"{stats.records_done - stats.resumed_records:,} processed in this run")
-    if model:
-        cached = f", {model.get('cached', 0):,} read from the cache, {model.get('computed', 0):,} computed" \
-            if "cached" in model else ""
-        out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts{cached}; "
-                          f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
-                          f"in {model['seconds']:.1f}s of model time ({model['completion_tokens_per_s'] or 0:,.1f} "
-                          "generated tokens/s)")
-    out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
-
-
-def _reasons(counter: Any, examples: dict[str, str], top: int = 3) -> str:
-    """The commonest reasons, each shown by a real example, and how many kinds were left out."""
-    shown = []
-    for key, n in counter.most_common(top):
-        text = examples.get(key, key)
-        text = text if len(text) <= 60 else text[:59] + "…"
-        if re.fullmatch(r"[a-z0-9_]+", key) and text != key:  # a code: name it, with one real case
-            shown.append(f"{key} {n:,} (e.g. {text})")
-        else:
-            shown.append(f"{text} ({n:,}{' like this' if text != key else ''})")
-    rest = len(counter) - top
-    return ", ".join(shown) + (f", +{rest} more kinds (see the rejects file)" if rest > 0 else "")
 
 
 def main() -> None:

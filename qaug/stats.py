@@ -169,6 +169,7 @@ class RunStats:
 
     def to_report(self, config: dict[str, Any]) -> dict[str, Any]:
         elapsed = self.elapsed or (time.time() - self.started)
+        this_run = self.records_done - self.resumed_records if self.records else 0
         return {
             "status": self.status,
             "input_lines": self.input_lines,
@@ -186,7 +187,9 @@ class RunStats:
             "rejects": {stage: dict(c) for stage, c in self.rejects_by_stage.items()},
             "timings": {
                 "seconds": round(elapsed, 3),
-                "records_per_s": round(self.records / elapsed, 1) if elapsed > 0 else None,
+                # this run's records: a resumed run is not credited with the work done before it, nor an
+                # empty input with a rate
+                "records_per_s": round(this_run / elapsed, 1) if elapsed > 0 and this_run > 0 else None,
             },
             "config": config,
         }

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def test_decisions_last_per_id_wins_and_undo_restores(tmp_path: Path) -> None:
     assert again.latest["a"]["decision"] == "accept" and len(again.entries) == 3
     with pytest.raises(ValueError, match="decision must be"):
         log.append({"id": "a", "decision": "maybe"})
+    other = DecisionLog(tmp_path / "r.jsonl")  # a second server on the same file sees what the first appends
+    log.append({"id": "b", "decision": "promote", "reviewer": "x"})
+    assert [e["id"] for e in other.since(3)] == ["b"] and other.latest["b"]["decision"] == "promote"
 
 
 def _decide(url: str, body: dict) -> dict:
@@ -79,6 +83,16 @@ def start_server(out: Path) -> tuple[subprocess.Popen, str]:
 def test_server_api_and_apply_through_the_cli(run: Path, tmp_path: Path) -> None:
     proc, url = start_server(run)
     try:
+        # another site's page cannot record decisions, nor a rebound host name read the data
+        for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "application/json", "Origin": "http://evil.example"}):
+            req = urllib.request.Request(url + "api/decide", data=b'{"id": "e1/rewrite/0", "decision": "reject"}',
+                                         method="POST", headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(req, timeout=10)
+            assert err.value.code == 403
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(urllib.request.Request(url + "api/meta", headers={"Host": "evil.example"}), timeout=10)
+        assert err.value.code == 403
         with urllib.request.urlopen(url, timeout=10) as r:
             page = r.read().decode()
         assert "<script src=\"/app.js\">" in page and "http" not in page.replace("http-equiv", "")
@@ -145,3 +159,31 @@ def test_cli_run_of_a_pure_method_writes_the_html_report(tmp_path: Path) -> None
     assert res.returncode == 0, res.stderr
     page = (tmp_path / "o.report.html").read_text()
     assert "shuffle_keys" in page and page.count("<svg") >= 6
+
+
+def test_flagged_variants_come_first_and_filter(tmp_path: Path) -> None:
+    from qaug import jsonio
+    from qaug.provenance import output_line, provenance
+
+    out = tmp_path / "out.jsonl"
+    with open(out, "wb") as fh:
+        fh.write(output_line(jsonio.dumps({"text": "the cat sat"}), provenance(id="a", parent=None, method="original",
+                                                                                seed=0, source="in:1")))
+        for k, flag in enumerate((False, True)):
+            fh.write(output_line(jsonio.dumps({"text": f"the cat sat {k}"}),
+                                 provenance(id=f"a/m/{k}", parent="a", method="m", seed=0, index=k, source="in:1",
+                                            review=flag)))
+    ix = ReviewIndex(out)
+    assert [it["id"] for it in group_view(ix, 0)["items"]] == ["a/m/1", "a/m/0"]
+    assert list(ix.matching(status="flagged")) == [0] and list(ix.matching(status="rejected")) == []
+
+
+def test_bench_scripts_run_small() -> None:
+    res = subprocess.run([sys.executable, "scripts/bench_report_html.py", "--records", "300"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "out.report.html" in res.stdout
+    res = subprocess.run([sys.executable, "scripts/bench_review.py", "--records", "300"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "--apply" in res.stdout

@@ -83,7 +83,19 @@ def _handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
         def _json(self, value: Any, code: int = 200) -> None:
             self._send(code, json.dumps(value, ensure_ascii=False).encode("utf-8"))
 
+        def _local(self) -> bool:
+            """Only pages of this server may talk to it: the Host must be ours (no DNS rebinding) and a
+            cross-site page's POST is refused by its Origin (no other site can record decisions)."""
+            port = self.server.server_address[1]
+            ours = {f"127.0.0.1:{port}", f"localhost:{port}"}
+            if self.headers.get("Host") not in ours:
+                return False
+            origin = self.headers.get("Origin")
+            return origin is None or origin in {f"http://{h}" for h in ours}
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if not self._local():
+                return self._json({"error": "only pages served by this server may use it"}, 403)
             url = urlparse(self.path)
             q = {k: v[-1] for k, v in parse_qs(url.query).items()}
             try:
@@ -113,6 +125,8 @@ def _handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
                 self._json({"error": str(exc)}, 400)
 
         def do_POST(self) -> None:  # noqa: N802
+            if not self._local() or not (self.headers.get("Content-Type") or "").startswith("application/json"):
+                return self._json({"error": "only pages served by this server may use it"}, 403)
             if urlparse(self.path).path != "/api/decide":
                 return self._json({"error": "not found"}, 404)
             try:

@@ -1,7 +1,7 @@
 // qaug review: one original per screen, keyboard first. Talks only to the server that served it.
 "use strict";
 const $ = (s) => document.querySelector(s);
-const state = { meta: null, list: [], total: 0, pos: 0, view: null, sel: 0, seen: 0, editing: false };
+const state = { meta: null, pages: new Map(), total: 0, pos: 0, view: null, sel: 0, seen: 0, editing: false };
 const params = new URLSearchParams(location.search);
 let me = params.get("reviewer") || localStorage.getItem("qaug-reviewer");
 if (!me) { me = "r-" + Math.random().toString(36).slice(2, 8); }
@@ -33,27 +33,36 @@ function filterQuery() {
   }
   return q;
 }
-async function loadList(keepGroup) {
-  const q = filterQuery(); q.set("start", 0); q.set("limit", 1000);
-  const all = []; let total = 0;
-  for (let start = 0; ; start += 1000) {   // pages of group numbers; the lines themselves stay on disk
-    q.set("start", start);
+const PAGE = 1000;
+async function page(n) {  // group numbers in pages of PAGE: the browser never holds the whole list
+  if (!state.pages.has(n)) {
+    const q = filterQuery(); q.set("start", n * PAGE); q.set("limit", PAGE);
     const got = await api("/api/groups?" + q);
-    total = got.total; all.push(...got.groups);
-    if (all.length >= total || got.groups.length === 0 || all.length >= 200000) break;
+    state.total = got.total; state.pages.set(n, got.groups);
+    if (state.pages.size > 64) state.pages.delete(state.pages.keys().next().value);
   }
-  state.list = all; state.total = total;
-  const at = keepGroup == null ? -1 : all.indexOf(keepGroup);
-  state.pos = at >= 0 ? at : 0;
+  return state.pages.get(n);
+}
+async function groupAt(pos) { return (await page(Math.floor(pos / PAGE)))[pos % PAGE]; }
+async function loadList(keepGroup) {
+  state.pages = new Map(); state.pos = 0;
+  await page(0);
+  if (keepGroup != null) {  // the position of that group in this filter, looked up page by page
+    for (let n = 0; n * PAGE < state.total && n < 2000; n++) {
+      const at = (await page(n)).indexOf(keepGroup);
+      if (at >= 0) { state.pos = n * PAGE + at; break; }
+      if ((await page(n)).length && (await page(n))[(await page(n)).length - 1] > keepGroup) break;
+    }
+  }
   await show(0);
 }
 async function show(sel) {
-  if (!state.list.length) {
+  if (!state.total) {
     state.view = null;
     $("#main").replaceChildren(el("p", { class: "empty", text: "Nothing matches these filters." }));
     $("#pos").textContent = "0 / 0"; return;
   }
-  const g = state.list[state.pos];
+  const g = await groupAt(state.pos);
   state.view = await api("/api/group?g=" + g);
   state.sel = Math.max(0, Math.min(sel === -1 ? state.view.items.length - 1 : sel, state.view.items.length - 1));
   localStorage.setItem("qaug-pos:" + state.meta.file, String(g));
@@ -172,7 +181,7 @@ async function move(step) {
 }
 async function group(step, sel) {
   const p = state.pos + step;
-  if (p < 0 || p >= state.list.length) { notice(step > 0 ? "last original" : "first original"); return; }
+  if (p < 0 || p >= state.total) { notice(step > 0 ? "last original" : "first original"); return; }
   state.pos = p; await show(sel);
 }
 function help(open) { $("#help").hidden = !(open ?? $("#help").hidden); }

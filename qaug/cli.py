@@ -82,7 +82,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 @guarded
 def run(
     inputs: list[Path] = typer.Argument(..., help="Dataset files (.jsonl, .json array, .csv, .tsv; .gz read transparently), folders of them or globs ('data/*.jsonl'), read in sorted order; - is stdin."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output JSONL. Rejects and report are written beside it."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output: .jsonl, or .json for a JSON array; - for stdout (rejects and report then go to the current folder). Rejects and report are written beside it."),
     methods: Optional[list[str]] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups, repeatable: -m a -m b is -m a,b (default rewrite; see `qaug methods`)."),
     task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
@@ -131,12 +131,22 @@ def run(
     from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
 
     from qaug import plan as planning
+    from qaug.io import companion_paths
     from qaug.pipeline import build_augmenters
     from qaug.preflight import check_fields, file_formats, ignored_notes
 
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other: --resume continues the run in "
                          f"{output}, --overwrite starts it again; give one")
+    to_stdout = str(output) == "-"
+    if to_stdout:
+        if resume:
+            raise UsageError("--resume needs an output file: a run into stdout (-o -) cannot be continued")
+        output = Path(STDOUT_NAME)  # names the rejects, report and journal, in the current folder
+        if not quiet and not dry_run:
+            rej, rep = companion_paths(output)
+            err_console.print(f"qaug: note: -o -: the output goes to stdout; the rejects to ./{rej}, the report "
+                              f"to ./{rep}", markup=False)
     methods = ",".join(methods) if methods else None
     rc = load_recipe(recipe) if recipe else {}
     rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
@@ -218,7 +228,7 @@ def run(
         verify=bool(pick(verify, rc, "verify", True)), recipe=str(recipe) if recipe else None,
         window=window or (32 if needs_model else 256), checkpoint_every=checkpoint_every,
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
-        limit=limit, sample=sample,
+        limit=limit, sample=sample, stdout=to_stdout,
     )
     show = not quiet
     config.validate()
@@ -260,11 +270,15 @@ def run(
             _record_speed(engine)
             engine.close()
     if show:
-        print_summary(out_console, stats, config, pipeline.engine_report() if engine is not None else None)
+        print_summary(err_console if to_stdout else out_console, stats, config, pipeline.engine_report() if engine is not None else None)
     if stats.records == 0:
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
                           f"rejected, see {config.rejects_path}); a wrong --format or --fields?", markup=False)
+
+
+#: `-o -`: the name the run's companions (rejects, report, journal) take in the current folder
+STDOUT_NAME = "qaug-stdout.jsonl"
 
 
 def _measured_speed(engine: Any) -> Optional[float]:

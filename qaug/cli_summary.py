@@ -150,7 +150,8 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
                           f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
                           f"in {model['seconds']:.1f}s of model time ({model['completion_tokens_per_s'] or 0:,.1f} "
                           "generated tokens/s)")
-    out_console.print(f"output  {config.output}\nrejects {config.rejects_path}\nreport  {config.report_path}")
+    shown = "- (stdout)" if getattr(config, "stdout", False) else config.output
+    out_console.print(f"output  {shown}\nrejects {config.rejects_path}\nreport  {config.report_path}", markup=False)
 
 
 def reason_list(counter: Any, examples: dict[str, str], top: int = 3) -> str:

@@ -41,6 +41,8 @@ class RunConfig:
     #: --limit: only the first N records of the inputs; --sample: a seeded uniform sample of N (qaug.sample)
     limit: int | None = None
     sample: int | None = None
+    #: `-o -`: the output lines go to stdout; `output` then only names the companions (rejects, report, journal)
+    stdout: bool = False
     #: model and sampling settings as given (reported; the engine is built from them by the caller)
     model: Mapping[str, Any] = field(default_factory=dict)
     sampling: Mapping[str, Any] = field(default_factory=dict)

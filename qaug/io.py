@@ -385,6 +385,38 @@ class JsonlWriter:
         self.close()
 
 
+class StdoutWriter(JsonlWriter):
+    """`-o -`: the output lines go to stdout as they are written (a run into stdout cannot be resumed, so
+    nothing is ever truncated); `sync` flushes and returns the bytes written, as a checkpoint records."""
+
+    def __init__(self) -> None:  # noqa: D107 - no file of its own
+        import sys
+
+        self.path = Path("-")
+        self._fh = sys.stdout.buffer
+        self.lines = 0
+        self._bytes = 0
+
+    def write_raw(self, line: bytes) -> None:
+        self._fh.write(line)
+        self._bytes += len(line)
+        self.lines += 1
+
+    def truncate(self, length: int) -> None:
+        if length != self._bytes:
+            raise UsageError("a run into stdout cannot be resumed")
+
+    def sync(self) -> int:
+        self._fh.flush()
+        return self._bytes
+
+    def close(self) -> None:
+        try:
+            self._fh.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
 def companion_paths(output: Path) -> tuple[Path, Path]:
     """(rejects, report) beside the output: out.jsonl -> out.rejects.jsonl, out.report.json."""
     stem = _stem(output)

@@ -21,7 +21,8 @@ from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, regist
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug import cap, faults
-from qaug.io import ByteCounter, InputReject, JsonlWriter, is_run_file, journal_path, read_items, write_json_atomic
+from qaug.io import (ByteCounter, InputReject, JsonlWriter, StdoutWriter, is_run_file, journal_path, read_items,
+                     write_json_atomic)
 from qaug.journal import Checkpoint, Journal, JournalError, differences, file_digest
 from qaug.lock import OutputLock
 from qaug.outformat import jsonl_to_array, wants_array
@@ -126,7 +127,7 @@ class Pipeline:
                 self._finish_format()  # a run stopped between its last line and the array conversion
                 return self.stats
             mode = "r+b" if start is not None else "wb"
-            out = JsonlWriter(cfg.output, mode)
+            out = StdoutWriter() if cfg.stdout else JsonlWriter(cfg.output, mode)
             rej = JsonlWriter(cfg.rejects_path, "wb" if start is not None and not start.rej
                               and not cfg.rejects_path.exists() else mode)
             if start is not None:
@@ -144,6 +145,12 @@ class Pipeline:
         except KeyboardInterrupt:
             status = "interrupted"
             raise
+        except BrokenPipeError:
+            if not cfg.stdout:
+                raise RunFailed("cannot write the output (broken pipe); rerun with --resume") from None
+            _quiet_stdout()
+            raise RunFailed("stdout was closed before the run finished (piped into head?); the lines written so far "
+                            f"are all there is, the report {cfg.report_path} says how far it got") from None
         except OSError as exc:
             raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and rerun with --resume") \
                 from None
@@ -163,7 +170,7 @@ class Pipeline:
 
     def _finish_format(self) -> None:
         """-o out.json: the finished JSON Lines become a JSON array (qaug.outformat)."""
-        if wants_array(self.config.output):
+        if wants_array(self.config.output) and not self.config.stdout:
             jsonl_to_array(self.config.output)
 
     def _write_report(self, status: str) -> None:
@@ -544,6 +551,19 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     if not out.get("model"):
         out.pop("verify", None)
     return out
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, stdout points at /dev/null, so the interpreter's last flush does not fail again."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _dotted(config: dict[str, Any], key: str) -> Any:

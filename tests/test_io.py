@@ -259,3 +259,30 @@ def test_a_json_array_cut_short_keeps_its_whole_elements(tmp_path: Path) -> None
     assert [r.data["text"] for r in recs] == ["one", "two"]
     assert [(r.line, r.raw) for r in rejs] == [(3, '{"text": "thr'), (None, "")]
     assert "never closed" in rejs[0].reason or "never closed" in rejs[1].reason
+
+
+def test_dash_output_is_stdout_and_the_companions_go_to_the_current_folder(tmp_path: Path) -> None:
+    """Issue 12: `-o -` wrote files named `-`, `-.rejects.jsonl`..."""
+    import subprocess
+    import sys
+
+    from conftest import EXAMPLES
+
+    src = EXAMPLES / "alpaca_en.jsonl"
+    proc = run_cli("run", str(src), "-o", "-", "-m", "flatten", "--max-aug-ratio", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) >= 20 and all("_qaug" in r for r in rows)  # stdout holds only the output lines
+    assert "note: -o -: the output goes to stdout; the rejects to ./qaug-stdout.rejects.jsonl" in proc.stderr
+    assert "qaug run" in proc.stderr  # the summary goes to stderr
+    assert not (tmp_path / "-").exists() and (tmp_path / "qaug-stdout.report.json").exists()
+    report = json.loads((tmp_path / "qaug-stdout.report.json").read_text())
+    assert report["originals_written"] + report["variants_written"] == len(rows)
+    # stdin to stdout
+    piped = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", "-", "-m", "flatten", "-q"], cwd=tmp_path,
+                           input=src.read_bytes(), capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    lines = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert sum(1 for r in lines if r["_qaug"]["parent"] is None) == 20
+    resumed = run_cli("run", str(src), "-o", "-", "-m", "flatten", "--resume", cwd=tmp_path)
+    assert resumed.returncode == 2 and "a run into stdout (-o -) cannot be continued" in resumed.stderr

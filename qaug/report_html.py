@@ -94,13 +94,11 @@ class _Measures:
             pass  # a line that is not one qaug wrote (or a JSON array's framing): nothing to measure
 
     def _measure(self, line: bytes, recent: OrderedDict) -> None:
+        line = line.rstrip(b" \t\r\n,")  # a line of an -o out.json array ends in a comma
         pos = line.rfind(_TAIL)
         if pos < 0:
             return
-        try:
-            q = json.loads(line[pos + len(_TAIL):].rstrip(b"\r\n")[:-1])
-        except ValueError:
-            return
+        q = json.loads(line[pos + len(_TAIL):-1])
         method = str(q.get("method"))
         try:
             info = json.loads(q.get("info") or "{}")

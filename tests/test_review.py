@@ -187,3 +187,18 @@ def test_bench_scripts_run_small() -> None:
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "--apply" in res.stdout
+
+
+def test_a_json_array_output_is_reviewed_and_reported(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "instruction": "x", "input": "",
+                                       "output": json.dumps({"a": i, "b": 2, "c": 3})}) + "\n" for i in range(3)))
+    out = tmp_path / "out.json"
+    res = run_cli("run", str(src), "-o", str(out), "-m", "shuffle_keys", "--max-aug-ratio", "1", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "shuffle_keys (n=3)" in (tmp_path / "out.json.report.html").read_text()
+    assert ReviewIndex(out).group_keys == ["r0", "r1", "r2"]
+    final = tmp_path / "final.jsonl"
+    res = run_cli("review", str(out), "--apply", "-o", str(final))
+    assert res.returncode == 0, res.stderr
+    assert [r["_qaug"]["review"] for r in read_jsonl(final)] == ["unreviewed"] * 6

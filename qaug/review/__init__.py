@@ -13,10 +13,13 @@ def check_output(path: Path) -> None:
         raise UsageError(f"{path}: no such file (give the out.jsonl of a qaug run)")
     if not path.is_file():
         raise UsageError(f"{path}: not a file")
+    from qaug.review.index import is_framing, qaug_of
+
     with open(path, "rb") as fh:
         first = fh.readline()
-    if first.strip():
-        from qaug.review.index import qaug_of
+        if first.strip() == b"[":  # an -o out.json array: its first record is on the next line
+            first = fh.readline()
+    if not is_framing(first):
 
         try:
             qaug_of(first)

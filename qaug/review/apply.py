@@ -16,7 +16,7 @@ from typing import Any
 from qaug import jsonio
 from qaug.provenance import output_line
 from qaug.review.decisions import last_decisions
-from qaug.review.index import companion, qaug_of, reject_id
+from qaug.review.index import companion, element, is_framing, qaug_of, reject_id
 from qaug.review.view import candidate_data, set_path
 
 #: `_qaug.review` after apply
@@ -26,6 +26,7 @@ _TAIL = b',"_qaug":'
 
 def _with_review(line: bytes, q: dict[str, Any], state: str, data: Any = None) -> bytes:
     q = {**q, "review": state}
+    line = element(line)
     if data is None:
         body = line[: line.rfind(_TAIL)] + b"}"
     else:
@@ -66,7 +67,7 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
     if promoted:
         with open(output, "rb") as fh:
             for n, line in enumerate(fh):
-                if line.strip():
+                if not is_framing(line):
                     q = qaug_of(line)
                     key = str(q["parent"]) if q.get("parent") is not None else str(q["id"])
                     if key in promoted:
@@ -75,7 +76,7 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
     originals: dict[str, Any] = {}
     with open(output, "rb") as src, open(tmp, "wb") as out:
         for n, line in enumerate(src):
-            if not line.strip():
+            if is_framing(line):
                 continue
             q = qaug_of(line)
             key = str(q["parent"]) if q.get("parent") is not None else str(q["id"])
@@ -83,11 +84,11 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
             decision = d["decision"] if d else None
             method = str(q.get("method"))
             if q.get("parent") is None and key in promoted:
-                originals[key] = jsonio.loads(line)
+                originals[key] = jsonio.loads(element(line))
             if decision == "reject":
                 summary[method]["rejected"] += 1
             elif decision == "edit":
-                data = jsonio.loads(line)
+                data = jsonio.loads(element(line))
                 set_path(data, d["field"], d["text"])
                 out.write(_with_review(line, q, "edited", data))
                 summary[method]["edited"] += 1

@@ -32,12 +32,23 @@ def reject_id(parent: str, method: str, k: int) -> str:
     return f"{parent}/{method}/r{k}"
 
 
+def element(line: bytes) -> bytes:
+    """An output line as one JSON value: an `-o out.json` array puts one record on a line, with a comma."""
+    return line.rstrip(b" \t\r\n,")
+
+
+def is_framing(line: bytes) -> bool:
+    """Blank lines and the brackets of an `-o out.json` array."""
+    return line.strip() in (b"", b"[", b"]")
+
+
 def qaug_of(line: bytes) -> dict[str, Any]:
     """The `_qaug` object of an output line, parsing only the line's tail where it can."""
+    line = element(line)
     pos = line.rfind(_TAIL)
     if pos >= 0:
         try:
-            value = json.loads(line[pos + len(_TAIL):].rstrip(b"\r\n")[:-1])
+            value = json.loads(line[pos + len(_TAIL):-1])
             if isinstance(value, dict) and "id" in value:
                 return value
         except ValueError:
@@ -112,7 +123,7 @@ class ReviewIndex:
         with open(self.output, "rb") as fh:
             off = 0
             for n, line in enumerate(fh, 1):
-                if line.strip():
+                if not is_framing(line):
                     try:
                         q = qaug_of(line)
                     except ValueError:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from qaug import jsonio
-from qaug.review.index import ReviewIndex, qaug_of
+from qaug.review.index import ReviewIndex, element, qaug_of
 
 Path_ = list  # a path into a record: keys and list indices
 
@@ -128,7 +128,7 @@ def group_view(index: ReviewIndex, g: int) -> dict[str, Any]:
     for i in index.items_of(g):
         line = index.read(i)
         if index.file[i] == 0:
-            data = jsonio.loads(line)
+            data = jsonio.loads(element(line))
             q = qaug_of(line)
             if index.is_original[i]:
                 original, original_id = data, str(q["id"])

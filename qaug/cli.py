@@ -577,3 +577,6 @@ def _fmt_default(value: Any) -> str:
 def main() -> None:
     """Console entry point: every expected failure is one line and an exit code, never a traceback."""
     app()
+
+
+from qaug import cli_show as _cli_show  # noqa: E402,F401 - registers `qaug show` on the app

@@ -70,6 +70,8 @@ def _select(page, item_id: str) -> None:
 
 
 def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     out = make_run(tmp_path)
     proc, url = start_server(out)
     try:
@@ -88,6 +90,8 @@ def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path:
         assert page.locator("#help").is_visible()
         page.screenshot(path=str(tmp_path / "review-help.png"))
         page.keyboard.press("Escape")
+        assert not page.locator("#help").is_visible()
+        page.screenshot(path=str(tmp_path / "review-en.png"))
         page.keyboard.press("a")  # accept the kept variant
         _card(page, "e1/rewrite/0").locator(".decision.accept").wait_for()
         _select(page, "e1/rewrite/r0")
@@ -135,7 +139,20 @@ def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path:
         page2.locator('section.card[data-id="z1/rewrite/0"] .decision.reject').wait_for()
         page.keyboard.press("n")
         _card(page, "z1/rewrite/0").locator(".other").wait_for(timeout=8000)
-        page.screenshot(path=str(tmp_path / "review-en.png"))
+        page.screenshot(path=str(tmp_path / "review-seen-from-alice.png"))
+        # filters: a reject code, then free text as well
+        page.select_option("#f-code", "judge_constraint_added")
+        expect(page.locator("#pos")).to_have_text("original 1 / 2")
+        page.select_option("#f-status", "flagged")
+        page.wait_for_selector("p.empty")  # nothing is flagged in this run
+        page.select_option("#f-status", "rejected")
+        page.fill("#f-q", "香蕉")
+        page.press("#f-q", "Enter")
+        expect(page.locator("#pos")).to_have_text("original 1 / 1")
+        assert "z1" in page.locator("section.card.original").inner_text()
+        page.keyboard.press("j")  # keys work again once the search box is left
+        assert page.locator("section.card.selected").get_attribute("data-id") == "z1/rewrite/r0"
+        page.screenshot(path=str(tmp_path / "review-filtered.png"))
         for w in (watch, watch2):
             assert not w.errors, w.errors
             assert w.requests and all(u.startswith(url) for u in w.requests), w.requests

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import judge_answer, write_jsonl
+from conftest import write_jsonl
 
 EN = "List three benefits of regular exercise for older adults."
 ZH = "列出三种常见的水果。"
@@ -16,6 +16,18 @@ REWRITES = {EN: ["Name three ways regular exercise helps older adults.",
                  "Give three benefits of exercise for a tenant.",
                  "Better balance, stronger bones, improved mood."],
             ZH: ["请说出三种常见的水果。", "苹果、香蕉和橙子是常见水果。", "请举出三种常见水果的例子。"]}
+
+
+def judge_answer(job, **flags: bool) -> str:
+    """The judge's answer read off its schema: every part kept, no failure, same meaning, unless `flags` say so."""
+    value = {}
+    for name, prop in job.schema["properties"].items():
+        if prop.get("type") == "array":
+            value[name] = [True] * prop.get("minItems", 0)
+        else:
+            value[name] = name == "same_meaning"
+    value.update(flags)
+    return json.dumps(value)
 
 
 def _answer(job, n):

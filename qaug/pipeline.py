@@ -345,6 +345,7 @@ class Pipeline:
                          for rec in records for k in range(self.config.variants)]
                 chosen = plan.get(name)
                 ms = self.stats.method(name)
+                t0 = time.perf_counter()
                 if chosen is None:
                     by_method[name] = m.augmenter.augment_many(units)
                 else:  # only the units the cap can keep: model work is not computed to be thrown away
@@ -355,6 +356,7 @@ class Pipeline:
                         results[i] = res
                     by_method[name] = results
                     ms.not_planned += len(units) - len(order)
+                ms.seconds += time.perf_counter() - t0  # the method's own time, model and judge included
                 ms.tried += len(units) if chosen is None else len(chosen)
                 take = getattr(m.augmenter, "take_judge_usage", None)
                 if take is not None:

@@ -250,11 +250,14 @@ def render(report: dict[str, Any], m: _Measures) -> str:
     parts.append(_bars([(n, len(m.grams[n]) / m.gram_total[n] if m.gram_total[n] else 0.0) for n in methods]))
     model = report.get("model") or {}
     parts.append('<h2 id="speed">Model time and tokens/s</h2>')
-    speed = [(f"{n}: judge", ms.get("judge", {}).get("seconds_ms", 0) / 1000) for n, ms in methods.items()
-             if ms.get("judge")]
+    speed: list[tuple[str, float]] = []
+    for n, ms in methods.items():
+        speed.append((f"{n}: method time", float(ms.get("seconds", 0.0))))
+        if ms.get("judge"):
+            speed.append((f"{n}: of it, the judge", ms["judge"].get("seconds_ms", 0) / 1000))
     if model:
         speed.insert(0, ("whole run: model", float(model.get("seconds", 0.0))))
-    parts.append(_bars(speed, "{:.1f} s", PALETTE[0]) if speed else "<p class=muted>no model ran</p>")
+    parts.append(_bars(speed, "{:.2f} s", PALETTE[0]) if speed else "<p class=muted>no methods ran</p>")
     if model:
         parts.append(f"<p>{_esc(model.get('model'))}: {model.get('completion_tokens', 0):,} completion tokens, "
                      f"{model.get('prompt_tokens', 0):,} prompt tokens, <b>{model.get('completion_tokens_per_s')}"

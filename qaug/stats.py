@@ -58,6 +58,8 @@ class MethodStats:
     #: units computed, and variants they gave that passed the gates: the yield the cap plans model work by
     tried: int = 0
     accepted: int = 0
+    #: wall time of the method's work (generation, gates and judge), for the report's time per method
+    seconds: float = 0.0
 
     def reject(self, reason: str, code: str = "") -> None:
         key = reason_key(reason, code)
@@ -72,7 +74,7 @@ class MethodStats:
     def as_dict(self) -> dict[str, Any]:
         out = {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
                "capped": self.capped, "not_planned": self.not_planned, "tried": self.tried, "accepted": self.accepted,
-               "examples": dict(self.examples)}
+               "seconds": round(self.seconds, 3), "examples": dict(self.examples)}
         if self.judge:
             out["judge"] = dict(self.judge)
         return out
@@ -158,6 +160,7 @@ class RunStats:
             ms.judge = Counter(m.get("judge", {}))
             ms.capped, ms.not_planned = m.get("capped", 0), m.get("not_planned", 0)
             ms.tried, ms.accepted = m.get("tried", 0), m.get("accepted", 0)
+            ms.seconds = m.get("seconds", 0.0)
         for stage, c in snap["rejects"].items():
             self.rejects_by_stage[stage] = Counter(c)
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]

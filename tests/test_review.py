@@ -147,6 +147,9 @@ def test_every_run_writes_a_small_self_contained_html_report(run: Path) -> None:
     for section in ("written", "lengths", "similarity", "chrf", "judge", "distinct", "speed", "config"):
         assert f'id="{section}"' in page
     assert "judge_constraint_added" in page and "constraint added (rejected)" in page
+    report = json.loads((run.parent / "out.report.json").read_text())
+    assert report["methods"]["rewrite"]["seconds"] > 0  # the time per method the page charts
+    assert "rewrite: method time" in page and "rewrite: of it, the judge" in page
     assert not re.search(r"(src|href)=\"?https?:", page) and "@import" not in page and "<script" not in page
 
 

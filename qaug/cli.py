@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qaug import __version__, jsonio
-from qaug.cli_summary import Progress, print_plan, print_summary
+from qaug.cli_summary import Progress, print_plan, print_summary, print_table
 from qaug.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, Interrupted, QaugError, UsageError
 
 app = typer.Typer(
@@ -86,15 +86,15 @@ def run(
     methods: Optional[list[str]] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups, repeatable: -m a -m b is -m a,b (default rewrite; see `qaug methods`)."),
     task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed (default 0); results depend only on seed, record id, method and parameters."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed; results depend only on seed, record id, method and parameters (default 0)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages or text (default: detected per file)."),
     fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
-    target: Optional[str] = typer.Option(None, "--target", help="'texts' (default): JSON inside the record's texts; 'record': the record object itself."),
+    target: Optional[str] = typer.Option(None, "--target", help="'texts': JSON inside the record's texts; 'record': the record object itself (default texts)."),
     no_originals: Optional[bool] = typer.Option(None, "--no-originals", help="Write only the variants, not the input records."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first input or quality reject (variants over --max-aug-ratio are not rejects)."),
     variants: Optional[int] = typer.Option(None, "--variants", min=1, help="Variants to try per record and method (default 1)."),
     max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0, help="Largest share of augmented records in the output (default 0.3; 1 = no cap)."),
-    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", help="The model judges each model variant against its source, one yes/no question per failure kind (answered, entity changed, constraint dropped...), and rejects the failures. On by default; --no-verify skips it (faster, fewer safeguards)."),
+    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", help="The model judges each model variant against its source, one yes/no question per failure kind (answered, entity changed, constraint dropped...), and rejects the failures. --no-verify skips it (faster, fewer safeguards) (default on)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
     null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p / perturb.null_p."),
     max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
@@ -109,10 +109,10 @@ def run(
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
-    n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers", help="'auto' (default): all layers when the build can offload, else 0."),
+    n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers", help="'auto': all layers when the build can offload, else 0 (default auto)."),
     parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together in one context (default: chosen from the hardware)."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (Qwen2.5 default 0.7)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (default 0.7, as Qwen2.5 recommends)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
     min_p: Optional[float] = typer.Option(None, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
@@ -428,9 +428,16 @@ def review(
 
 @app.command("methods")
 @guarded
-def methods_cmd() -> None:
-    """List every augmentation method with its parameters."""
+def methods_cmd(name: Optional[str] = typer.Argument(None, help="One method: its parameters, limits and an example.")) -> None:
+    """List every augmentation method with its parameters, or one method in detail."""
     from qaug.augment.base import groups, registry
+
+    if name:
+        from qaug.methods_doc import method_detail
+
+        for line in method_detail(name):
+            out_console.print(line, markup=False)
+        return
 
     table = Table(show_lines=False, box=None, pad_edge=False)
     table.add_column("method", style="bold")
@@ -440,7 +447,7 @@ def methods_cmd() -> None:
     for name, cls in sorted(registry().items()):
         params = ", ".join(f"{p.name}={_fmt_default(p.default)}" for p in cls.PARAMS) or "-"
         table.add_row(name, "python" if cls.pure else "model", params, cls.description)
-    out_console.print(table)
+    print_table(out_console, table)
     for gname, members in sorted(groups().items()):
         out_console.print(f"group [bold]{gname}[/bold]: {', '.join(members)}")
 
@@ -450,8 +457,8 @@ def methods_cmd() -> None:
 def doctor(
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="Model file (default: the resolution order, see README)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context per sequence (default: the model's, at most 4096)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the cores available)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
     n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto' offloads every layer when the build can."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
     parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together (default: chosen from the hardware)."),
@@ -545,7 +552,7 @@ def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=
         except ModelError as exc:
             size, quant, arch, params = "-", "-", f"unusable: {exc}", "-"
         table.add_row("*" if i == 0 else "", str(choice.path), size, quant, arch, params, choice.origin)
-    out_console.print(table)
+    print_table(out_console, table)
     out_console.print("* is the one `qaug run` uses without --gguf")
 
 
@@ -580,3 +587,6 @@ def main() -> None:
 
 
 from qaug import cli_show as _cli_show  # noqa: E402,F401 - registers `qaug show` on the app
+from qaug.cli_help import tidy as _tidy  # noqa: E402 - after every command is registered
+
+_tidy(app)

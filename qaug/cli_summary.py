@@ -15,6 +15,18 @@ from rich.console import Console
 from rich.table import Table
 
 
+def print_table(console: Console, table: Table) -> None:
+    """A table on a terminal as rich draws it; into a pipe or file without the padding to the full width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as captured:
+        console.print(table)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    console.file.write(text + "\n")
+    console.file.flush()
+
+
 def rate_text(records: int, seconds: float) -> str:
     """' (12 records/s)', or '' where no rate means anything: nothing processed, or too short to time."""
     if records <= 0 or seconds < 0.05:
@@ -68,8 +80,9 @@ class Progress:
             parts.append(f"{records / elapsed:,.1f} rec/s")
             if self.total_records:
                 left = max(self.total_records - records, 0)
-                parts.append(f"ETA {_eta(elapsed / records * left)}")
-            elif done and total:
+                if left:
+                    parts.append(f"ETA {_eta(elapsed / records * left)}")
+            elif done and total and done < total:
                 parts.append(f"ETA {_eta(elapsed / done * (total - done))}")
         else:
             parts.append("first batch running")
@@ -119,7 +132,7 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
             reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + reason_list(ms.skipped, ms.examples)
         table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}",
                       *([f"{ms.capped:,}"] if capped else []), reasons)
-    out_console.print(table)
+    print_table(out_console, table)
     for name, ms in stats.methods.items():
         j = ms.judge
         if j.get("jobs"):

@@ -451,3 +451,15 @@ def test_no_variant_changes_a_number(name: str, number: str) -> None:
     assert isinstance(outcome, Skip) and "would not keep its value" in outcome.reason, outcome
     same_value = run(name, alpaca('{"pi": 1.50, "name": "circle", "sides": 0}'))  # 1.50 is 1.5: a variant is made
     assert isinstance(same_value, Variant) and json.loads(same_value.data["output"])["pi"] == 1.5
+
+
+def test_reformat_keeps_chinese_unescaped_unless_asked() -> None:
+    """Issue 12: compact+ascii was a default style for zh records, writing 北京 as \\u5317\\u4eac."""
+    text = json.dumps({"城市": "北京", "人口": 21893095, "区": ["东城", "西城"]}, ensure_ascii=False)
+    record = alpaca(text)
+    for seed in range(40):
+        out = list(registry()["reformat"]().augment(record, Rng(seed)))[0]
+        assert isinstance(out, Variant) and "北京" in out.data["output"] and "\\u" not in out.data["output"]
+    asked = {json.dumps(list(registry()["reformat"](ascii=True).augment(record, Rng(seed)))[0].info)
+             for seed in range(40)}
+    assert any("ascii" in s for s in asked)

@@ -123,6 +123,7 @@ class Augmenter:
         if unknown:
             raise UsageError(
                 f"{self.name}: unknown parameter {', '.join(unknown)}"
+                + (did_you_mean(unknown[0], list(known)) if len(unknown) == 1 else "")
                 + (f" (known: {', '.join(known)})" if known else " (it takes none)")
                 + "".join(f"; {RENAMED[u]}" for u in unknown if u in RENAMED)
             )
@@ -206,6 +207,14 @@ def groups() -> dict[str, tuple[str, ...]]:
     return dict(_GROUPS)
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """'; did you mean backtranslate?' for the closest known name, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def resolve_methods(spec: Sequence[str]) -> list[str]:
     """Method names with groups expanded, in order, each once; unknown names are a UsageError."""
     reg, grp = registry(), groups()
@@ -217,7 +226,7 @@ def resolve_methods(spec: Sequence[str]) -> list[str]:
         names = grp.get(name, (name,))
         for n in names:
             if n not in reg:
-                raise UsageError(f"unknown method '{n}' (see `qaug methods`)")
+                raise UsageError(f"unknown method '{n}'{did_you_mean(n, [*reg, *grp])} (see `qaug methods`)")
             if n not in out:
                 out.append(n)
     if not out:

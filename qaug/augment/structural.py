@@ -527,13 +527,16 @@ _ASCII_STYLES = tuple((Style(s.indent, True, s.compact), n + "+ascii") for s, n 
 @register
 class Reformat(StructuralAugmenter):
     name = "reformat"
-    description = "Re-serialise JSON in another layout: compact, spaced, indented 2/4, ASCII-escaped or not."
+    version = "2"  # 2: Chinese (any non-ASCII text) stays as written unless reformat.ascii is set
+    description = "Re-serialise JSON in another layout: compact, spaced, indented 2/4; ASCII-escaped only if asked."
     record_ok = False
+    PARAMS = (Param("ascii", bool, False, "also offer \\u-escaped layouts for non-ASCII text (中文 -> \\u4e2d\\u6587)"),)
 
     def edit(self, value: Any, rng: Rng, ctx: _Ctx, span: Span | None) -> tuple[Any, str | None, dict[str, Any]]:
         assert span is not None
         styles = list(_STYLES)
-        if span.style.ensure_ascii or not span.raw.isascii():
+        # a document already escaped may stay escaped; readable text is escaped only when asked for
+        if span.style.ensure_ascii or (self.ascii and not span.raw.isascii()):
             styles += _ASCII_STYLES
         _permute(styles, rng)
         for style, style_name in styles:
@@ -551,7 +554,7 @@ _PERTURB_METHODS = ("shuffle_keys", "null_inject", "flatten", "nest", "add_field
 @register
 class Perturb(StructuralAugmenter):
     name = "perturb"
-    version = "2"  # 2: its null step spares keys as null_inject 2 does
+    version = "3"  # 2: its null step spares keys as null_inject 2 does; 3: its reformat keeps Chinese unescaped
     description = "One structural perturbation per record, chosen at random among the applicable ones."
     PARAMS = (
         Param("methods", tuple, _PERTURB_METHODS, "the perturbations to choose from"),

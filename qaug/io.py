@@ -120,17 +120,13 @@ def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], sour
             yield entry
             continue
         line, value, raw = entry
-        if file_fmt is None:
+        if fmt is None:  # detected per record: a file may mix formats (alpaca lines among text lines)
             file_fmt = detect_format(value)
             if file_fmt is None:
                 yield InputReject(source, line, _unknown_shape(value), _as_text(raw))
                 continue
         reason = validate(value, file_fmt)
         if reason is not None:
-            if fmt is None and isinstance(value, dict) and detect_format(value) not in (None, file_fmt):
-                reason = f"record looks like {detect_format(value)}, but this file is {file_fmt}"
-            elif fmt is None and detect_format(value) is None and isinstance(value, dict):
-                reason = _unknown_shape(value)
             yield InputReject(source, line, reason, _as_text(raw))
             continue
         rid = None

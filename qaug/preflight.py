@@ -35,11 +35,10 @@ def file_formats(inputs: Sequence[Path], fmt: str | None, max_line_bytes: int) -
 def check_fields(fields: Sequence[str], formats: dict[Path, set[str]]) -> None:
     """Refuse --fields that no record of an input has: `--fields user` on Alpaca data would skip every record."""
     for path, fmts in formats.items():
-        for f in fmts:
-            missing = [name for name in fields if name not in ALL_FIELDS[f]]
-            if len(missing) == len(fields):
-                raise UsageError(f"--fields {','.join(fields)}: {f} records (as in {path.name}) have no such field; "
-                                 f"{f} has {', '.join(ALL_FIELDS[f])}")
+        if fmts and not any(name in ALL_FIELDS[f] for f in fmts for name in fields):  # a mixed file: any will do
+            f = sorted(fmts)[0]
+            raise UsageError(f"--fields {','.join(fields)}: {f} records (as in {path.name}) have no such field; "
+                             f"{f} has {', '.join(ALL_FIELDS[f])}")
 
 
 def ignored_notes(names: Sequence[str], needs_model: bool, given: dict[str, Any], task_and_methods: bool) -> list[str]:

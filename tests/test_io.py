@@ -51,8 +51,8 @@ def test_bom_is_stripped_and_ids_are_stable(tmp_path: Path) -> None:
     recs, rejs = _split(list(read_items(path)))
     assert recs[0].line == 1 and recs[0].data == {"instruction": "a", "output": "b"}
     assert recs[0].id == "bom.jsonl:1" and recs[0].fmt == "alpaca"
-    # the second line is text-shaped in an alpaca file: rejected with a reason naming both
-    assert rejs and "looks like text" in rejs[0].reason
+    # the second line is text-shaped in an alpaca file: formats are detected per record (issue 12)
+    assert not rejs and recs[1].fmt == "text" and recs[1].id == "7"
     again, _ = _split(list(read_items(path)))
     assert [r.id for r in again] == [r.id for r in recs]
 
@@ -286,3 +286,18 @@ def test_dash_output_is_stdout_and_the_companions_go_to_the_current_folder(tmp_p
     assert sum(1 for r in lines if r["_qaug"]["parent"] is None) == 20
     resumed = run_cli("run", str(src), "-o", "-", "-m", "flatten", "--resume", cwd=tmp_path)
     assert resumed.returncode == 2 and "a run into stdout (-o -) cannot be continued" in resumed.stderr
+
+
+def test_a_file_mixing_formats_is_read_record_by_record(tmp_path: Path) -> None:
+    """Issue 12: a file whose records alternate formats had every other line rejected."""
+    rows = []
+    for i in range(3):
+        rows += [{"instruction": f"task {i}", "output": "x"}, {"text": f"plain {i}"},
+                 {"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "yo"}]}]
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    recs, rejs = _split(list(read_items(path)))
+    assert not rejs and [r.fmt for r in recs] == ["alpaca", "text", "messages"] * 3
+    forced, rejected = _split(list(read_items(path, "alpaca")))  # --format still forces one format
+    assert len(forced) == 3 and len(rejected) == 6
+    proc = run_cli("run", str(path), "-o", str(tmp_path / "o.jsonl"), "-m", "flatten", "-q")
+    assert proc.returncode == 0 and json.loads((tmp_path / "o.report.json").read_text())["input_rejects"] == 0

@@ -147,3 +147,39 @@ def test_doctor_lets_only_a_content_failure_pass_for_the_demo_model() -> None:
     assert only_content_failed([wrong])
     assert not only_content_failed([Item("deployment check", "failed: answer cut off at max_tokens=256", ok=False)])
     assert not only_content_failed([wrong, Item("build", "CPU only", ok=False)])
+
+
+def test_deployment_check_wants_plausible_figures() -> None:
+    """Issue 12: a run printing "population": 2021 passed."""
+    from qaug.llm.doctor import judge_cities
+
+    def answer(pop, gdp):
+        return {"cities": [{"city": c, "population": pop, "gdp": gdp} for c in ("Beijing", "Shanghai", "Shenzhen")]}
+
+    assert judge_cities(answer(21_893_095, 4161.1)) is None  # people, billion yuan
+    assert judge_cities(answer(21.9, 4.16)) is None  # millions, trillion yuan
+    assert judge_cities(answer(21.9, 610.0)) is None  # billion dollars
+    assert "implausible population 2021" in judge_cities(answer(2021, 4161.1))
+    assert "implausible gdp 12" in judge_cities(answer(21.9, 12))
+
+
+def test_demo_content_failure_reads_as_a_note(tiny_gguf: Path) -> None:
+    """The demo model's wrong cities are a note, not FAIL: the engine works, the model is small."""
+    from unittest import mock
+
+    from qaug.llm import models
+
+    real = models.resolve_model
+
+    def as_demo(*a, **k):
+        from dataclasses import replace
+
+        return replace(real(*a, **k), demo=True)
+
+    import qaug.cli as cli
+    from typer.testing import CliRunner
+
+    with mock.patch.object(models, "resolve_model", as_demo):
+        result = CliRunner().invoke(cli.app, ["doctor", "--gguf", str(tiny_gguf), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "note deployment check" in result.output and "FAIL" not in result.output

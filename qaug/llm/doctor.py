@@ -1,7 +1,8 @@
 """`qaug doctor`: what build and model a run would use, and the deployment check from the brief.
 
 The check asks, under the grammar, for Beijing, Shanghai and Shenzhen with city, population
-and gdp; it passes only with all three cities and positive numbers. Each item is a line the
+and gdp; it passes only with all three cities and plausible numbers (population in people or millions, GDP in
+billions or trillions of yuan, or billions of dollars). Each item is a line the
 CLI prints; the first failing item names the exit.
 """
 
@@ -135,7 +136,31 @@ def judge_cities(value: Any) -> str | None:
             return f"unexpected city {entry.get('city')!r}"
         if not (entry.get("population", 0) > 0 and entry.get("gdp", 0) > 0):
             return f"non-positive numbers for {entry.get('city')!r}"
+        wrong = implausible(entry.get("population"), entry.get("gdp"))
+        if wrong:
+            return f"{wrong} for {entry.get('city')!r}"
         seen.add(name)
     missing = {"beijing", "shanghai", "shenzhen"} - seen
     return f"missing {', '.join(sorted(missing))}" if missing else None
 
+
+
+#: the three cities have 13 to 26 million people and a GDP of 3 to 5 trillion yuan (2020-2024)
+_POPULATION = ((5e6, 5e7, "people"), (5.0, 50.0, "millions"))
+_GDP = ((1000.0, 10000.0, "billion yuan"), (1.0, 10.0, "trillion yuan"), (10000.0, 100000.0, "100 million yuan"),
+        (150.0, 1500.0, "billion dollars"))
+
+
+def implausible(population: Any, gdp: Any) -> str | None:
+    """What is wrong with the figures, or None when each reads as a real one in some unit a model might use:
+    a population in people or millions, a GDP in billions or trillions of yuan (or 亿元), or billions of
+    dollars. A year (2021) as the population passes none of them."""
+    def fits(value: Any, ranges: tuple[tuple[float, float, str], ...]) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and any(lo <= value <= hi
+                                                                                      for lo, hi, _ in ranges)
+
+    if not fits(population, _POPULATION):
+        return f"implausible population {population!r} (expected people or millions: 13-26 million)"
+    if not fits(gdp, _GDP):
+        return f"implausible gdp {gdp!r} (expected 3-5 trillion yuan, in billions or trillions of yuan or billions of $)"
+    return None

@@ -119,7 +119,8 @@ def test_run_with_model_methods_on_the_random_model_never_crashes(tiny_gguf: Pat
     ])
     out = tmp_path / "out.jsonl"
     proc = run_cli("run", str(src), "-o", str(out), "--gguf", str(tiny_gguf), "-m", "rewrite,backtranslate",
-                   "--threads", "1", "--parallel", "2", "--max-tokens", "64", "-q")
+                   "--threads", "1", "--parallel", "2", "--max-tokens", "64", "-q",
+                   "--max-aug-ratio", "1")  # every record's units, not only those the cap could keep
     assert proc.returncode == 0, proc.stderr
     import json
     report = json.loads((tmp_path / "out.report.json").read_text())

@@ -87,7 +87,7 @@ def run(
     task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Run seed; results depend only on seed, record id, method and parameters (default 0)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages or text (default: detected per file)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages, text or completion (prompt/completion pairs) (default: detected per record)."),
     fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
     target: Optional[str] = typer.Option(None, "--target", help="'texts': JSON inside the record's texts; 'record': the record object itself (default texts)."),
     no_originals: Optional[bool] = typer.Option(None, "--no-originals", help="Write only the variants, not the input records."),

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 Path = tuple[Union[str, int], ...]
 
-FORMATS = ("alpaca", "sharegpt", "messages", "text")
+FORMATS = ("alpaca", "sharegpt", "messages", "text", "completion")
 
 # ShareGPT speaker names mapped to the role names used by --fields.
 _SHAREGPT_ROLES = {
@@ -31,13 +31,15 @@ DEFAULT_FIELDS = {
     "sharegpt": ("user",),
     "messages": ("user",),
     "text": ("text",),
+    "completion": ("prompt",),
 }
-FIELD_NAMES = ("instruction", "input", "output", "system", "user", "assistant", "tool", "text")
+FIELD_NAMES = ("instruction", "input", "output", "system", "user", "assistant", "tool", "text", "prompt", "completion")
 ALL_FIELDS = {
     "alpaca": ("instruction", "input", "output"),
     "sharegpt": ("system", "user", "assistant", "tool"),
     "messages": ("system", "user", "assistant", "tool"),
     "text": ("text",),
+    "completion": ("prompt", "completion"),
 }
 
 
@@ -66,6 +68,8 @@ def detect_format(data: Any) -> str | None:
         return "messages"
     if "instruction" in data or ("output" in data and "input" in data):
         return "alpaca"
+    if "prompt" in data and "completion" in data:  # the OpenAI legacy / many SFT datasets' pair
+        return "completion"
     if "text" in data:
         return "text"
     return None
@@ -85,6 +89,11 @@ def validate(data: Any, fmt: str) -> str | None:
     if fmt == "text":
         if not isinstance(data.get("text"), str):
             return "field 'text' is missing or not a string"
+        return None
+    if fmt == "completion":
+        for key in ("prompt", "completion"):
+            if not isinstance(data.get(key), str):
+                return f"field '{key}' is {'missing' if key not in data else 'a ' + _json_type(data[key])}, expected a string"
         return None
     if fmt in ("sharegpt", "messages"):
         key, speaker, body = ("conversations", "from", "value") if fmt == "sharegpt" else ("messages", "role", "content")
@@ -125,6 +134,11 @@ def iter_texts(data: dict[str, Any], fmt: str, fields: Sequence[str] | None = No
     elif fmt == "text":
         if "text" in wanted and isinstance(data.get("text"), str):
             yield ("text",), data["text"]
+    elif fmt == "completion":
+        for key in ("prompt", "completion"):
+            value = data.get(key)
+            if key in wanted and isinstance(value, str) and value:
+                yield (key,), value
     else:
         key, body = ("conversations", "value") if fmt == "sharegpt" else ("messages", "content")
         for i, turn in enumerate(data.get(key, ())):
@@ -178,6 +192,8 @@ def text_role(record: Record, path: Path) -> str:
     works on: an Alpaca input, a system prompt, a plain text) or "answer"."""
     if record.fmt == "alpaca":
         return {"instruction": "instruction", "output": "answer"}.get(str(path[0]), "data")
+    if record.fmt == "completion":
+        return "instruction" if path[0] == "prompt" else "answer"
     if record.fmt in ("sharegpt", "messages") and len(path) == 3:
         key = path[0]
         turn = record.data.get(key, [])[path[1]]
@@ -190,6 +206,9 @@ def answer_to(record: Record, path: Path) -> str:
     if record.fmt == "alpaca":
         out = record.data.get("output")
         return out if path[0] != "output" and isinstance(out, str) else ""
+    if record.fmt == "completion":
+        out = record.data.get("completion")
+        return out if path[0] == "prompt" and isinstance(out, str) else ""
     if record.fmt in ("sharegpt", "messages") and len(path) == 3:
         key, body = ("conversations", "value") if record.fmt == "sharegpt" else ("messages", "content")
         turns = record.data.get(key, [])

@@ -301,3 +301,23 @@ def test_a_file_mixing_formats_is_read_record_by_record(tmp_path: Path) -> None:
     assert len(forced) == 3 and len(rejected) == 6
     proc = run_cli("run", str(path), "-o", str(tmp_path / "o.jsonl"), "-m", "flatten", "-q")
     assert proc.returncode == 0 and json.loads((tmp_path / "o.report.json").read_text())["input_rejects"] == 0
+
+
+def test_prompt_completion_records_are_a_format(tmp_path: Path, tiny_gguf: Path) -> None:
+    """Issue 12: {"prompt", "completion"} records, a common format, were rejected as an unknown shape."""
+    rows = [{"prompt": f"Return the figures of company {i} as JSON.",
+             "completion": f'{{"company": "C{i}", "revenue": {{"value": {i}, "unit": "M"}}}}'} for i in range(4)]
+    path = write_jsonl(tmp_path / "pc.jsonl", rows)
+    recs, rejs = _split(list(read_items(path)))
+    assert not rejs and {r.fmt for r in recs} == {"completion"}
+    assert [p for p, _ in recs[0].texts(("prompt",))] == [("prompt",)]
+    proc = run_cli("run", str(path), "-o", str(tmp_path / "o.jsonl"), "-m", "flatten", "--max-aug-ratio", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    variants = [r for r in read_jsonl(tmp_path / "o.jsonl") if r["_qaug"]["parent"]]
+    assert len(variants) == 4 and all(set(v) == {"prompt", "completion", "_qaug"} for v in variants)
+    assert '"revenue.value"' in variants[0]["completion"]
+    model = run_cli("run", str(path), "-o", str(tmp_path / "m.jsonl"), "-m", "rewrite", "--gguf", str(tiny_gguf),
+                    "--threads", "1", "--max-tokens", "24", "--max-aug-ratio", "1", "--no-verify", "-q")
+    assert model.returncode == 0, model.stderr
+    report = json.loads((tmp_path / "m.report.json").read_text())
+    assert report["records"] == 4 and report["model"]["jobs"] >= 4  # the prompt is what rewrite works on

@@ -98,7 +98,8 @@ def label_code(reason: str) -> str:
 
 
 def _prompt_fields_default(record: Record) -> Sequence[str]:
-    return {"alpaca": ("instruction",), "sharegpt": ("user",), "messages": ("user",)}.get(record.fmt, ("text",))
+    return {"alpaca": ("instruction",), "sharegpt": ("user",), "messages": ("user",),
+            "completion": ("prompt",)}.get(record.fmt, ("text",))
 
 
 class _LabelKeeping(ModelAugmenter):

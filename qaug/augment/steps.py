@@ -33,7 +33,8 @@ from qaug.quality.lang import detect
 from qaug.quality.textgates import GateInput, Reject
 from qaug.records import DEFAULT_FIELDS, Path, Record, role_of
 
-ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ()}
+ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": (),
+                 "completion": ("completion",)}
 SOLUTION_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["solution"],
     "properties": {"solution": {"type": "string", "minLength": 1}},

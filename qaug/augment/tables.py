@@ -259,7 +259,8 @@ def convert_tables(text: str, to: str, rng: Rng) -> tuple[str, list[dict[str, An
     return "".join(parts), done, None
 
 
-_ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ("text",)}
+_ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ("text",),
+                  "completion": ("completion",)}
 
 
 @register

@@ -413,6 +413,18 @@ class StdoutWriter(JsonlWriter):
             pass
 
 
+def quiet_stdout() -> None:
+    """After a closed pipe, stdout points at /dev/null, so the interpreter's last flush does not fail again."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def companion_paths(output: Path) -> tuple[Path, Path]:
     """(rejects, report) beside the output: out.jsonl -> out.rejects.jsonl, out.report.json."""
     stem = _stem(output)

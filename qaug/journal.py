@@ -142,3 +142,37 @@ def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
         elif a != b:
             out.append(f"{prefix}{key}")
     return out
+
+
+def comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A configuration as a journal holds it (JSON types: tuples are lists), without what cannot matter.
+
+    `verify` only acts on model methods, so a run without any is the same run with or without it.
+    """
+    out = json.loads(json.dumps(config, default=str))
+    if not out.get("model"):
+        out.pop("verify", None)
+    return out
+
+
+def _dotted(config: dict[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _show(value: Any) -> str:
+    """A setting as a person types it: 0.3, [rewrite, swap], none."""
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def describe_differences(old: dict[str, Any], new: dict[str, Any], keys: list[str], most: int = 4) -> str:
+    """'max_aug_ratio: 0.3 before, 0.5 now; ...': what a resume would change, old and new value each."""
+    shown = "; ".join(f"{k}: {_show(_dotted(old, k))} before, {_show(_dotted(new, k))} now" for k in keys[:most])
+    return shown + (f" (+{len(keys) - most} more)" if len(keys) > most else "")

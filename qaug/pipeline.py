@@ -21,9 +21,10 @@ from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, regist
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug import cap, faults
-from qaug.io import (ByteCounter, InputReject, JsonlWriter, StdoutWriter, is_run_file, journal_path, read_items,
-                     write_json_atomic)
-from qaug.journal import Checkpoint, Journal, JournalError, differences, file_digest
+from qaug.io import (ByteCounter, InputReject, JsonlWriter, StdoutWriter, is_run_file, journal_path, quiet_stdout,
+                     read_items, write_json_atomic)
+from qaug.journal import (Checkpoint, Journal, JournalError, comparable, describe_differences, differences,
+                          file_digest)
 from qaug.lock import OutputLock
 from qaug.outformat import jsonl_to_array, wants_array
 from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
@@ -148,7 +149,7 @@ class Pipeline:
         except BrokenPipeError:
             if not cfg.stdout:
                 raise RunFailed("cannot write the output (broken pipe); rerun with --resume") from None
-            _quiet_stdout()
+            quiet_stdout()
             raise RunFailed("stdout was closed before the run finished (piped into head?); the lines written so far "
                             f"are all there is, the report {cfg.report_path} says how far it got") from None
         except OSError as exc:
@@ -237,13 +238,11 @@ class Pipeline:
                                  "rerun with --overwrite")
 
     def _check_same_run(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        diff = [d for d in differences(_comparable(old["config"]), _comparable(new["config"]))
+        diff = [d for d in differences(comparable(old["config"]), comparable(new["config"]))
                 if d not in _RESUMABLE_CHANGES]
         if diff:
-            a, b = _comparable(old["config"]), _comparable(new["config"])
-            shown = "; ".join(f"{d}: {_show(_dotted(a, d))} before, {_show(_dotted(b, d))} now" for d in diff[:4])
-            more = f" (+{len(diff) - 4} more)" if len(diff) > 4 else ""
-            raise UsageError(f"cannot resume: the configuration differs in {shown}{more}; "
+            shown = describe_differences(comparable(old["config"]), comparable(new["config"]), diff)
+            raise UsageError(f"cannot resume: the configuration differs in {shown}; "
                              "rerun with the same options, or --overwrite")
         for a, b in zip(old.get("inputs", []), new["inputs"]):
             if a["sha256"] != b["sha256"]:
@@ -540,49 +539,6 @@ class _StopOnSignal:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A configuration as a journal holds it (JSON types: tuples are lists), without what cannot matter.
-
-    `verify` only acts on model methods, so a run without any is the same run with or without it.
-    """
-    import json
-
-    out = json.loads(json.dumps(config, default=str))
-    if not out.get("model"):
-        out.pop("verify", None)
-    return out
-
-
-def _quiet_stdout() -> None:
-    """After a closed pipe, stdout points at /dev/null, so the interpreter's last flush does not fail again."""
-    import os
-    import sys
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-def _dotted(config: dict[str, Any], key: str) -> Any:
-    node: Any = config
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _show(value: Any) -> str:
-    """A setting as a person types it: 0.3, [rewrite, swap], none."""
-    if value is None:
-        return "none"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    text = jsonio.dumps_str(value) if isinstance(value, dict) else str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _refuse_own_files(config: RunConfig) -> None:

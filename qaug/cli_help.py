@@ -37,7 +37,7 @@ def tidy_help(help_text: str | None, default: Any, is_flag: bool) -> str | None:
     if m:
         return help_text[: m.start()].rstrip(" .;,") + f". {_BRACKET}default: {m.group('what').strip()}]"
     if "default:" in help_text or "[required]" in help_text:
-        return help_text
+        return re.sub(r"(?<!\\)\[default:", lambda m: _BRACKET + "default:", help_text)  # shown, not read as markup
     if is_flag:
         return help_text.rstrip() + (f" {_BRACKET}default: on]" if default is True else f" {_BRACKET}default: off]")
     if default is ...:
@@ -54,8 +54,12 @@ def tidy(app: typer.Typer) -> None:
     TyperArgument.display_type_rich = lambda self, ctx: None  # an argument's name says it: no <list[Path]> beside it
     shown = TyperOption.display_type_rich
     TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)  # --help: no <bool>
+    from rich.markup import escape
+
     for command in app.registered_commands:
         fn = command.callback
+        if command.help is None and fn is not None and fn.__doc__:  # "train/eval[/test]" is text, not a style tag
+            command.help = escape(inspect.cleandoc(fn.__doc__))
         while hasattr(fn, "__wrapped__"):
             fn = fn.__wrapped__
         for param in inspect.signature(fn).parameters.values():

@@ -64,3 +64,13 @@ def test_piped_tables_are_not_padded() -> None:
     proc = run_cli("methods")
     assert proc.returncode == 0
     assert not [line for line in proc.stdout.splitlines() if line.endswith(" ")]
+
+
+def test_top_level_help_lists_every_command() -> None:
+    """A command whose docstring has brackets ('train/eval[/test]') must not break `qaug --help` (rich markup)."""
+    proc = run_cli("--help", env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    for name in ("run", "methods", "show", "doctor"):
+        assert f"│ {name} " in proc.stdout
+    show = run_cli("show", "--help", env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert "[default: the first originals with variants]" in show.stdout  # a bracket in a help text is kept

@@ -270,3 +270,13 @@ def test_every_method_gets_its_share_across_files(tmp_path: Path) -> None:
     assert sorted(methods) == ["add_fields", "flatten", "shuffle_keys"]
     report = json.loads((tmp_path / "o.report.json").read_text())
     assert report["cap_dropped"] == 3 * 9 - 3 and not (tmp_path / "o.rejects.jsonl").read_text()
+
+
+def test_strict_is_about_quality_rejects_not_the_cap(tmp_path: Path) -> None:
+    rows = [{"instruction": f"task {i}", "output": "x"} for i in range(20)]
+    out, rejects, report = _run(tmp_path, rows, max_aug_ratio=0.3, strict=True)
+    assert report["status"] == "ok" and report["cap_dropped"] > 0 and not rejects
+    from conftest import run_cli
+
+    help_text = run_cli("run", "--help", env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}).stdout
+    assert "variants over --max-aug-ratio are not rejects" in help_text

@@ -128,10 +128,23 @@ def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verif
             mp.prompt_tokens += hops * math.ceil(chars / _CHARS_PER_TOKEN)
             mp.completion_tokens += hops * budget
         if verify and getattr(aug, "verifiable", False) and unit.jobs:
-            mp.judge_calls += 1
+            judged = _variants_per_unit(aug, unit.lang)  # the judge answers once per variant: at most this many
+            mp.judge_calls += judged
             source = sum(len(t) for _, t in unit.texts)
-            mp.prompt_tokens += math.ceil((600 + 3 * source) / _CHARS_PER_TOKEN)
-            mp.completion_tokens += _JUDGE_TOKENS
+            mp.prompt_tokens += judged * math.ceil((600 + 3 * source) / _CHARS_PER_TOKEN)
+            mp.completion_tokens += judged * _JUDGE_TOKENS
+
+
+def _variants_per_unit(aug: Any, lang: str) -> int:
+    """The most variants one unit of a model method gives: n paraphrases, one per pivot or per persona."""
+    params = aug.params()
+    if isinstance(params.get("n"), int):
+        return params["n"]
+    if aug.name == "backtranslate":
+        return max(1, len(aug._pivots(lang)))
+    if isinstance(params.get("personas"), tuple):
+        return max(1, len(params["personas"]))
+    return 1
 
 
 def seconds_for(plan: RunPlan, seconds_per_call: float | None) -> float | None:

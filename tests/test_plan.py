@@ -34,12 +34,13 @@ def test_dry_run_plans_without_running(tmp_path: Path, tiny_gguf: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("records: 20")
     assert "cap: --max-aug-ratio 0.3 lets through at most 8 variants" in proc.stdout
-    # 8 variants shared by three methods: 3 rewrite, 3 backtranslate (two hops each), 2 flatten; a judge call each
+    # 8 variants shared by three methods: 3 rewrite, 3 backtranslate (two hops each), 2 flatten; the judge answers
+    # once per variant: rewrite's 5 paraphrases a unit, backtranslate's one per pivot
     rewrite = next(line for line in lines if line.startswith("rewrite:"))
-    assert rewrite.startswith("rewrite: 3 units, 3 model calls + 3 judge calls")
+    assert rewrite.startswith("rewrite: 3 units, 3 model calls + 15 judge calls")
     assert next(line for line in lines if line.startswith("backtranslate:")).startswith(
         "backtranslate: 3 units, 6 model calls + 3 judge calls")
-    assert "flatten: 20 units, no model" in proc.stdout and "model: 15 calls" in proc.stdout
+    assert "flatten: 20 units, no model" in proc.stdout and "model: 27 calls" in proc.stdout
     assert "time: unknown" in proc.stdout and "dry run: nothing was written" in proc.stdout
     assert not out.parent.exists()
 

@@ -119,6 +119,23 @@ def test_near_duplicate_originals_merge(tmp_path: Path) -> None:
     assert strict["merged_pairs"] == 1
 
 
+def test_near_duplicates_found_among_many_similar_prompts(tmp_path: Path) -> None:
+    """MinHash proposes the pairs at scale: 40 reworded copies hidden among 1,500 prompts of one small vocabulary."""
+    rng = random.Random(5)
+    rows = [{"text": " ".join(rng.choices(VOCAB, k=12)) + f" #{i}"} for i in range(1500)]
+    planted = []
+    for k in range(40):
+        i = rng.randrange(1500)
+        rows.append({"text": rows[i]["text"].upper() + "!"})  # the same prompt, shouted
+        planted.append((i, len(rows) - 1))
+    src = write_jsonl(tmp_path / "many.jsonl", rows)
+    report = _split(src, tmp_path / "s", "--eval", "0.5", "--seed", "2")
+    assert report["merged_pairs"] >= 40 and report["groups"] <= 1500
+    files = _sides(tmp_path / "s")
+    side = {r["text"]: name for name, got in files.items() for r in got}
+    assert all(side[rows[i]["text"]] == side[rows[j]["text"]] for i, j in planted)
+
+
 def test_deterministic_and_shard_stable(augmented: Path, tmp_path: Path) -> None:
     _split(augmented, tmp_path / "a", "--eval", "0.2", "--seed", "11")
     _split(augmented, tmp_path / "b", "--eval", "0.2", "--seed", "11")

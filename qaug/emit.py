@@ -55,6 +55,8 @@ def llama_factory_entry(report: SplitReport, file_name: str) -> dict[str, Any]:
         return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
     if fmt == "text":  # pre-training: only the text column is learned
         return {"file_name": file_name, "columns": {"prompt": "text"}}
+    if fmt == "completion":  # prompt/completion pairs are alpaca with the columns renamed
+        return {"file_name": file_name, "formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion"}}
     column, role_tag, content_tag = ("conversations", "from", "value") if fmt == "sharegpt" else \
         ("messages", "role", "content")
     columns = {"messages": column}
@@ -93,6 +95,9 @@ def axolotl_block(out_dir: Path, report: SplitReport) -> str:
         body = ["type: alpaca"]
     elif fmt == "text":
         body = ["type: completion"]
+    elif fmt == "completion":  # inst_tune.qmd's custom prompt format, mapped onto prompt/completion
+        body = ["type:", '  system_prompt: ""', "  field_instruction: prompt", "  field_output: completion",
+                '  format: "{instruction}"', '  no_input_format: "{instruction}"']
     else:
         column, role, content = ("conversations", "from", "value") if fmt == "sharegpt" else \
             ("messages", "role", "content")

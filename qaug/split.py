@@ -30,9 +30,9 @@ from qaug import jsonio
 from qaug.errors import UsageError
 from qaug.io import open_binary, write_json_atomic
 from qaug.quality.filters import normalize, similarity
-from qaug.records import detect_format, iter_texts
+from qaug.records import DEFAULT_FIELDS, detect_format, iter_texts
 
-PROMPT_FIELDS = {"alpaca": ("instruction", "input"), "sharegpt": ("user",), "messages": ("user",), "text": ("text",)}
+PROMPT_FIELDS = {**DEFAULT_FIELDS, "alpaca": ("instruction", "input")}
 NUM_PERM, ROWS = 24, 4  # 6 bands of 4 rows: a pair at 0.74 Jaccard (Dice 0.85) is proposed ~88% of the time
 BANDS = NUM_PERM // ROWS
 PREFILTER = 0.5  # signature agreement below this is not worth re-reading the two lines to compare
@@ -109,7 +109,7 @@ def prompt_text(value: dict[str, Any]) -> str:
     if fmt is None:
         return ""
     try:
-        return "\n".join(text for _, text in iter_texts(value, fmt, PROMPT_FIELDS[fmt]))
+        return "\n".join(text for _, text in iter_texts(value, fmt, PROMPT_FIELDS.get(fmt)))
     except (AttributeError, TypeError):
         return ""
 

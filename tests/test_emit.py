@@ -152,3 +152,14 @@ def test_axolotl_chat_template_block_maps_the_file(tmp_path: Path) -> None:
     text = [{"text": f"document {i} body"} for i in range(5)]
     _, stdout = _split_emit(tmp_path / "t", text, "axolotl")
     assert yaml.safe_load(stdout[stdout.index("datasets:"):])["datasets"][0]["type"] == "completion"
+
+
+def test_prompt_completion_records(tmp_path: Path) -> None:
+    rows = [{"prompt": f"Capital of country {i}?", "completion": f"City {i}"} for i in range(12)]
+    out, _ = _split_emit(tmp_path / "lf", rows, "llama-factory")
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["mydata_train"]["columns"] == {"prompt": "prompt", "response": "completion"}
+    assert lf_check(out, info) == 12
+    _, stdout = _split_emit(tmp_path / "ax", rows, "axolotl")
+    entry = yaml.safe_load(stdout[stdout.index("datasets:"):])["datasets"][0]
+    assert entry["type"]["field_instruction"] == "prompt" and entry["type"]["field_output"] == "completion"

@@ -225,7 +225,7 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
         raise UsageError("qaug split reads JSONL; convert the Parquet file with `qaug run ... -o x.jsonl` first")
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
     names = [f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]] + ["rejects.jsonl",
-                                                                                          "split.report.json"]
+                                                                                          "split.report.json", "README.md"]
     out_dir.mkdir(parents=True, exist_ok=True)
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not overwrite:
@@ -238,6 +238,9 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
     report.groups = len({groups.find(i) for i, name in enumerate(groups.index) if name.startswith("q:")})
     _second_pass(path, out_dir, sides, groups, keys, seed, fractions, keep_eval_variants, report)
     write_json_atomic(out_dir / "split.report.json", report.as_json())
+    from qaug.card import write_card  # the card reads this module's report type
+
+    write_card(out_dir, path, report)
     return report
 
 

@@ -29,10 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-#: dev: tuned on. holdout (1) and holdout2: measured blind once, then used to diagnose the gates (so no longer
-#: unseen). holdout3: written blind and measured once with the final gates: the unseen figure.
+#: dev: tuned on. holdout (1), holdout2 and holdout3: measured blind once, then used to diagnose the gates (so no
+#: longer unseen). holdout4: written blind and measured once with the part_dropped gate and the parts judge: the
+#: unseen figure of that change.
 SETS = [ROOT / "tests/data/quality" / f"{name}.jsonl" for name in (
-    "dev", "holdout_hand", "holdout_qwen", "holdout2_hand", "holdout3_hand")]
+    "dev", "holdout_hand", "holdout_qwen", "holdout2_hand", "holdout3_hand", "holdout4_hand")]
 
 
 def load(path: Path, limit: int | None) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from qaug.errors import UsageError
 
 #: the suffixes a folder's files are read by (a .gz of each too)
-DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 #: qaug's own files in a folder that holds an earlier run: never read as data
 _OWN = (".rejects.jsonl", ".report.json", ".journal.jsonl", ".capped.jsonl", ".review.jsonl")
 
@@ -42,7 +42,7 @@ def expand_inputs(args: Sequence[Path], output: Path | None = None) -> list[Path
         if arg.is_dir():
             files = sorted(p for p in arg.iterdir() if p.is_file() and _is_data(p) and not ours(p))
             if not files:
-                raise UsageError(f"input folder {arg} has no .jsonl, .json, .csv or .tsv files")
+                raise UsageError(f"input folder {arg} has no .jsonl, .json, .csv, .tsv or .parquet files")
             out += files
         elif not arg.exists() and glob.has_magic(text):
             files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file() and not ours(Path(p))

@@ -55,7 +55,8 @@ def input_kind(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
-    for suffix, kind in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"), (".tsv", "tsv")):
+    for suffix, kind in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"), (".tsv", "tsv"),
+                         (".parquet", "parquet")):
         if name.endswith(suffix):
             return kind
     return "jsonl"
@@ -89,6 +90,11 @@ def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     kind = input_kind(path)
     source = source or path.name
+    if kind == "parquet":  # row groups through pyarrow (qaug.parquet_io), not a byte stream
+        from qaug.parquet_io import parquet_values
+
+        yield from _to_items(parquet_values(path, source), source, fmt)
+        return
     try:
         disk = open(path, "rb")
     except OSError as exc:

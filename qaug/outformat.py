@@ -19,6 +19,10 @@ def check_output_suffix(output: Path) -> None:
     if name.endswith((".csv", ".tsv")):
         raise UsageError(f"-o {output.name}: qaug writes JSON Lines (.jsonl) or a JSON array (.json); CSV has no "
                          "place for the _qaug provenance of each line, so convert the .jsonl afterwards")
+    if name.endswith(".parquet"):  # refused before any work when pyarrow is missing, not after the run
+        from qaug.parquet_io import pyarrow_modules
+
+        pyarrow_modules()
 
 
 def wants_array(output: Path) -> bool:

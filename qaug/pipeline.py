@@ -173,6 +173,10 @@ class Pipeline:
         """-o out.json: the finished JSON Lines become a JSON array (qaug.outformat)."""
         if wants_array(self.config.output) and not self.config.stdout:
             jsonl_to_array(self.config.output)
+        elif self.config.output.name.lower().endswith(".parquet") and not self.config.stdout:
+            from qaug.parquet_io import jsonl_to_parquet  # pyarrow only when asked for
+
+            jsonl_to_parquet(self.config.output)
 
     def _write_report(self, status: str) -> None:
         cfg = self.config

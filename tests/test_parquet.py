@@ -1,0 +1,98 @@
+"""Parquet in and out: a typed _qaug struct, row groups, a round trip through qaug, and a clear error without pyarrow.
+
+HF `datasets` is not installed in this environment (and would pull a large dependency tree into the test extra),
+so what `datasets.load_dataset("parquet", ...)` does first, reading the file through pyarrow.parquet with its
+schema, is what is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import read_jsonl, run_cli, write_jsonl
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+ROWS = [{"instruction": f"Give item {i} as JSON", "input": "", "output": json.dumps({"id": i, "t": {"x": i, "y": [1]}})}
+        for i in range(12)]
+
+
+def _run(tmp_path: Path, src: Path, out: str, *extra: str) -> Path:
+    proc = run_cli("run", str(src), "-o", str(tmp_path / out), "-m", "shuffle_keys", "--max-aug-ratio", "1", "-q",
+                   *extra)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / out
+
+
+def test_parquet_output_is_typed_and_equals_the_jsonl_output(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "src.jsonl", ROWS)
+    jsonl = read_jsonl(_run(tmp_path, src, "out.jsonl"))
+    table = pq.read_table(_run(tmp_path, src, "out.parquet"))
+    q = table.schema.field("_qaug").type
+    assert pa.types.is_struct(q)
+    types = {q.field(i).name: q.field(i).type for i in range(q.num_fields)}
+    assert types["seed"] == pa.int64() and types["index"] == pa.int64() and types["score"] == pa.float64()
+    assert types["review"] == pa.bool_() and types["id"] == pa.string() and types["parent"] == pa.string()
+    assert table.to_pylist() == jsonl and len(jsonl) == 24
+
+
+def test_row_groups_as_it_streams(tmp_path: Path, monkeypatch) -> None:
+    from qaug import parquet_io
+
+    monkeypatch.setattr(parquet_io, "ROW_GROUP", 100)
+    path = write_jsonl(tmp_path / "big.parquet", [{"text": f"t{i}", "n": i, **({"late": "x"} if i > 300 else {}),
+                                                   "_qaug": {"id": f"t:{i}", "parent": None, "method": "original",
+                                                             "seed": 0, "index": 0, "score": None, "review": False}}
+                                                  for i in range(350)])
+    parquet_io.jsonl_to_parquet(path)
+    pf = pq.ParquetFile(path)
+    assert pf.metadata.num_row_groups == 4 and pf.metadata.num_rows == 350
+    rows = pq.read_table(path).to_pylist()
+    assert rows[0]["late"] is None and rows[349]["late"] == "x"  # a key first seen late is still a column
+    parquet_io.jsonl_to_parquet(path)  # already Parquet: left alone
+    assert pq.ParquetFile(path).metadata.num_rows == 350
+
+
+def test_parquet_input_round_trip(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "src.jsonl", ROWS)
+    first = _run(tmp_path, src, "first.parquet")
+    again = read_jsonl(_run(tmp_path, first, "again.jsonl"))
+    originals = {r["_qaug"]["id"]: r for r in pq.read_table(first).to_pylist()}
+    # every line of the Parquet file is read back as a record under its _qaug.id, its values unchanged
+    read_back = [r for r in again if r["_qaug"]["method"] == "original"]
+    assert len(read_back) == 24
+    for r in read_back:
+        written_as = r["_qaug"]["id"].replace("%2F", "/").replace("%25", "%")  # a variant's id, escaped as an input id
+        want = {k: v for k, v in originals[written_as].items() if k != "_qaug"}
+        assert {k: v for k, v in r.items() if k != "_qaug"} == want
+    assert json.loads((tmp_path / "again.report.json").read_text())["input_rejects"] == 0
+
+
+def test_parquet_input_mixing_formats(tmp_path: Path) -> None:
+    table = pa.table({"instruction": ["Say hi", None], "output": ["hi", None],
+                      "messages": [None, [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "hi"}]]})
+    pq.write_table(table, tmp_path / "mixed.parquet")
+    out = _run(tmp_path, tmp_path / "mixed.parquet", "o.jsonl", "--no-originals")
+    report = json.loads((tmp_path / "o.report.json").read_text())
+    assert report["records"] == 2 and report["input_rejects"] == 0
+    assert read_jsonl(out) == []  # nothing for shuffle_keys to do; both rows were records
+
+
+def test_without_pyarrow_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "block"
+    (blocker / "pyarrow").mkdir(parents=True)
+    (blocker / "pyarrow" / "__init__.py").write_text("raise ImportError('no pyarrow here')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    src = write_jsonl(tmp_path / "src.jsonl", ROWS[:2])
+    proc = run_cli("run", str(src), "-o", str(tmp_path / "o.parquet"), "-m", "shuffle_keys", "-q", env=env)
+    assert proc.returncode == 2 and "pip install 'qaug[parquet]'" in proc.stderr
+    assert not (tmp_path / "o.parquet").exists()  # refused before the run
+    pq.write_table(pa.table({"text": ["a"]}), tmp_path / "in.parquet")
+    proc = run_cli("run", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.jsonl"), "-m", "shuffle_keys", "-q",
+                   env=env)
+    assert proc.returncode == 2 and "qaug[parquet]" in proc.stderr and "Traceback" not in proc.stderr

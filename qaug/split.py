@@ -222,7 +222,7 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
     if not path.is_file():
         raise UsageError(f"cannot read {path}: no such file")
     if path.name.lower().endswith(".parquet"):
-        raise UsageError("qaug split reads JSONL; convert the Parquet file with `qaug run ... -o x.jsonl` first")
+        raise UsageError("qaug split reads JSON Lines: split the run's .jsonl output (or convert the Parquet file to JSON Lines first)")
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
     names = [f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]] + ["rejects.jsonl",
                                                                                           "split.report.json", "README.md"]

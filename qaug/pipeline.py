@@ -31,6 +31,7 @@ from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenan
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.report_html import write_report_html
+from qaug.report_measures import Measures
 from qaug.rng import Rng
 from qaug.sample import Selection, sample_positions
 from qaug.stats import RunStats, reason_code
@@ -86,6 +87,7 @@ class Pipeline:
         self.stats = RunStats()
         self.engine = engine
         self._budget = 0.0
+        self._measures: Measures | None = Measures()  # the HTML report's figures, fed as lines are written
         self._seen_ids: set[int] = set()
         self._last_checkpoint = time.monotonic()
         for m in self.methods:
@@ -125,6 +127,7 @@ class Pipeline:
             prepared = True
             if start == "finished":
                 status = "ok"
+                self._measures = None  # nothing was fed: the report reads the finished files
                 self._finish_format()  # a run stopped between its last line and the array conversion
                 return self.stats
             mode = "r+b" if start is not None else "wb"
@@ -134,6 +137,8 @@ class Pipeline:
             if start is not None:
                 out.truncate(start.out)
                 rej.truncate(start.rej)
+                # what the lines kept from the earlier run would have fed: same order, so the same sample
+                self._measures = Measures.from_files(cfg.output, cfg.rejects_path)
             self._out, self._rej, self._journal = out, rej, journal
             self._stream_all(start)
             out.close()
@@ -188,7 +193,8 @@ class Pipeline:
             report["model"] = self.engine_report()
         try:
             write_json_atomic(cfg.report_path, report)
-            write_report_html(report, cfg.output, cfg.rejects_path, cfg.report_path)  # out.report.html beside it
+            write_report_html(report, cfg.output, cfg.rejects_path, cfg.report_path,  # out.report.html beside it
+                              self._measures)
         except OSError as exc:
             if status == "ok":  # otherwise the run's own error is the one to show; the resumed run writes the report
                 raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "
@@ -433,6 +439,8 @@ class Pipeline:
         cfg = self.config
         record = g.record
         source = f"{record.source}:{record.line}"
+        measures = self._measures
+        parent_for_report = g.parent_bytes if cfg.keep_originals else None  # as a rebuild from the output sees it
         if cfg.keep_originals:  # as read, where the record was one line of JSON: number text, spacing, escapes kept
             self._out.write_raw(output_line(getattr(record, "raw", None) or g.parent_bytes, provenance(
                 id=output_id(record.id), parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
@@ -444,6 +452,8 @@ class Pipeline:
                 score=outcome.score, review=outcome.review)))
             self.stats.method(m.augmenter.name).written += 1
             self.stats.review_marked += outcome.review
+            if measures is not None:
+                measures.variant(m.augmenter.name, data_bytes, parent_for_report, outcome.info)
 
     def _plan_units(self, records: list[Record]) -> dict[str, set[int]]:
         """For each model method, the units of this batch worth computing under the cap (qaug.cap);
@@ -511,6 +521,8 @@ class Pipeline:
         self.stats.reject(stage, reason, code)
         self._rej.write({"source": record.source, "line": record.line, "parent": output_id(record.id), "method": method,
                          "stage": stage, "code": code, "reason": reason, "raw": raw, "truncated": False})
+        if self._measures is not None:
+            self._measures.reject(code, reason)
         if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
 

@@ -1,9 +1,8 @@
 """out.report.html: the run's report as one self-contained page (inline CSS and hand-written SVG).
 
 It opens from disk with no server and no network, so it can be mailed or opened on an air-gapped
-machine. Charts use fixed bins, so the file stays small however many records the run had; the per-
-variant measures (length ratio, similarity to the source, distinct-2) read the output once, from the
-first SAMPLE variants of each method.
+machine. Charts use fixed bins, so the file stays small however many records the run had; the figures come
+from qaug.report_measures, gathered while the run wrote its lines (per-variant measures on a sample).
 """
 
 from __future__ import annotations
@@ -11,16 +10,12 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-SAMPLE = 20_000
-_BINS = 20
-_CHRF = re.compile(r"chrF (\d+(?:\.\d+)?)")
-_TAIL = b',"_qaug":'
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_]+", re.S)
+from qaug.report_measures import BINS as _BINS
+from qaug.report_measures import Measures, Sampled
 # Okabe-Ito: told apart by colour-blind readers too
 PALETTE = ["#0072B2", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#F0E442", "#000000",
            "#999999", "#882255"]
@@ -28,114 +23,6 @@ PALETTE = ["#0072B2", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#F
 
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _strings(value: Any, path: str = "") -> dict[str, str]:
-    if isinstance(value, str):
-        return {path: value}
-    if isinstance(value, dict):
-        return {p: s for k, v in value.items() if k != "_qaug" for p, s in _strings(v, f"{path}/{k}").items()}
-    if isinstance(value, list):
-        return {p: s for n, v in enumerate(value) for p, s in _strings(v, f"{path}/{n}").items()}
-    return {}
-
-
-def _bigrams(text: str) -> set[str]:
-    text = " ".join(text.split())
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-def _similarity(a: str, b: str) -> float:
-    """Dice of character bigrams: cheap enough for every sampled variant, and language-neutral."""
-    x, y = _bigrams(a), _bigrams(b)
-    return 2 * len(x & y) / (len(x) + len(y)) if x or y else 1.0
-
-
-class _Measures:
-    """Per-method distributions gathered in one pass over the output and the rejects."""
-
-    def __init__(self) -> None:
-        self.ratio: dict[str, list[int]] = defaultdict(lambda: [0] * _BINS)
-        self.sim: dict[str, list[int]] = defaultdict(lambda: [0] * _BINS)
-        self.sampled: Counter = Counter()
-        self.grams: dict[str, set] = defaultdict(set)
-        self.gram_total: Counter = Counter()
-        self.chrf_kept = [0] * _BINS
-        self.chrf_rejected = [0] * _BINS
-        self.judge_flags: Counter = Counter()
-        self.judged = 0
-        self.judge_codes: Counter = Counter()
-
-    def read(self, output: Path, rejects: Path) -> None:
-        recent: OrderedDict[str, dict[str, str]] = OrderedDict()
-        if output.exists():
-            with open(output, "rb") as fh:
-                for line in fh:
-                    self._line(line, recent)
-        if rejects.exists():
-            with open(rejects, "rb") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    code = str(rec.get("code") or "")
-                    if code.startswith("judge_"):
-                        self.judge_codes[code] += 1
-                    if code.startswith("chrf_"):
-                        m = _CHRF.search(str(rec.get("reason") or ""))
-                        if m:
-                            self.chrf_rejected[_bin(float(m.group(1)) / 100)] += 1
-
-    def _line(self, line: bytes, recent: OrderedDict) -> None:
-        try:
-            self._measure(line, recent)
-        except (ValueError, TypeError, AttributeError):
-            pass  # a line that is not one qaug wrote (or a JSON array's framing): nothing to measure
-
-    def _measure(self, line: bytes, recent: OrderedDict) -> None:
-        line = line.rstrip(b" \t\r\n,")  # a line of an -o out.json array ends in a comma
-        pos = line.rfind(_TAIL)
-        if pos < 0:
-            return
-        q = json.loads(line[pos + len(_TAIL):-1])
-        method = str(q.get("method"))
-        try:
-            info = json.loads(q.get("info") or "{}")
-        except ValueError:
-            info = {}
-        if method == "original":
-            recent[str(q.get("id"))] = _strings(json.loads(line[:pos] + b"}"))
-            if len(recent) > 4096:
-                recent.popitem(last=False)
-            return
-        if isinstance(info, dict):
-            if isinstance(info.get("judge"), dict):
-                self.judged += 1
-                self.judge_flags.update(k for k, v in info["judge"].items() if v is True and k != "same_meaning")
-            if "chrf" in info and isinstance(info["chrf"], (int, float)):
-                self.chrf_kept[_bin(info["chrf"] / 100)] += 1
-        if self.sampled[method] >= SAMPLE:
-            return
-        self.sampled[method] += 1
-        source = recent.get(str(q.get("parent")))
-        texts = _strings(json.loads(line[:pos] + b"}"))
-        changed = [(source.get(p, "") if source else "", t) for p, t in texts.items()
-                   if source is None or source.get(p) != t]
-        new = " ".join(t for _, t in changed)
-        toks = _TOKEN.findall(new.casefold())
-        grams = list(zip(toks, toks[1:]))
-        self.grams[method].update(grams)
-        self.gram_total[method] += len(grams)
-        if source is not None and changed:
-            old = " ".join(s for s, _ in changed)
-            if old:
-                self.ratio[method][_bin(len(new) / len(old) / 3)] += 1  # 0..3x
-            self.sim[method][_bin(_similarity(old, new))] += 1
-
-
-def _bin(x: float) -> int:
-    return min(_BINS - 1, max(0, int(x * _BINS)))
 
 
 # -- SVG -------------------------------------------------------------------------------------
@@ -212,9 +99,19 @@ td,th{border-bottom:1px solid #e5e9ee;padding:3px 10px;text-align:left;font-vari
 pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:13px}.muted{color:#5b6570}"""
 
 
-def render(report: dict[str, Any], m: _Measures) -> str:
+def _sample_note(sampled: dict[str, Sampled], cap: int) -> str:
+    """Say on the page that the per-variant figures are sampled, and how, so they are not read as totals."""
+    each = "; ".join(f"{_esc(n)}: {s.n:,}" + (f" (every {s.stride}th)" if s.stride > 1 else "")
+                     for n, s in sampled.items())
+    return (f"<p class=muted>Measured on a sample of each method's kept variants, spread evenly over the run: "
+            f"every variant up to {cap:,}, then every 2nd, 4th… so that at most {cap:,} remain ({each}). "
+            "distinct-2 falls as a sample grows, so compare methods at like sample sizes.</p>")
+
+
+def render(report: dict[str, Any], m: Measures) -> str:
     """The page for one run's report and its measures."""
     methods = report.get("methods", {})
+    sampled = {n: m.sampled(n) for n in methods}
     parts: list[str] = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>qaug report</title>"
                         f"<style>{_CSS}</style></head><body><h1>qaug run report</h1>"]
     parts.append(f"<p>status <b>{_esc(report.get('status'))}</b> · {report.get('records', 0):,} records · "
@@ -230,10 +127,10 @@ def render(report: dict[str, Any], m: _Measures) -> str:
     parts.append('<h2 id="written">Written and rejected per method</h2>')
     parts.append(_stacked(rows, keys) if rows else "<p class=muted>no methods ran</p>")
     parts.append('<h2 id="lengths">Length ratio (variant / source) per method</h2><div class=grid>')
-    parts.extend(_hist(m.ratio[n], n, 0, 3) for n in methods)
+    parts.extend(_hist(sampled[n].ratio, n, 0, 3) for n in methods)
     parts.append('</div><h2 id="similarity">Similarity to the source (character bigrams) per method</h2><div class=grid>')
-    parts.extend(_hist(m.sim[n], n, 0, 1, PALETTE[2]) for n in methods)
-    parts.append(f'</div><p class=muted>Over the first {SAMPLE:,} variants of each method.</p>')
+    parts.extend(_hist(sampled[n].sim, n, 0, 1, PALETTE[2]) for n in methods)
+    parts.append("</div>" + _sample_note(sampled, m.cap))
     parts.append('<h2 id="chrf">chrF of back-translations to their source</h2>')
     parts.append(_hist(m.chrf_kept, "backtranslate", 0, 100, second=m.chrf_rejected))
     parts.append("<p class=muted>Blue: kept; orange, outlined: rejected by the chrF band."
@@ -247,7 +144,7 @@ def render(report: dict[str, Any], m: _Measures) -> str:
         parts.append("<p>Flags raised on kept variants: " + ", ".join(f"{_esc(k)} {n:,}" for k, n in
                                                                         m.judge_flags.most_common()) + "</p>")
     parts.append('<h2 id="distinct">distinct-2 of kept variants per method</h2>')
-    parts.append(_bars([(n, len(m.grams[n]) / m.gram_total[n] if m.gram_total[n] else 0.0) for n in methods]))
+    parts.append(_bars([(f"{n} (n={sampled[n].n:,})", sampled[n].distinct2) for n in methods]))
     model = report.get("model") or {}
     parts.append('<h2 id="speed">Model time and tokens/s</h2>')
     speed: list[tuple[str, float]] = []
@@ -274,10 +171,13 @@ def html_path(report_path: Path) -> Path:
     return report_path.with_name((name[:-5] if name.endswith(".json") else name) + ".html")
 
 
-def write_report_html(report: dict[str, Any], output: Path, rejects: Path, report_path: Path) -> Path:
-    """Write out.report.html beside out.report.json (atomically); returns its path."""
-    m = _Measures()
-    m.read(output, rejects)
+def write_report_html(report: dict[str, Any], output: Path, rejects: Path, report_path: Path,
+                      measures: Measures | None = None) -> Path:
+    """Write out.report.html beside out.report.json (atomically); returns its path.
+
+    measures: what the run gathered as it wrote; without it they are read back from output and rejects.
+    """
+    m = measures if measures is not None else Measures.from_files(output, rejects)
     target = html_path(report_path)
     tmp = target.with_name(target.name + ".tmp")
     try:

@@ -181,6 +181,61 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
         offset += len(raw)
 
 
+def _entries(path: Path) -> Iterator[tuple[int, int, bytes, dict[str, Any] | None, str | None]]:
+    """(line or row number, where to find it again, the line to write, the record or None, why not) per line."""
+    if _is_parquet(path):
+        from qaug.parquet_io import parquet_values
+
+        for row, value, text in parquet_values(path, path.name):
+            yield row, row - 1, text.encode("utf-8"), value, None
+        return
+    with open_binary(path) as stream:
+        for line, offset, raw in _lines(stream):
+            yield (line, offset, raw, *_parse(raw))
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith(".parquet")
+
+
+class _Lookup:
+    """One line again, by the locator _entries gave it: a byte offset in JSONL, a row index in Parquet."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stream: IO[bytes] | None = None
+        self._pf: Any = None
+        self._starts: list[int] = []
+        self._group: tuple[int, list[dict[str, Any]]] | None = None
+
+    def __enter__(self) -> "_Lookup":
+        if _is_parquet(self.path):
+            from qaug.parquet_io import pyarrow_modules
+
+            self._pf = pyarrow_modules()[1].ParquetFile(self.path)
+            meta, start = self._pf.metadata, 0
+            for g in range(meta.num_row_groups):
+                self._starts.append(start)
+                start += meta.row_group(g).num_rows
+        else:
+            self._stream = open_binary(self.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def get(self, locator: int) -> dict[str, Any] | None:
+        if self._stream is not None:
+            self._stream.seek(locator)
+            return _parse(self._stream.readline().rstrip(b"\r\n"))[0]
+        g = max(i for i, start in enumerate(self._starts) if start <= locator)  # few row groups: a scan is fine
+        if self._group is None or self._group[0] != g:  # one row group decoded at a time
+            self._group = (g, self._pf.read_row_group(g).to_pylist())
+        value = self._group[1][locator - self._starts[g]]
+        return {k: v for k, v in value.items() if v is not None}
+
+
 def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not raw.strip():
         return None, "blank line"
@@ -221,8 +276,6 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
         raise UsageError(f"--near-dup must be above 0 and at most 1, not {near_dup}")
     if not path.is_file():
         raise UsageError(f"cannot read {path}: no such file")
-    if path.name.lower().endswith(".parquet"):
-        raise UsageError("qaug split reads JSON Lines: split the run's .jsonl output (or convert the Parquet file to JSON Lines first)")
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
     names = [f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]] + ["rejects.jsonl",
                                                                                           "split.report.json", "README.md"]
@@ -250,46 +303,43 @@ def _first_pass(path: Path, groups: _Groups, near_dup: float, report: SplitRepor
     offsets, lines, nodes = array("q"), array("q"), array("q")
     seen = bytearray()  # node -> 1 once its original's prompt is in
     source = path.name
-    with open_binary(path) as stream:
-        for line, offset, raw in _lines(stream):
-            value, _ = _parse(raw)
-            if value is None:
-                continue
-            qnode, rnode, own, _method = _names(value, source, line)
-            q = groups.node(qnode)
-            if rnode is not None:
-                groups.union(q, groups.node(rnode))
-            if q >= len(seen):
-                seen.extend(bytes(q + 4096 - len(seen)))
-            if own is None or seen[q]:
-                continue
-            text = prompt_text(value)
-            if not text.strip():
-                continue
-            seen[q] = 1
-            sig_rows.extend(minhash(text))
-            offsets.append(offset)
-            lines.append(line)
-            nodes.append(q)
+    for line, offset, _raw, value, _ in _entries(path):
+        if value is None:
+            continue
+        qnode, rnode, own, _method = _names(value, source, line)
+        q = groups.node(qnode)
+        if rnode is not None:
+            groups.union(q, groups.node(rnode))
+        if q >= len(seen):
+            seen.extend(bytes(q + 4096 - len(seen)))
+        if own is None or seen[q]:
+            continue
+        text = prompt_text(value)
+        if not text.strip():
+            continue
+        seen[q] = 1
+        sig_rows.extend(minhash(text))
+        offsets.append(offset)
+        lines.append(line)
+        nodes.append(q)
     del seen
     if len(nodes) < 2:
         return
     sigs = np.frombuffer(sig_rows, dtype=np.uint32).reshape(len(nodes), NUM_PERM)
-    with open_binary(path) as lookup:
+    with _Lookup(path) as lookup:
         for a, b in candidate_pairs(sigs):
             _confirm(lookup, (offsets[a], lines[a], nodes[a]), (offsets[b], lines[b], nodes[b]), source,
                      groups, near_dup, report)
 
 
-def _confirm(lookup: IO[bytes], first: tuple[int, int, int], second: tuple[int, int, int], source: str,
+def _confirm(lookup: _Lookup, first: tuple[int, int, int], second: tuple[int, int, int], source: str,
              groups: _Groups, near_dup: float, report: SplitReport) -> None:
     """Merge two originals' groups when their prompts are near-duplicates by qaug's character n-gram similarity."""
     if groups.find(first[2]) == groups.find(second[2]):
         return
     found = []
     for offset, line, _ in (first, second):
-        lookup.seek(offset)
-        value, _ = _parse(lookup.readline().rstrip(b"\r\n"))
+        value = lookup.get(offset)
         if value is None:
             return
         found.append((_names(value, source, line)[2], prompt_text(value)))
@@ -339,31 +389,29 @@ def _second_pass(path: Path, out_dir: Path, sides: list[str], groups: _Groups, k
     try:
         for s in sides:
             out(f"{s}.jsonl")
-        with open_binary(path) as stream:
-            for line, _, raw in _lines(stream):
-                report.lines += 1
-                value, reason = _parse(raw)
-                if value is None:
-                    report.rejects += 1
-                    out("rejects.jsonl").write(jsonio.dumps({"source": source, "line": line, "reason": reason,
-                                                             "raw": raw.decode("utf-8", "replace")}) + b"\n")
-                    continue
-                qnode, _, own, method = _names(value, source, line)
-                root = groups.find(groups.index[qnode])
-                side = side_cache.get(root)
-                if side is None:
-                    side = side_cache[root] = side_of(keys[root], seed, fractions)
-                if own is None and side != "train" and not keep_eval_variants:
-                    held[side] += 1
-                    out(f"{side}.variants.jsonl").write(raw + b"\n")
-                    continue
-                _shape(value, formats, roles, columns)
-                st = stats[side]
-                st["lines"] += 1
-                st["originals" if own is not None else "variants"] += 1
-                st["groups"].add(root)
-                st["methods"][method] += 1
-                out(f"{side}.jsonl").write(raw + b"\n")
+        for line, _, raw, value, reason in _entries(path):
+            report.lines += 1
+            if value is None:
+                report.rejects += 1
+                out("rejects.jsonl").write(jsonio.dumps({"source": source, "line": line, "reason": reason,
+                                                         "raw": raw.decode("utf-8", "replace")}) + b"\n")
+                continue
+            qnode, _, own, method = _names(value, source, line)
+            root = groups.find(groups.index[qnode])
+            side = side_cache.get(root)
+            if side is None:
+                side = side_cache[root] = side_of(keys[root], seed, fractions)
+            if own is None and side != "train" and not keep_eval_variants:
+                held[side] += 1
+                out(f"{side}.variants.jsonl").write(raw + b"\n")
+                continue
+            _shape(value, formats, roles, columns)
+            st = stats[side]
+            st["lines"] += 1
+            st["originals" if own is not None else "variants"] += 1
+            st["groups"].add(root)
+            st["methods"][method] += 1
+            out(f"{side}.jsonl").write(raw + b"\n")
     finally:
         for fh in files.values():
             fh.close()

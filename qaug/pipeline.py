@@ -27,7 +27,7 @@ from qaug.journal import (Checkpoint, Journal, JournalError, comparable, describ
                           file_digest)
 from qaug.lock import OutputLock
 from qaug.outformat import jsonl_to_array, wants_array
-from qaug.provenance import ORIGINAL, child_id, output_id, output_line, provenance
+from qaug.provenance import ORIGINAL, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.report_html import write_report_html
@@ -406,6 +406,7 @@ class Pipeline:
         fs.lines += 1
         fs.records += 1
         parent_bytes = jsonio.dumps(record.data)
+        pid = output_id(record.id)
         gate: SiblingGate | None = None
         accepted: list[tuple[_Method, str, int, bytes, Variant]] = []
         for m in self.methods:
@@ -417,7 +418,7 @@ class Pipeline:
                     if isinstance(outcome, Skip):
                         ms.skip(outcome.reason, outcome.code)
                         continue
-                    cid = child_id(record.id, name, index)
+                    cid = f"{pid}/{name}/{index}"  # child_id(record.id, name, index), the escaping done once
                     index += 1
                     if isinstance(outcome, Failure):
                         self._variant_reject(record, name, cid, outcome.stage, outcome.reason, outcome.text or "",
@@ -436,25 +437,28 @@ class Pipeline:
         return _Gated(record, parent_bytes, accepted)
 
     def _write(self, g: "_Gated") -> None:
-        """The original, then its variants that passed the gates and the cap."""
+        """The original, then its variants that passed the gates and the cap (once per record: kept lean)."""
         cfg = self.config
         record = g.record
         source = f"{record.source}:{record.line}"
+        pid = output_id(record.id)
+        write = self._out.write_raw
         measures = self._measures
         parent_for_report = g.parent_bytes if cfg.keep_originals else None  # as a rebuild from the output sees it
         if cfg.keep_originals:  # as read, where the record was one line of JSON: number text, spacing, escapes kept
-            self._out.write_raw(output_line(getattr(record, "raw", None) or g.parent_bytes, provenance(
-                id=output_id(record.id), parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
+            write(output_line(getattr(record, "raw", None) or g.parent_bytes, provenance(
+                id=pid, parent=None, method=ORIGINAL, seed=cfg.seed, source=source)))
             self.stats.originals_written += 1
         for m, cid, idx, data_bytes, outcome in g.accepted:
-            self._out.write_raw(output_line(data_bytes, provenance(
-                id=cid, parent=output_id(record.id), method=m.augmenter.name, version=m.augmenter.version, seed=cfg.seed,
+            aug = m.augmenter
+            write(output_line(data_bytes, provenance(
+                id=cid, parent=pid, method=aug.name, version=aug.version, seed=cfg.seed,
                 index=idx, params=m.params_json, source=source, model=m.model, info=outcome.info,
                 score=outcome.score, review=outcome.review)))
-            self.stats.method(m.augmenter.name).written += 1
+            self.stats.method(aug.name).written += 1
             self.stats.review_marked += outcome.review
             if measures is not None:
-                measures.variant(m.augmenter.name, data_bytes, parent_for_report, outcome.info)
+                measures.variant(aug.name, data_bytes, parent_for_report, outcome.info)
 
     def _plan_units(self, records: list[Record]) -> dict[str, set[int]]:
         """For each model method, the units of this batch worth computing under the cap (qaug.cap);

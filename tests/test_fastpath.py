@@ -57,3 +57,11 @@ def test_variant_ids_are_child_ids_for_ids_that_need_escaping(tmp_path) -> None:
                                                         for i in ids for q in variants if q["parent"] ==
                                                         ("r1%2Fflatten%2F0" if i == "r1/flatten/0" else
                                                          "a%25b" if i == "a%b" else i)}
+
+
+@pytest.mark.parametrize("rid", ["in.jsonl:1", "r1/flatten/0", "中文\ud800", ""])
+def test_rng_for_unit_is_derive_seed(rid: str) -> None:
+    from qaug.rng import Rng, derive_seed
+
+    for seed, method, index in ((0, "perturb", 0), (2**63 + 5, "shuffle_keys", 7), (-3, "m", 1)):
+        assert Rng.for_unit(seed, rid, method, index).next64() == Rng(derive_seed(seed, rid, method, index)).next64()

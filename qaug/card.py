@@ -59,6 +59,33 @@ def _model(run: dict[str, Any]) -> tuple[str | None, str | None]:
     return name, sha or None
 
 
+def model_sha256(run: dict[str, Any], name: str, prefix: str) -> str | None:
+    """The model's whole sha256, when a local file of that name has the prefix the run recorded.
+
+    The run records only 12 hex digits in its ids; the file is looked for where the run would have found
+    it (--gguf, the models folder, the HF cache, the demo models), and qaug remembers each file's sha256
+    by path, size and mtime, so this reads the memo instead of hashing gigabytes again.
+    """
+    from qaug.llm.models import candidates, file_sha256
+
+    cfg = run.get("config", {}).get("model") or {}
+    paths = [Path(cfg["gguf"])] if isinstance(cfg.get("gguf"), str) else []
+    try:
+        paths += [c.path for c in candidates(Path(cfg["models_dir"]) if isinstance(cfg.get("models_dir"), str)
+                                             else None)]
+    except Exception:  # noqa: BLE001 - a missing or odd model folder only means no full digest
+        pass
+    for path in paths:
+        if path.name == name and path.is_file():
+            try:
+                digest = file_sha256(path)
+            except OSError:
+                continue
+            if digest.startswith(prefix):
+                return digest
+    return None
+
+
 def _yaml(value: Any, indent: int = 0) -> list[str]:
     """A small YAML writer for dicts, lists and scalars (JSON scalars are valid YAML)."""
     pad = " " * indent
@@ -93,8 +120,9 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
     if run:
         cfg = run.get("config", {})
         model, sha = _model(run)
+        full = model_sha256(run, model, sha) if model and sha else None
         qaug.update({"seed": cfg.get("seed"), "max_aug_ratio": cfg.get("max_aug_ratio"), "model": model,
-                     "model_sha256_prefix": sha, "verify": cfg.get("verify"),
+                     "model_sha256": full, "model_sha256_prefix": sha, "verify": cfg.get("verify"),
                      "methods": {r["method"]: {"params": r["params"], "written": r["written"], "rejected": r["rejected"],
                                                "reject_rate": r["reject_rate"], "capped": r["capped"]} for r in rows},
                      "originals_written": run.get("originals_written"), "variants_written": run.get("variants_written"),
@@ -121,9 +149,10 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
                 "(`eval.variants.jsonl`, `test.variants.jsonl`), so no paraphrase of an eval question is trained on."]
     if run:
         model, sha = _model(run)
+        sha = qaug["model_sha256"] or (f"{sha}…" if sha else None)
         out += ["", "## How it was made", "",
                 f"Run seed {qaug['seed']}, cap `--max-aug-ratio {qaug['max_aug_ratio']}`, judge "
-                f"{'on' if qaug['verify'] else 'off'}; model: " + (f"`{model}` (sha256 `{sha}…`)" if model else "none "
+                f"{'on' if qaug['verify'] else 'off'}; model: " + (f"`{model}` (sha256 `{sha}`)" if model else "none "
                                                                    "(pure-Python methods only)") + ".", "",
                 "| method | parameters | written | rejected | reject rate | over cap |", "|---|---|---|---|---|---|"]
         for r in rows:

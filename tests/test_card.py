@@ -64,3 +64,22 @@ def test_card_without_a_run_report(tmp_path: Path) -> None:
     assert run_cli("split", str(src), "-o", str(tmp_path / "ds")).returncode == 0
     header, body = _card(tmp_path / "ds")
     assert "methods" not in header["qaug"] and "No run report" in body
+
+
+def test_card_gives_the_whole_sha256_of_a_local_model(tmp_path: Path) -> None:
+    import hashlib
+
+    model = tmp_path / "tiny-test.gguf"
+    model.write_bytes(b"GGUF not really a model")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    src = write_jsonl(tmp_path / "out.jsonl", [{"text": f"doc {i} {'z' * i}"} for i in range(4)])
+    (tmp_path / "out.report.json").write_text(json.dumps({
+        "config": {"model": {"gguf": str(model)}, "method_params": {}},
+        "model": {"model": f"tiny-test.gguf@sha256:{digest[:12]}"}, "methods": {}}))
+    assert run_cli("split", str(src), "-o", str(tmp_path / "ds")).returncode == 0
+    header, body = _card(tmp_path / "ds")
+    assert header["qaug"]["model_sha256"] == digest and digest in body
+    model.write_bytes(b"another file under that name")  # not the model the run used: only the prefix is given
+    assert run_cli("split", str(src), "-o", str(tmp_path / "ds"), "--overwrite").returncode == 0
+    header, _ = _card(tmp_path / "ds")
+    assert header["qaug"]["model_sha256"] is None and header["qaug"]["model_sha256_prefix"] == digest[:12]

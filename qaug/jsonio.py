@@ -112,16 +112,26 @@ def _check_depth(value: Any) -> None:
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
 
 
+def repeated_key(pairs: list[tuple[str, Any]], out: dict[str, Any]) -> str | None:
+    """The first key given twice among an object's pairs (`out` is dict(pairs)), or None: one check for
+    records and for JSON documents inside texts."""
+    if len(out) == len(pairs):
+        return None
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                shown = key if len(key) <= 60 else key[:57] + "..."
-                raise InexactError(f"duplicate key: {shown!r} is given twice in one object, and which value "
-                                   "counts is ambiguous")
-            seen.add(key)
+    key = repeated_key(pairs, out)
+    if key is not None:
+        shown = key if len(key) <= 60 else key[:57] + "..."
+        raise InexactError(f"duplicate key: {shown!r} is given twice in one object, and which value counts is "
+                           "ambiguous")
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Union
 
 import orjson
 
+from qaug import jsonio
 from qaug.jsonio import finite_float, number_problem, refuse_constant
 
 from qaug.rng import Rng
@@ -161,12 +162,9 @@ class Span(NamedTuple):
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKeyError(f"duplicate key {key!r} in a JSON object")
-            seen.add(key)
+    key = jsonio.repeated_key(pairs, out)
+    if key is not None:
+        raise DuplicateKeyError(f"duplicate key {key!r} in a JSON object")
     return out
 
 

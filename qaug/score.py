@@ -121,7 +121,7 @@ def score_pairs(pairs: Iterable[Pair], engine: Engine | None = None, sampling: S
             if r is not None:
                 if r.ok:
                     scores["judge"] = r.value
-                    reject = judge.verdict(r.value, source=p.gate_input.source)
+                    reject = judge.verdict(r.value)
                 else:
                     reject = Reject("judge_error", f"judge: no verdict ({r.error})")
                 if reject is not None:

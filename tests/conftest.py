@@ -26,16 +26,6 @@ def write_jsonl(path: Path, rows: list) -> Path:
     return path
 
 
-def judge_answer(job, **flags: bool) -> str:
-    """A scripted judge answer for `job`: every listed part kept and no failure flag, unless `flags` say so."""
-    from qaug.quality import judge
-
-    n = job.schema["properties"]["parts_kept"]["minItems"]
-    value = {"parts_kept": [True] * n, **{f: False for f in judge.FLAGS}, "same_meaning": True}
-    value.update(flags)
-    return json.dumps(value)
-
-
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, "rb") as fh:
         return [json.loads(line) for line in fh if line.strip()]

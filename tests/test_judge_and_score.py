@@ -11,7 +11,7 @@ from qaug.llm.engine import Job, Sampling, ScriptedEngine
 from qaug.pipeline import Pipeline
 from qaug.quality import judge
 
-from conftest import judge_answer, read_jsonl, run_cli, write_jsonl
+from conftest import read_jsonl, run_cli, write_jsonl
 
 ROWS = [{"instruction": "Summarise the lease in two sentences.", "input": "", "output": "The tenant rents the flat."},
         {"instruction": "列出三种常见的水果。", "input": "", "output": "苹果、香蕉、橙子。"}]
@@ -25,7 +25,7 @@ def _answer(job: Job, n: int) -> str:
     if "<variant>" in user:
         variant = user.split("<variant>")[1]
         bad = "tenant" in variant or "苹果" in variant
-        return judge_answer(job, constraint_added=bad, same_meaning=not bad)
+        return json.dumps({**{f: False for f in judge.FLAGS}, "constraint_added": bad, "same_meaning": not bad})
     src = user.split("<text>\n")[1].split("\n</text>")[0]
     return json.dumps({"variants": REWRITES[src]}, ensure_ascii=False)
 

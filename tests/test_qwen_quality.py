@@ -43,5 +43,5 @@ def test_the_judge_answers_every_question_on_qwen(qwen) -> None:
     first = list(score_pairs(pairs, qwen, Sampling(), judge_all=True))
     again = list(score_pairs(pairs, qwen, Sampling(), judge_all=True))
     for row in first:
-        assert set(row["scores"]["judge"]) == {"parts_kept", *judge.FLAGS, "same_meaning"}
+        assert set(row["scores"]["judge"]) == {*judge.FLAGS, "same_meaning"}
     assert [r["scores"]["judge"] for r in first] == [r["scores"]["judge"] for r in again]

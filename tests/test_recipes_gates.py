@@ -19,7 +19,7 @@ from qaug.recipe import TASKS, load_recipe, methods_for
 from qaug.records import Record
 from qaug.rng import Rng
 
-from conftest import EXAMPLES, judge_answer, run_cli, write_jsonl
+from conftest import EXAMPLES, run_cli, write_jsonl
 
 EN = Record(id="r1", data={"instruction": "Summarise the 2023 report for {company} in 3 bullet points.", "input": "",
                            "output": "..."}, fmt="alpaca", source="t", line=1)
@@ -112,11 +112,12 @@ def test_judge_names_the_failure_and_sees_the_answer() -> None:
         if "<variant>" in job.messages[-1]["content"]:
             judged.append(job)
             variant = job.messages[-1]["content"].split("<variant>")[1]
+            flags = {f: False for f in judge.FLAGS}
             if "poem" in variant:
-                return judge_answer(job, constraint_dropped=True, same_meaning=False)
+                return json.dumps({**flags, "constraint_dropped": True, "same_meaning": False})
             if "please" in variant:
-                return judge_answer(job, negation_changed=True)
-            return judge_answer(job)
+                return json.dumps({**flags, "negation_changed": True, "same_meaning": True})
+            return json.dumps({**flags, "same_meaning": True})
         return json.dumps({"variants": ["Give three bullet points summarising the 2023 report of {company}.",
                                         "For {company}: three bullet points from its 2023 report, please.",
                                         "Write a poem about {company} in 2023 with 3 bullet points."]})
@@ -144,25 +145,6 @@ def test_judge_verdict_decides_by_the_measured_questions() -> None:
     assert judge.verdict({**base, "same_meaning": False}, meaning_decides=True).code == "judge_meaning_changed"
     assert judge.verdict({**base, "answered": True, "same_meaning": True}, deciding=("answered",)).code == \
         "judge_answered"
-
-
-def test_judge_parts_leave_out_what_the_gates_check_exactly() -> None:
-    src = "A shop buys 120 mugs for $300. If it sells all of them, what is its profit, in dollars? Show your work."
-    assert judge.parts(src) == ["A shop buys 120 mugs for $300.", "If it sells all of them, what is its profit, in dollars",
-                                "Show your work."]
-    # negations, "only", quoted strings, placeholders and identifiers are the deterministic gates' to check
-    assert judge.parts("只记录患者明确提到的信息，不要推测诊断，整理成结构化的登记表。") == ["整理成结构化的登记表"]
-    assert judge.parts("Greet {name} warmly. Mention the order number \"A-1\".") == []
-    job = judge.job("k", "en", src, "What is the shop's profit?", "", 0, Sampling())
-    assert job.schema["properties"]["parts_kept"]["minItems"] == 3 and "3. Show your work." in job.messages[-1]["content"]
-
-
-def test_a_part_the_judge_says_is_lost_rejects_and_is_named() -> None:
-    base = {f: False for f in judge.FLAGS}
-    src = "Explain the clause for a home buyer, and list the steps to make a claim."
-    r = judge.verdict({"parts_kept": [True, False], **base, "same_meaning": True}, source=src)
-    assert r.code == "judge_part_dropped" and "list the steps to make a claim" in r.detail and "part 2 lost" in r.detail
-    assert judge.verdict({"parts_kept": [True, True], **base, "same_meaning": True}, source=src) is None
 
 
 def test_backtranslate_hops_languages_and_chrf_floor_and_ceiling() -> None:

@@ -202,7 +202,7 @@ class ModelAugmenter(Augmenter):
                 checked[u_i][o_i] = Failure(f"judge: no verdict ({r.error if r else 'no result'})", stage="verify",
                                             text=jsonio.dumps_str(variant.data), code="judge_error")
                 continue
-            reject = judge.verdict(r.value, source="\n".join(t for _, t in planned[u_i].texts))
+            reject = judge.verdict(r.value)
             if reject is not None:
                 checked[u_i][o_i] = Failure(reject.detail, stage="verify", text=jsonio.dumps_str(variant.data),
                                             code=reject.code)

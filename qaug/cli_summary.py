@@ -14,6 +14,8 @@ from typing import Any, Optional
 from rich.console import Console
 from rich.table import Table
 
+from qaug.plan import format_seconds
+
 
 def print_table(console: Console, table: Table) -> None:
     """A table on a terminal as rich draws it; into a pipe or file without the padding to the full width."""
@@ -34,14 +36,6 @@ def rate_text(records: int, seconds: float) -> str:
     rate = records / seconds
     shown = f"{rate:,.0f}" if rate >= 100 else f"{rate:.2f}"  # model runs: a fraction of a record per second
     return f" ({shown} records/s)"
-
-
-def _eta(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class Progress:
@@ -81,9 +75,9 @@ class Progress:
             if self.total_records:
                 left = max(self.total_records - records, 0)
                 if left:
-                    parts.append(f"ETA {_eta(elapsed / records * left)}")
+                    parts.append(f"ETA {format_seconds(elapsed / records * left)}")
             elif done and total and done < total:
-                parts.append(f"ETA {_eta(elapsed / done * (total - done))}")
+                parts.append(f"ETA {format_seconds(elapsed / done * (total - done))}")
         else:
             parts.append("first batch running")
         return " · ".join(parts)

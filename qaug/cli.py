@@ -248,9 +248,15 @@ def run(
         per_call = _measured_speed(engine)
         small = planning.too_small_note(the_plan.records, config.max_aug_ratio) if needs_model else None
         if dry_run:
-            if engine is not None:
-                engine.close()
-            print_plan(out_console, the_plan, planning.seconds_for(the_plan, per_call), small)
+            seconds, probed = planning.seconds_for(the_plan, per_call), None
+            try:
+                if seconds is None and engine is not None and the_plan.model_calls:
+                    probed = planning.probe_speed(engine)
+                    seconds = probed.seconds(the_plan)
+            finally:
+                if engine is not None:
+                    engine.close()
+            print_plan(out_console, the_plan, seconds, small, probed)
             return
         if show or small:
             if small:

@@ -175,7 +175,8 @@ def reason_list(counter: Any, examples: dict[str, str], top: int = 3) -> str:
     return ", ".join(shown) + (f", +{rest} more kinds (see the rejects file)" if rest > 0 else "")
 
 
-def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], small: Optional[str]) -> None:
+def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], small: Optional[str],
+               probed: Any = None) -> None:
     """--dry-run: the plan, one fact a line, on stdout."""
     from qaug.plan import format_seconds
 
@@ -194,9 +195,15 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
     if p.model_calls:
         out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + at most {completion:,} "
                           "generated tokens", markup=False)
-        out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed" if seconds is not None
-                          else "time: unknown: no run with this model has been measured yet (a run records its speed)",
-                          markup=False)
+        if probed is not None and seconds is not None:
+            out_console.print(f"time: at most about {format_seconds(seconds)} of model time, from a measurement just now "
+                              f"({probed.prompt_tps:,.0f} prompt and {probed.generate_tps:,.1f} generated tokens/s, one "
+                              "stream, every call using its whole token budget; batching and shorter answers make a run "
+                              "faster, and a finished run records its real speed)", markup=False)
+        else:
+            out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed" if seconds is not None
+                              else "time: unknown: no run with this model has been measured yet (a run records its speed)",
+                              markup=False)
     out_console.print(f"cap: --max-aug-ratio {p.ratio:g} lets through at most {p.cap_allows:,} variants"
                       if p.cap_allows is not None else "cap: none (--max-aug-ratio 1)", markup=False)
     if small:

@@ -8,6 +8,7 @@ run takes a night, or that the input is too small for any variant, before paying
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -152,6 +153,57 @@ def seconds_for(plan: RunPlan, seconds_per_call: float | None) -> float | None:
     if not seconds_per_call or not plan.model_calls:
         return None
     return plan.model_calls * seconds_per_call
+
+
+#: the probe's prompt: about as long as a method's request, so its prompt speed is the one a run sees
+_PROBE_TEXT = ("Rewrite the following instruction in three different ways, keeping every detail: Extract the company "
+               "name, fiscal year, revenue, revenue growth, operating income (current and prior year), headcount "
+               "and number of countries from the press release below, and return a single JSON object with amounts "
+               "in millions of USD. Keep the units, keep the field order, and do not add fields of your own.")
+_PROBE_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
+                 "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class SpeedProbe:
+    """Single-stream prompt and generation speed of a model, measured now in a few seconds."""
+
+    prompt_tps: float
+    generate_tps: float
+
+    def seconds(self, plan: RunPlan) -> float | None:
+        """At most this many model seconds for the plan: every call generating its whole budget, one at a time."""
+        prompt, completion = plan.tokens
+        if not plan.model_calls or self.prompt_tps <= 0 or self.generate_tps <= 0:
+            return None
+        return prompt / self.prompt_tps + completion / self.generate_tps
+
+
+def probe_speed(engine: Any, new_tokens: int = 32) -> SpeedProbe:
+    """Time one prompt alone (1 token generated) and another of the same length with `new_tokens` generated,
+    bypassing any cache and any shared prompt prefix, so --dry-run can give a time before this model's first
+    run has recorded one."""
+    from qaug.llm.engine import Job, Sampling
+
+    inner = getattr(engine, "inner", engine)  # a cached engine would answer from the cache, timing nothing
+
+    def timed(first: str, max_tokens: int) -> tuple[float, int, int]:
+        # the system texts differ from their first word on, so the second prompt reuses nothing of the first
+        msgs = ({"role": "system", "content": f"{first} You rewrite instructions."},
+                {"role": "user", "content": _PROBE_TEXT})
+        job = Job("speed-probe", msgs, _PROBE_SCHEMA, seed=1, sampling=Sampling(max_tokens=max_tokens))
+        t0 = time.perf_counter()
+        result = next(iter(inner.generate([job])))
+        return time.perf_counter() - t0, result.prompt_tokens, result.completion_tokens
+
+    attempts = inner.max_attempts
+    inner.max_attempts = 1  # the 1-token answer is cut off by design: no retry
+    try:
+        alone, prompt_tokens, _ = timed("Briefly.", 1)
+        both, _, generated = timed("Carefully.", new_tokens)
+    finally:
+        inner.max_attempts = attempts
+    return SpeedProbe(prompt_tokens / max(alone, 1e-6), max(generated - 1, 1) / max(both - alone, 1e-6))
 
 
 def plan_line(plan: RunPlan, seconds: float | None = None) -> str:

@@ -41,8 +41,14 @@ def test_dry_run_plans_without_running(tmp_path: Path, tiny_gguf: Path) -> None:
     assert next(line for line in lines if line.startswith("backtranslate:")).startswith(
         "backtranslate: 3 units, 6 model calls + 3 judge calls")
     assert "flatten: 20 units, no model" in proc.stdout and "model: 27 calls" in proc.stdout
-    assert "time: unknown" in proc.stdout and "dry run: nothing was written" in proc.stdout
+    # no run has measured this model yet: a few seconds of measurement give an upper bound, and cache nothing
+    time_line = next(line for line in lines if line.startswith("time: "))
+    assert time_line.startswith("time: at most about ") and "from a measurement just now" in time_line
+    assert "dry run: nothing was written" in proc.stdout
     assert not out.parent.exists()
+    from qaug.cache import ResultCache
+
+    assert ResultCache(tmp_path / "c").stats()["answers"] == 0
 
 
 def test_plan_line_before_a_model_run_and_an_eta_once_a_speed_is_measured(tmp_path: Path, tiny_gguf: Path) -> None:
@@ -54,3 +60,4 @@ def test_plan_line_before_a_model_run_and_an_eta_once_a_speed_is_measured(tmp_pa
     assert "plan: 4 records; 4 model calls (rewrite 4)" in first.stderr and "no measured speed" in first.stderr
     dry = run_cli("run", str(src), "-o", str(tmp_path / "b.jsonl"), *args, "--dry-run")
     assert dry.returncode == 0 and "time: about " in dry.stdout and "at the measured speed" in dry.stdout
+    assert "measurement just now" not in dry.stdout  # a recorded speed is used as it is: no probe

@@ -12,13 +12,13 @@ import json
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.llm.engine import Engine, Job, Raw
+from qaug.llm.engine import Engine, Job, Raw, ScoreRequest, Surprisal
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -33,6 +33,13 @@ def job_key(identity: str, job: Job) -> str:
     """sha256 over (model + template identity, messages, schema, sampling, seed)."""
     payload = json.dumps([identity, list(job.messages), job.schema, asdict(job.sampling), job.seed],
                          sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def score_key(identity: str, request: ScoreRequest) -> str:
+    """sha256 over (model + template identity, messages, target): what a teacher-forced score depends on."""
+    payload = json.dumps([identity, "surprisal", list(request.messages), request.target], sort_keys=True,
+                         ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -144,6 +151,30 @@ class CachedEngine(Engine):
                         self.stats[k] = self.stats.get(k, 0) + v - before[k]
                     elif isinstance(v, str):
                         self.stats[k] = v
+
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+        """Scores from the cache where it has them; the misses are scored by the real engine and stored."""
+        keys = [score_key(self._identity, r) for r in requests]
+        found: dict[int, Surprisal] = {}
+        for i, key in enumerate(keys):
+            raw = self._cache.get(key)
+            if raw is not None and raw.finish == "score":
+                value = json.loads(raw.text)
+                found[i] = Surprisal(tuple(value["pieces"]), tuple(value["nats"]))
+        misses = [i for i in range(len(requests)) if i not in found]
+        if misses:
+            inner = self.inner
+            before = inner.stats.get("score_seconds", 0.0)
+            scored = inner.surprisal([requests[i] for i in misses])
+            self.stats["score_seconds"] = self.stats.get("score_seconds", 0.0) + inner.stats.get("score_seconds", 0.0) - before
+            for i, sc in zip(misses, scored):
+                nats = [round(x, 4) for x in sc.nats]  # as stored: a rerun reads the same numbers back
+                text = json.dumps({"pieces": list(sc.pieces), "nats": nats}, ensure_ascii=False)
+                self._cache.put(keys[i], self.model_id, Raw(text=text, finish="score"))
+                found[i] = Surprisal(sc.pieces, tuple(nats))
+        self.stats["scored_cached"] = self.stats.get("scored_cached", 0) + len(requests) - len(misses)
+        self.stats["scored"] = self.stats.get("scored", 0) + len(misses)
+        return [found[i] for i in range(len(requests))]
 
     def close(self) -> None:
         if self._inner is not None:

@@ -343,7 +343,7 @@ def score(
     pairs: Path = typer.Argument(..., help="JSONL of {source, candidate[, method, answer, context, role]}."),
     output: Path = typer.Option(..., "--output", "-o", help="Scored JSONL: each pair plus keep, reasons, scores."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Also ask the model judge (needs a model); --no-verify: the text gates only."),
-    judge_all: bool = typer.Option(False, "--judge-all", help="Judge every pair, also those the gates reject (to measure the judge alone)."),
+    judge_all: bool = typer.Option(False, "--judge-all", help="Run the support check and the judge on every pair, also those the gates reject (to measure each alone)."),
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for the judge (default: as `qaug models` shows)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),

@@ -17,9 +17,9 @@ from typing import Any
 from qaug import jsonio
 from qaug.augment.base import registry
 from qaug.augment.model_base import ModelAugmenter
-from qaug.errors import UsageError
+from qaug.errors import ModelError, UsageError
 from qaug.llm.engine import Engine, Sampling
-from qaug.quality import filters, judge, textgates
+from qaug.quality import filters, judge, support, textgates
 from qaug.quality.lang import detect
 from qaug.quality.textgates import GateInput, Reject
 
@@ -104,19 +104,32 @@ def gate_pair(pair: Pair, methods: dict[str, ModelAugmenter]) -> tuple[list[Reje
 
 def score_pairs(pairs: Iterable[Pair], engine: Engine | None = None, sampling: Sampling | None = None,
                 judge_all: bool = False) -> Iterator[dict[str, Any]]:
-    """Scored lines, in input order. With an engine, the judge sees the pairs the gates kept (all pairs
-    with judge_all, which measuring the judge on its own needs)."""
+    """Scored lines, in input order. With an engine, the support check (methods that have it) and the judge
+    see the pairs the gates kept (all pairs with judge_all, which measuring each on its own needs)."""
     methods: dict[str, ModelAugmenter] = {}
     batch: list[tuple[Pair, list[Reject], dict[str, Any]]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
         verdicts: dict[str, Any] = {}
+        supported: dict[int, tuple[Reject | None, dict[str, Any]]] = {}
         if engine is not None:
+            todo = [i for i, (p, rejects, _) in enumerate(batch)
+                    if (judge_all or not rejects) and methods[p.method].support_check]
+            try:
+                found = support.check_pairs(engine, [(batch[i][0].gate_input.source, batch[i][0].gate_input.variant)
+                                                     for i in todo])
+                supported = dict(zip(todo, found))
+            except ModelError:
+                pass  # an engine that cannot score: the judge alone, as before
             jobs = [judge.job(str(i), detect(p.gate_input.source), p.gate_input.source, p.gate_input.variant,
                               p.gate_input.answer, 0, sampling or Sampling())
                     for i, (p, rejects, _) in enumerate(batch) if judge_all or not rejects]
             verdicts = {r.job.key: r for r in engine.generate(jobs)}
         for i, (p, rejects, scores) in enumerate(batch):
+            if i in supported:
+                reject, scores["support"] = supported[i]
+                if reject is not None:
+                    rejects = [*rejects, reject]
             r = verdicts.get(str(i))
             if r is not None:
                 if r.ok:

@@ -6,10 +6,11 @@ held-out sets, written or labelled blind; see SETS for which were later used to 
 
 - precision of kept (share of kept candidates labelled good), recall of faithful (share of good
   candidates kept) and how many bad candidates are caught, per failure kind;
-- for the deterministic gates alone, and for gates + judge on each --gguf model;
+- for the deterministic gates alone, and with each --gguf model: gates + judge, gates + the support
+  check (qaug.quality.support), and all three (what `qaug run` keeps);
 - per judge question: how often it is raised on good and on bad candidates (which questions are
   worth letting decide: qaug.quality.judge.DECIDING);
-- what the judge cost: jobs, generated tokens and seconds.
+- what the judge and the support check cost: generated tokens and seconds (cached answers cost none).
 
 With --e2e LABELS it also prints the end-to-end row: the share of a run's kept variants that a
 person labelled faithful (LABELS: JSONL with method and verdict per kept variant).
@@ -114,7 +115,8 @@ def main() -> int:
                 secs = time.perf_counter() - t0
                 judged[(model.name, s.name)] = lines
                 gen = engine.stats.get("completion_tokens", 0) - before.get("completion_tokens", 0)
-                costs.append(f"| {model.name} | {s.name} | {len(pairs)} | {gen:,} | {secs:.0f} | "
+                scored = engine.stats.get("score_seconds", 0.0) - before.get("score_seconds", 0.0)
+                costs.append(f"| {model.name} | {s.name} | {len(pairs)} | {gen:,} | {secs:.0f} | {scored:.0f} | "
                              f"{secs / max(len(pairs), 1):.2f} |")
         finally:
             engine.close()
@@ -128,8 +130,14 @@ def main() -> int:
             lines = judged[(model.name, s.name)]
             verdicts = [judge.verdict(ln["scores"]["judge"]) is None if "judge" in ln["scores"] else False
                         for ln in lines]
+            supported = [not any(x["code"].startswith("support_") for x in ln["reasons"]) and "support" in ln["scores"]
+                         for ln in lines]
             results.append((f"judge alone, {model.name}", metrics(rows, verdicts)))
             results.append((f"gates + judge, {model.name}", metrics(rows, [g and v for g, v in zip(gates_keep, verdicts)])))
+            results.append((f"gates + support, {model.name}",
+                            metrics(rows, [g and s for g, s in zip(gates_keep, supported)])))
+            results.append((f"gates + support + judge, {model.name}",
+                            metrics(rows, [g and s and v for g, s, v in zip(gates_keep, supported, verdicts)])))
         good = sum(r["verdict"] == "good" for r in rows)
         print(f"\n### {s.name}: {len(rows)} pairs, {good} good, {len(rows) - good} bad\n")
         print("| filter | pairs | kept | precision of kept | recall of faithful | bad caught |")
@@ -154,9 +162,9 @@ def main() -> int:
                     on_bad += hit and r["verdict"] != "good"
                 print(f"| {flag} | {on_good} | {on_bad} |")
     if costs:
-        print("\n### judge cost\n")
-        print("| model | set | pairs | generated tokens | seconds | s/pair |")
-        print("|---|---|---:|---:|---:|---:|")
+        print("\n### judge and support cost\n")
+        print("| model | set | pairs | judge's generated tokens | seconds (uncached work) | of it, support scoring | s/pair |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         print("\n".join(costs))
     for path in args.e2e:
         labels = load(path, None)

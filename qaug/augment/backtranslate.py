@@ -13,6 +13,7 @@ from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_o
 from qaug.llm.engine import Job, Result
 from qaug.errors import UsageError
 from qaug.quality.lang import NAMES, detect
+from qaug.quality import textgates
 from qaug.quality.textgates import Reject
 from qaug.rng import Rng
 
@@ -34,6 +35,8 @@ class BackTranslate(ModelAugmenter):
     name = "backtranslate"
     description = "round trip through pivot languages (zh->en->zh, en->zh->en; --param backtranslate.pivots=fr,de,ja)"
     prompt_name = "backtranslate"
+    gates = textgates.PARAPHRASE_GATES
+    support_check = True  # the round trip must carry every word of its source and add none
     PARAMS = (
         Param("pivots", tuple, (), "pivot languages (default: en for Chinese sources, zh otherwise)"),
         Param("min_chrf", float, 15.0, "reject round trips that drifted below this chrF to the source", min=0, max=100),

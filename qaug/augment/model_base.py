@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
-from qaug.errors import UsageError
+from qaug.errors import ModelError, UsageError
 from qaug.llm.engine import Engine, Job, Result, Sampling
-from qaug.quality import judge, textgates
+from qaug.quality import judge, support, textgates
 from qaug.llm.prompts import Messages, chat
 from qaug.quality.lang import detect
 from qaug.quality.terms import must_keep
@@ -62,6 +62,9 @@ class ModelAugmenter(Augmenter):
     gates: tuple[str, ...] = textgates.REWRITE_GATES
     #: whether --verify can judge this method's variants against their source (same fields, same meaning)
     verifiable = True
+    #: whether --verify also runs the model support check (qaug.quality.support): for methods whose variant must
+    #: carry every word of its source and add none (a paraphrase), measured on labelled output before it is turned on
+    support_check = False
 
     def setup(self) -> None:
         self.engine: Engine | None = None
@@ -172,25 +175,17 @@ class ModelAugmenter(Augmenter):
         Judge jobs are greedy with a fixed seed, so adding the judge to a finished run finds the method's
         own answers in the cache and computes only the judge's.
         """
+        checked = self.support_outcomes(planned, outcomes)
         jobs, where = [], {}
-        for u_i, (unit, outs) in enumerate(zip(planned, outcomes)):
-            if not unit.texts:
-                continue
-            path = unit.texts[0][0]
-            source = "\n".join(t for _, t in unit.texts)
-            answer = answer_to(unit.record, path)
-            for o_i, out in enumerate(outs):
-                if not isinstance(out, Variant):
-                    continue
-                variant = "\n".join(text_at(out.data, p) for p, _ in unit.texts)
-                key = f"judge/{u_i}/{o_i}"
-                jobs.append(judge.job(key, unit.lang, source, variant, answer, 0, self.sampling))
-                where[key] = (u_i, o_i)
+        for u_i, unit, o_i, source, variant in self._verifiable(planned, checked):
+            key = f"judge/{u_i}/{o_i}"
+            answer = answer_to(unit.record, unit.texts[0][0])
+            jobs.append(judge.job(key, unit.lang, source, variant, answer, 0, self.sampling))
+            where[key] = (u_i, o_i)
         t0 = time.perf_counter()
         results = self.run_jobs(jobs)
         if jobs:
             self.judge_usage["seconds_ms"] += int((time.perf_counter() - t0) * 1000)
-        checked = [list(outs) for outs in outcomes]
         for key, (u_i, o_i) in where.items():
             r = results.get(key)
             variant = checked[u_i][o_i]
@@ -209,6 +204,42 @@ class ModelAugmenter(Augmenter):
                 continue
             checked[u_i][o_i] = Variant(variant.data, {**variant.info, "judge": r.value}, score=variant.score,
                                         review=variant.review)
+        return checked
+
+    @staticmethod
+    def _verifiable(planned: list[Unit], outcomes: list[list[Outcome]]) -> Iterator[tuple[int, Unit, int, str, str]]:
+        """(unit index, unit, outcome index, source text, variant text) of every variant still kept."""
+        for u_i, (unit, outs) in enumerate(zip(planned, outcomes)):
+            if not unit.texts:
+                continue
+            source = "\n".join(t for _, t in unit.texts)
+            for o_i, out in enumerate(outs):
+                if isinstance(out, Variant):
+                    yield u_i, unit, o_i, source, "\n".join(text_at(out.data, p) for p, _ in unit.texts)
+
+    def support_outcomes(self, planned: list[Unit], outcomes: list[list[Outcome]]) -> list[list[Outcome]]:
+        """The model's support check (qaug.quality.support) on each variant that passed the gates: a source
+        word the variant does not carry, or a word it adds, rejects it before the judge is asked.
+
+        An engine that cannot score (a scripted engine in tests) skips the check and says so in the usage."""
+        checked = [list(outs) for outs in outcomes]
+        todo = list(self._verifiable(planned, checked))
+        if not todo or not self.support_check:
+            return checked
+        t0 = time.perf_counter()
+        try:
+            verdicts = support.check_pairs(self.engine, [(src, var) for _, _, _, src, var in todo])
+        except ModelError:
+            self.judge_usage["support_unavailable"] += len(todo)
+            return checked
+        self.judge_usage["support_pairs"] += len(todo)
+        self.judge_usage["support_seconds_ms"] += int((time.perf_counter() - t0) * 1000)
+        for (u_i, _, o_i, _, _), (reject, _summary) in zip(todo, verdicts):
+            if reject is not None:
+                variant = checked[u_i][o_i]
+                assert isinstance(variant, Variant)
+                checked[u_i][o_i] = Failure(reject.detail, stage="verify", text=jsonio.dumps_str(variant.data),
+                                            code=reject.code)
         return checked
 
     def take_judge_usage(self) -> Counter:

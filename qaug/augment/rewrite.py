@@ -7,6 +7,7 @@ from typing import Any
 from qaug.augment.base import Failure, Outcome, Param, register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.llm.engine import Result
+from qaug.quality import textgates
 
 
 def variants_schema(n: int) -> dict[str, Any]:
@@ -21,6 +22,8 @@ class Rewrite(ModelAugmenter):
     name = "rewrite"
     description = "N paraphrases of the instruction / user turns: same intent, new verbs, structure and tone"
     prompt_name = "rewrite"
+    gates = textgates.PARAPHRASE_GATES
+    support_check = True  # a paraphrase carries every word of its source and adds none
     PARAMS = (Param("n", int, 5, "paraphrases per record", min=1, max=20),) + GATE_PARAMS
 
     def plan(self, unit: Unit, index: int) -> None:

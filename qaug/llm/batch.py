@@ -95,7 +95,7 @@ class TokenBatch:
         sequence (tokens, positions, seqs; with logits, rows in this order). Prompt tokens go in
         full chunks first so that every step token lands in the last llama_decode call."""
         if not runs and steps is not None and 0 < len(steps[0]) <= self.capacity:  # the usual decode step
-            self._run(ctx, steps[0], steps[1], steps[2], n_out=len(steps[0]))
+            self.run(ctx, steps[0], steps[1], steps[2], n_out=len(steps[0]))
             return
         if runs:
             tok = np.concatenate([np.asarray(t, dtype=np.int32) for t, _, _ in runs])
@@ -107,17 +107,17 @@ class TokenBatch:
         start, total = 0, len(tok)
         while total - start + n_steps > self.capacity:
             n = min(self.capacity, total - start)
-            self._run(ctx, tok[start:start + n], pos[start:start + n], seq[start:start + n], n_out=0)
+            self.run(ctx, tok[start:start + n], pos[start:start + n], seq[start:start + n], n_out=0)
             start += n
         if steps is not None and n_steps:
             tok = np.concatenate([tok[start:], steps[0]])
             pos = np.concatenate([pos[start:], steps[1]])
             seq = np.concatenate([seq[start:], steps[2]])
-            self._run(ctx, tok, pos, seq, n_out=n_steps)
+            self.run(ctx, tok, pos, seq, n_out=n_steps)
         elif total > start:
-            self._run(ctx, tok[start:], pos[start:], seq[start:], n_out=0)
+            self.run(ctx, tok[start:], pos[start:], seq[start:], n_out=0)
 
-    def _run(self, ctx: Any, tok: np.ndarray, pos: np.ndarray, seq: np.ndarray, n_out: int) -> None:
+    def run(self, ctx: Any, tok: np.ndarray, pos: np.ndarray, seq: np.ndarray, n_out: int) -> None:
         n = len(tok)
         self.token[:n] = tok
         self.pos[:n] = pos

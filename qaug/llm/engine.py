@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qaug import faults, jsonio
+from qaug.errors import ModelError
 from qaug.llm.schema import check_schema, validate
 from qaug.rng import derive_seed
 
@@ -40,6 +41,22 @@ class Job:
     schema: dict[str, Any]
     seed: int
     sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Teacher forcing: how surprising `target` is, token by token, as the assistant's answer to `messages`."""
+
+    messages: tuple[dict[str, str], ...]
+    target: str
+
+
+@dataclass(frozen=True)
+class Surprisal:
+    """The target's tokens as text pieces and each one's surprisal (-log p, in nats) under the model."""
+
+    pieces: tuple[str, ...]
+    nats: tuple[float, ...]
 
 
 @dataclass
@@ -108,6 +125,11 @@ class Engine(ABC):
     def close(self) -> None:
         """Free the model; engines are also context managers."""
 
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+        """Per-token surprisal of each request's target (qaug.quality.support reads the model's own
+        certainty that a variant keeps its source's words). Engines that cannot score raise ModelError."""
+        raise ModelError(f"{type(self).__name__} cannot score texts")
+
     def __enter__(self) -> "Engine":
         return self
 
@@ -174,9 +196,12 @@ class ScriptedEngine(Engine):
 
     model_id = "scripted"
 
-    def __init__(self, answer: Callable[[Job, int], str | Raw]) -> None:
+    def __init__(self, answer: Callable[[Job, int], str | Raw],
+                 scorer: Callable[[ScoreRequest], Surprisal] | None = None) -> None:
         super().__init__()
         self._answer = answer
+        self._scorer = scorer
+        self.scored: list[ScoreRequest] = []
         self._calls: dict[str, int] = {}
         self.jobs_seen: list[Job] = []
 
@@ -188,3 +213,9 @@ class ScriptedEngine(Engine):
             self.jobs_seen.append(job)
             out = self._answer(job, n)
             yield job, out if isinstance(out, Raw) else Raw(text=out, finish="stop", completion_tokens=len(out))
+
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+        if self._scorer is None:
+            return super().surprisal(requests)
+        self.scored.extend(requests)
+        return [self._scorer(r) for r in requests]

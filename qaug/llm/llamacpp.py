@@ -34,7 +34,7 @@ import numpy as np
 from qaug.errors import ModelError
 from qaug.llm.batch import PrefixCache, TokenBatch, choose_parallel, common_prefix, kv_bytes_per_token, physical_memory
 from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matcher, Vocabulary
-from qaug.llm.engine import Engine, Job, Raw
+from qaug.llm.engine import Engine, Job, Raw, ScoreRequest, Surprisal
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf
 from qaug.llm.logs import LlamaLog
 from qaug.llm.options import EngineOptions
@@ -258,6 +258,83 @@ class LlamaCppEngine(Engine):
         if comp is None:
             comp = self._schemas[key] = CompiledSchema(schema, self.vocab)
         return comp
+
+    # -- scoring ------------------------------------------------------------------------------
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+        """Teacher-forced surprisal of each target, one request at a time in sequence 0.
+
+        Consecutive requests share their prompt's beginning (system text, instructions), so only the
+        tokens after the common prefix with the previous request are evaluated. The sequence is
+        emptied afterwards, so generation finds its slots as it left them.
+        """
+        L, seq = self._L, 0
+        out: list[Surprisal] = []
+        held: list[int] = []  # tokens whose KV sequence 0 holds
+        t0 = time.perf_counter()
+        try:
+            for req in requests:
+                prompt = self.prompt_tokens(req.messages)
+                target = self.tokenize(req.target, special=False)
+                if not target:
+                    out.append(Surprisal((), ()))
+                    continue
+                tokens = prompt + target
+                if len(tokens) > self.n_ctx:
+                    raise ModelError(f"a text to score is {len(tokens)} tokens with its prompt, over the context "
+                                     f"of {self.n_ctx} (--ctx)")
+                if self.deterministic:
+                    L.llama_memory_clear(self._mem, False)
+                    held = []
+                keep = min(common_prefix(np.asarray(held, dtype=np.int32), prompt), len(prompt) - 1)
+                L.llama_memory_seq_rm(self._mem, seq, keep, -1)
+                if len(prompt) - 1 > keep:  # the prompt up to its last token: no logits needed
+                    self._batch.decode(self._ctx, [(tokens[keep:len(prompt) - 1], keep, seq)])
+                nats = self._forced(tokens, len(prompt) - 1, seq)
+                held = tokens[:-1]
+                self.stats["prompt_tokens_evaluated"] += len(tokens) - 1 - keep
+                self.stats["prompt_tokens_reused"] += keep
+                out.append(self._pieces(target, nats))
+        finally:
+            L.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            self.stats["score_seconds"] = self.stats.get("score_seconds", 0.0) + time.perf_counter() - t0
+        return out
+
+    def _pieces(self, target: list[int], nats: list[float]) -> Surprisal:
+        """Text pieces of the target: a token that ends inside a UTF-8 character (Qwen splits rare Han
+        characters into bytes) is joined with the next, its surprisal added, so every piece is real text."""
+        pieces: list[str] = []
+        sums: list[float] = []
+        pending, acc = b"", 0.0
+        for tok, x in zip(target, nats):
+            pending += self.vocab.detokenize([tok])
+            acc += x
+            try:
+                text = pending.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            pieces.append(text)
+            sums.append(acc)
+            pending, acc = b"", 0.0
+        if pending:
+            pieces.append(pending.decode("utf-8", "replace"))
+            sums.append(acc)
+        return Surprisal(tuple(pieces), tuple(sums))
+
+    def _forced(self, tokens: list[int], start: int, seq: int) -> list[float]:
+        """Decode tokens[start:-1] with logits and return -log p(tokens[i+1]) for each, in nats."""
+        nats: list[float] = []
+        cap = self._batch.capacity
+        for lo in range(start, len(tokens) - 1, cap):
+            hi = min(lo + cap, len(tokens) - 1)
+            chunk = np.asarray(tokens[lo:hi], dtype=np.int32)
+            self._batch.run(self._ctx, chunk, np.arange(lo, hi, dtype=np.int32),
+                             np.full(hi - lo, seq, dtype=np.int32), n_out=hi - lo)
+            rows = self._logits_rows(hi - lo).astype(np.float64)
+            top = rows.max(axis=1)
+            lse = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+            nxt = np.asarray(tokens[lo + 1:hi + 1])
+            nats.extend((lse - rows[np.arange(hi - lo), nxt]).tolist())
+        return nats
 
     # -- decoding ----------------------------------------------------------------------------
     def _batch_capacity(self) -> int:

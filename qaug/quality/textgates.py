@@ -12,6 +12,7 @@ would teach a fine-tune the wrong task.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -59,6 +60,10 @@ class GateSettings:
     #: near-duplicate ceiling: character 3-gram Dice similarity to the source or a sibling (0.85: a variant that
     #: changes two or three words adds no new sample, and the blind labels call such near-copies bad)
     max_similarity: float = 0.85
+    #: near-copy ceiling: share of the variant's words (Chinese: characters) that are the source's words in the
+    #: source's order, and the same share of the source (both must be above it). Word swaps inside an unchanged
+    #: sentence frame are no new sample; the strict blind labels call them near-copies (BENCHMARKS.md).
+    max_copied: float = 0.85
     #: off-topic floor: Dice overlap of content units (CJK characters, English word stems; function words out)
     min_overlap: float = 0.15
     keep_numbers: bool = True
@@ -355,15 +360,39 @@ def near_duplicate(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
+_COPY_UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_]+")
+
+
+def copied_share(source: str, variant: str) -> float:
+    """The smaller of: the share of the variant's words that are the source's words in the source's order
+    (longest common subsequence; Chinese counts characters), and the same share of the source."""
+    a, b = _COPY_UNIT.findall(source.casefold()), _COPY_UNIT.findall(variant.casefold())
+    if not a or not b:
+        return 0.0
+    same = sum(block.size for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
+    return min(same / len(a), same / len(b))
+
+
+def near_copy(g: GateInput, s: GateSettings) -> Reject | None:
+    share = copied_share(g.source, g.variant)
+    if share >= s.max_copied:
+        return Reject("near_copy", f"{share:.0%} of the variant is the source's words in the source's order "
+                                   f"(at most {s.max_copied:.0%}): a few words swapped in the same sentence")
+    return None
+
+
 GATES: dict[str, Gate] = {
     "empty": empty, "identical": identical, "duplicate": duplicate, "repetition": repetition,
     "mixed_script": mixed_script, "language_changed": language_changed, "length_ratio": length_ratio,
     "answered": answered, "not_a_request": not_a_request, "literal_lost": literal_lost, "number_lost": number_lost,
     "key_term_lost": key_term_lost, "part_dropped": part_dropped, "negation_changed": negation_changed, "constraint_added": constraint_added,
-    "off_topic": off_topic, "near_duplicate": near_duplicate,
+    "off_topic": off_topic, "near_duplicate": near_duplicate, "near_copy": near_copy,
 }
-#: every gate, in the order a rewrite of an instruction runs them
-REWRITE_GATES: tuple[str, ...] = tuple(GATES)
+#: the gates of every model method that changes an instruction, in the order they run
+REWRITE_GATES: tuple[str, ...] = tuple(g for g in GATES if g != "near_copy")
+#: a paraphrase must also change the sentence, not only swap words in it (rewrite, backtranslate); methods
+#: that swap words by design (synonym) or keep the frame (template) do not run near_copy
+PARAPHRASE_GATES: tuple[str, ...] = (*REWRITE_GATES, "near_copy")
 
 
 def check(g: GateInput, settings: GateSettings, gates: Sequence[str] = REWRITE_GATES) -> Reject | None:

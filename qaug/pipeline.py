@@ -34,7 +34,7 @@ from qaug.report_html import write_report_html
 from qaug.report_measures import Measures
 from qaug.rng import Rng
 from qaug.sample import Selection, sample_positions
-from qaug.stats import RunStats, reason_code
+from qaug.stats import RunStats, engine_report, engine_seconds, reason_code
 
 #: settings that may differ between a run and its resume: they change how fast, not what, is written (model
 #: answers already computed come from the cache), or name what is compared elsewhere (the model by its sha256,
@@ -280,11 +280,7 @@ class Pipeline:
 
     def engine_report(self) -> dict[str, Any]:
         """Model time and tokens, for the report and the summary."""
-        st = dict(self.engine.stats)
-        secs = st.get("seconds", 0.0)
-        st["model"] = self.engine.model_id
-        st["completion_tokens_per_s"] = round(st["completion_tokens"] / secs, 1) if secs else None
-        return st
+        return engine_report(self.engine)
 
     # -- streaming --------------------------------------------------------------------------
     def _stream_all(self, start: Checkpoint | None) -> None:
@@ -355,7 +351,7 @@ class Pipeline:
                          for rec in records for k in range(self.config.variants)]
                 chosen = plan.get(name)
                 ms = self.stats.method(name)
-                t0 = time.perf_counter()
+                t0, model_t0 = time.perf_counter(), engine_seconds(self.engine)
                 if chosen is None:
                     by_method[name] = m.augmenter.augment_many(units)
                 else:  # only the units the cap can keep: model work is not computed to be thrown away
@@ -367,10 +363,13 @@ class Pipeline:
                     by_method[name] = results
                     ms.not_planned += len(units) - len(order)
                 ms.seconds += time.perf_counter() - t0  # the method's own time, model and judge included
+                ms.model_seconds += engine_seconds(self.engine) - model_t0
                 ms.tried += len(units) if chosen is None else len(chosen)
                 take = getattr(m.augmenter, "take_judge_usage", None)
                 if take is not None:
                     self.stats.method(m.augmenter.name).judge.update(take())
+            if self.engine is not None and any(not m.augmenter.pure for m in self.methods):
+                self.stats.mark_model(int(self.engine.stats.get("completion_tokens", 0)))
         r_index = 0
         gated: list[_Gated] = []
         for item in window:

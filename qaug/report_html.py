@@ -75,6 +75,24 @@ def _hist(counts: list[int], title: str, lo: float, hi: float, colour: str = PAL
     return "".join(out)
 
 
+def _rate_chart(points: list[list[float]]) -> str:
+    """Completion tokens/s between consecutive timeline points, over the run's seconds, as one line."""
+    rates = [((t0 + t1) / 2, (n1 - n0) / (t1 - t0)) for (t0, n0), (t1, n1) in zip(points, points[1:]) if t1 > t0]
+    if not rates:
+        return ""
+    w, h, pad = 860, 180, 48
+    t_end, top = max(points[-1][0], 1e-9), max(r for _, r in rates) or 1.0
+    xy = " ".join(f"{pad + (w - 2 * pad) * t / t_end:.1f},{h - 24 - (h - 44) * r / top:.1f}" for t, r in rates)
+    return (f'<svg class="chart rate" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}">'
+            f'<text x="{w / 2}" y="14" text-anchor="middle" class="t">completion tokens/s over the run '
+            f'(peak {top:,.1f})</text>'
+            f'<polyline points="{xy}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>'
+            f'<line x1="{pad}" y1="{h - 24}" x2="{w - pad}" y2="{h - 24}" stroke="#333"/>'
+            f'<text x="{pad}" y="{h - 8}">0 s</text><text x="{w - pad}" y="{h - 8}" text-anchor="end">'
+            f'{t_end:,.0f} s</text><text x="{pad - 6}" y="{h - 24}" text-anchor="end">0</text>'
+            f'<text x="{pad - 6}" y="28" text-anchor="end">{top:,.0f}</text></svg>')
+
+
 def _bars(rows: list[tuple[str, float]], fmt: str = "{:.3f}", colour: str = PALETTE[3]) -> str:
     width, label_w, bar_h = 860, 230, 20
     top = max((v for _, v in rows), default=0) or 1
@@ -150,8 +168,12 @@ def render(report: dict[str, Any], m: Measures) -> str:
     speed: list[tuple[str, float]] = []
     for n, ms in methods.items():
         speed.append((f"{n}: method time", float(ms.get("seconds", 0.0))))
+        if ms.get("model_seconds"):
+            speed.append((f"{n}: of it, the model", float(ms["model_seconds"])))
         if ms.get("judge"):
             speed.append((f"{n}: of it, the judge", ms["judge"].get("seconds_ms", 0) / 1000))
+            if ms["judge"].get("support_seconds_ms"):
+                speed.append((f"{n}: of it, the support check", ms["judge"]["support_seconds_ms"] / 1000))
     if model:
         speed.insert(0, ("whole run: model", float(model.get("seconds", 0.0))))
     parts.append(_bars(speed, "{:.2f} s", PALETTE[0]) if speed else "<p class=muted>no methods ran</p>")
@@ -159,6 +181,9 @@ def render(report: dict[str, Any], m: Measures) -> str:
         parts.append(f"<p>{_esc(model.get('model'))}: {model.get('completion_tokens', 0):,} completion tokens, "
                      f"{model.get('prompt_tokens', 0):,} prompt tokens, <b>{model.get('completion_tokens_per_s')}"
                      f"</b> completion tokens/s over the run.</p>")
+    timeline = report.get("timings", {}).get("model_timeline") or []
+    if len(timeline) >= 2:
+        parts.append(_rate_chart(timeline))
     parts.append('<h2 id="config">Effective configuration</h2><pre>'
                  + _esc(json.dumps(report.get("config", {}), indent=1, ensure_ascii=False, default=str)) + "</pre>")
     parts.append("</body></html>\n")

@@ -8,6 +8,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+#: points kept of the tokens/s timeline (report.json timings.model_timeline, the HTML report's chart)
+TIMELINE_POINTS = 200
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'")
 
@@ -60,6 +62,8 @@ class MethodStats:
     accepted: int = 0
     #: wall time of the method's work (generation, gates and judge), for the report's time per method
     seconds: float = 0.0
+    #: of it, seconds inside the model engine (generating and scoring), the method's share of the model's time
+    model_seconds: float = 0.0
 
     def reject(self, reason: str, code: str = "") -> None:
         key = reason_key(reason, code)
@@ -74,7 +78,8 @@ class MethodStats:
     def as_dict(self) -> dict[str, Any]:
         out = {"written": self.written, "rejected": dict(self.rejected), "skipped": dict(self.skipped),
                "capped": self.capped, "not_planned": self.not_planned, "tried": self.tried, "accepted": self.accepted,
-               "seconds": round(self.seconds, 3), "examples": dict(self.examples)}
+               "seconds": round(self.seconds, 3), "model_seconds": round(self.model_seconds, 3),
+               "examples": dict(self.examples)}
         if self.judge:
             out["judge"] = dict(self.judge)
         return out
@@ -97,6 +102,10 @@ class RunStats:
     resumed_records: int = 0
     #: one full reason for each reason kind, so a summary can show real values
     examples: dict[str, str] = field(default_factory=dict)
+    #: (run seconds, completion tokens so far) after each batch with model work, for tokens/s over the run;
+    #: at most TIMELINE_POINTS, every other point dropped when full (evenly spread however long the run)
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+    _timeline_offset: tuple[float, int] = (0.0, 0)
 
     def file(self, name: str) -> FileStats:
         fs = self.files.get(name)
@@ -109,6 +118,13 @@ class RunStats:
         if ms is None:
             ms = self.methods[name] = MethodStats()
         return ms
+
+    def mark_model(self, completion_tokens: int) -> None:
+        """A point of the tokens/s timeline; a resumed run goes on from the last point of the run before it."""
+        t0, n0 = self._timeline_offset
+        self.timeline.append((round(t0 + time.time() - self.started, 2), n0 + completion_tokens))
+        if len(self.timeline) > TIMELINE_POINTS:
+            self.timeline = self.timeline[::2]
 
     def reject(self, stage: str, reason: str, code: str = "") -> None:
         key = reason_key(reason, code)
@@ -147,7 +163,7 @@ class RunStats:
             "units": {"records_done": self.records_done, "records_resumed": self.resumed_records,
                       "records_this_run": self.records_done - self.resumed_records,
                       "method_units_done": self.records_done * len(self.methods)}, "review_marked": self.review_marked,
-            "records_done": self.records_done,
+            "records_done": self.records_done, "timeline": self.timeline,
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -160,11 +176,13 @@ class RunStats:
             ms.judge = Counter(m.get("judge", {}))
             ms.capped, ms.not_planned = m.get("capped", 0), m.get("not_planned", 0)
             ms.tried, ms.accepted = m.get("tried", 0), m.get("accepted", 0)
-            ms.seconds = m.get("seconds", 0.0)
+            ms.seconds, ms.model_seconds = m.get("seconds", 0.0), m.get("model_seconds", 0.0)
         for stage, c in snap["rejects"].items():
             self.rejects_by_stage[stage] = Counter(c)
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]
         self.records_done = self.resumed_records = snap.get("records_done", 0)
+        self.timeline = [tuple(p) for p in snap.get("timeline", [])]
+        self._timeline_offset = self.timeline[-1] if self.timeline else (0.0, 0)
 
     def finish(self, status: str) -> None:
         self.status = status
@@ -193,6 +211,23 @@ class RunStats:
                 # this run's records: a resumed run is not credited with the work done before it, nor an
                 # empty input with a rate
                 "records_per_s": round(this_run / elapsed, 1) if elapsed > 0 and this_run > 0 else None,
+                "model_timeline": [list(p) for p in self.timeline],
             },
             "config": config,
         }
+
+
+def engine_seconds(engine: Any) -> float:
+    """Seconds the engine has spent generating and scoring so far (0 without an engine)."""
+    if engine is None:
+        return 0.0
+    return float(engine.stats.get("seconds", 0.0)) + float(engine.stats.get("score_seconds", 0.0))
+
+
+def engine_report(engine: Any) -> dict[str, Any]:
+    """Model time and tokens, for the report and the summary."""
+    st = dict(engine.stats)
+    secs = st.get("seconds", 0.0)
+    st["model"] = engine.model_id
+    st["completion_tokens_per_s"] = round(st["completion_tokens"] / secs, 1) if secs else None
+    return st

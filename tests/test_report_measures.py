@@ -12,6 +12,7 @@ from qaug import report_measures
 from qaug.config import RunConfig
 from qaug.pipeline import Pipeline
 from qaug.report_measures import Measures
+from conftest import write_jsonl
 
 
 def _state(m: Measures) -> dict:
@@ -64,3 +65,46 @@ def test_fed_while_writing_equals_read_back_from_the_files(tmp_path: Path, monke
         assert sum(fed.sampled("perturb").sim) > 0
     page = (tmp_path / "out.report.html").read_text()
     assert "sample of each method" in page and "every 2nd, 4th" in page
+
+
+def test_model_time_per_method_and_tokens_per_second_over_the_run(tmp_path: Path, tiny_gguf: Path) -> None:
+    """Issue 13: the report gives each method's model time and a tokens/s timeline, and the page draws it."""
+    pytest.importorskip("llama_cpp")
+    from qaug.llm.engine import Sampling
+    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+
+    rows = [{"instruction": f"Explain clause {i} of the lease in plain words.", "input": "", "output": "It says."}
+            for i in range(6)]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = RunConfig(inputs=(src,), output=tmp_path / "out.jsonl", methods=("rewrite", "shuffle_keys"),
+                    method_params={"rewrite": {"n": 1}}, max_aug_ratio=1.0, window=2, verify=False)
+    engine = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=2048, n_threads=1, parallel=2))  # rewrite's prompt: 1.5k
+    try:
+        Pipeline(cfg, engine=engine, sampling=Sampling(max_tokens=24)).run()
+    finally:
+        engine.close()
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    rewrite, pure = report["methods"]["rewrite"], report["methods"]["shuffle_keys"]
+    assert 0 < rewrite["model_seconds"] <= rewrite["seconds"] + 1e-3
+    assert pure["model_seconds"] == 0
+    timeline = report["timings"]["model_timeline"]
+    assert len(timeline) == 3  # one point per window of 2 records
+    assert [t for t, _ in timeline] == sorted(t for t, _ in timeline)
+    assert [n for _, n in timeline] == sorted(n for _, n in timeline) and timeline[-1][1] > 0
+    page = (tmp_path / "out.report.html").read_text()
+    assert 'class="chart rate"' in page and "rewrite: of it, the model" in page
+
+
+def test_the_timeline_stays_bounded_and_goes_on_after_a_resume() -> None:
+    from qaug.stats import TIMELINE_POINTS, RunStats
+
+    stats = RunStats()
+    for n in range(1, 1001):
+        stats.mark_model(n)
+    assert len(stats.timeline) <= TIMELINE_POINTS and stats.timeline[-1][1] > stats.timeline[0][1]
+    snap = json.loads(json.dumps(stats.snapshot()))
+    resumed = RunStats()
+    resumed.restore(snap)
+    resumed.mark_model(5)  # this process's engine has generated 5 tokens: counted after the earlier run's
+    assert resumed.timeline[-1][1] == stats.timeline[-1][1] + 5
+    assert resumed.timeline[-1][0] >= stats.timeline[-1][0]

@@ -52,3 +52,13 @@ def make_run(folder: Path) -> Path:
                     max_aug_ratio=1.0, verify=True)
     Pipeline(cfg, engine=ScriptedEngine(_answer), sampling=Sampling()).run()
     return out
+
+
+def change_second_field(run: Path, item_id: str = "e1/rewrite/0", text: str = "For a leaflet.") -> None:
+    """Make a kept variant change its input too, as a method that rewrites two fields would."""
+    lines = run.read_text(encoding="utf-8").splitlines()
+    i = next(n for n, line in enumerate(lines) if f'"id":"{item_id}"' in line)
+    row = json.loads(lines[i])
+    row["input"] = text
+    lines[i] = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    run.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, read_jsonl, run_cli
-from review_fixtures import make_run
+from review_fixtures import change_second_field, make_run
 
 from qaug.review.decisions import DecisionLog
 from qaug.review.index import ReviewIndex
@@ -205,3 +205,25 @@ def test_a_json_array_output_is_reviewed_and_reported(tmp_path: Path) -> None:
     res = run_cli("review", str(out), "--apply", "-o", str(final))
     assert res.returncode == 0, res.stderr
     assert [r["_qaug"]["review"] for r in read_jsonl(final)] == ["unreviewed"] * 6
+
+
+def test_an_edit_sets_every_changed_field_of_a_variant(tmp_path: Path) -> None:
+    """A variant that changed its instruction and its input is edited in both, as the page sends it."""
+    run = make_run(tmp_path)
+    change_second_field(run)
+    view = group_view(ReviewIndex(run), 0)
+    item = next(it for it in view["items"] if it["id"] == "e1/rewrite/0")
+    assert [f["path"] for f in item["fields"]] == [["instruction"], ["input"]]
+    log = DecisionLog(tmp_path / "out.review.jsonl")
+    edits = [{"field": ["instruction"], "text": "Name three ways exercise helps people over 65."},
+             {"field": ["input"], "text": "For a clinic leaflet."}]
+    with pytest.raises(ValueError):
+        log.append({"id": "e1/rewrite/0", "decision": "edit", "field": ["instruction"], "text": "x", "edits": ["x"]})
+    log.append({"id": "e1/rewrite/0", "parent": "e1", "decision": "edit", "field": edits[0]["field"],
+                "text": edits[0]["text"], "edits": edits, "reviewer": "t"})
+    final = tmp_path / "final.jsonl"
+    res = run_cli("review", str(run), "--apply", "-o", str(final))
+    assert res.returncode == 0, res.stderr
+    edited = next(r for r in read_jsonl(final) if r["_qaug"]["id"] == "e1/rewrite/0")
+    assert edited["instruction"] == edits[0]["text"] and edited["input"] == edits[1]["text"]
+    assert edited["_qaug"]["review"] == "edited"

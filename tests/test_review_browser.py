@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import read_jsonl, run_cli
-from review_fixtures import make_run
+from review_fixtures import change_second_field, make_run
 from test_review import start_server
 
 CHROMIUM = os.environ.get("QAUG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -173,6 +173,40 @@ def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path:
     again = tmp_path / "again.jsonl"
     assert run_cli("review", str(out), "--apply", "-o", str(again)).returncode == 0
     assert again.read_bytes() == final.read_bytes()
+
+
+def test_editing_a_variant_that_changed_two_fields(browser_factory, tmp_path: Path) -> None:
+    out = make_run(tmp_path)
+    change_second_field(out)
+    proc, url = start_server(out)
+    try:
+        ctx = _context(browser_factory, tmp_path, "e")
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(url + "?reviewer=carol")
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector('section.card[data-id="e1/rewrite/0"].selected')
+        page.keyboard.press("e")
+        boxes = page.locator("textarea")
+        assert boxes.count() == 2  # one box per changed field, instruction first
+        assert boxes.nth(1).input_value() == "For a leaflet."
+        boxes.nth(0).fill("Name three ways exercise helps people over 65.")
+        boxes.nth(1).fill("For a clinic leaflet.")
+        page.screenshot(path=str(tmp_path / "review-edit-two-fields.png"))
+        page.keyboard.press("Control+Enter")
+        card = _card(page, "e1/rewrite/0")
+        card.locator(".decision.edit").wait_for()
+        assert "For a clinic leaflet." in card.inner_text()
+        assert not watch.errors, watch.errors
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    final = tmp_path / "final.jsonl"
+    assert run_cli("review", str(out), "--apply", "-o", str(final)).returncode == 0
+    edited = next(r for r in read_jsonl(final) if r["_qaug"]["id"] == "e1/rewrite/0")
+    assert edited["instruction"] == "Name three ways exercise helps people over 65."
+    assert edited["input"] == "For a clinic leaflet."
 
 
 def test_html_report_opens_from_disk_with_every_chart(browser_factory, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from qaug import jsonio
 from qaug.provenance import output_line
-from qaug.review.decisions import last_decisions
+from qaug.review.decisions import edits_of, last_decisions
 from qaug.review.index import companion, element, is_framing, qaug_of, reject_id
 from qaug.review.view import candidate_data, set_path
 
@@ -89,7 +89,8 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
                 summary[method]["rejected"] += 1
             elif decision == "edit":
                 data = jsonio.loads(element(line))
-                set_path(data, d["field"], d["text"])
+                for path, text in edits_of(d):
+                    set_path(data, path, text)
                 out.write(_with_review(line, q, "edited", data))
                 summary[method]["edited"] += 1
             else:
@@ -118,7 +119,8 @@ def _promote(out: Any, rid: str, rec: dict[str, Any], d: dict[str, Any], origina
         return
     state = "promoted"
     if d["decision"] == "edit":
-        set_path(data, d["field"], d["text"])
+        for path, text in edits_of(d):
+            set_path(data, path, text)
         state = "promoted, edited"
     base = near or {}
     q = {"id": rid, "parent": str(rec["parent"]), "method": method, "version": base.get("version", "1"),

@@ -26,7 +26,20 @@ def valid(entry: dict[str, Any]) -> str | None:
     if entry["decision"] == "edit":
         if not isinstance(entry.get("text"), str) or not isinstance(entry.get("field"), list):
             return "an edit needs its field and text"
+        more = entry.get("edits")
+        if more is not None and (not isinstance(more, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("field"), list) and isinstance(e.get("text"), str)
+                for e in more)):
+            return "edits must be a list of {field, text}"
     return None
+
+
+def edits_of(entry: dict[str, Any]) -> list[tuple[list[Any], str]]:
+    """Every (field path, text) an edit sets: its `edits` list when it has one (a variant that changed several
+    fields), else its one field and text."""
+    if entry.get("edits"):
+        return [(e["field"], e["text"]) for e in entry["edits"]]
+    return [(entry["field"], entry["text"])]
 
 
 class DecisionLog:
@@ -80,8 +93,8 @@ class DecisionLog:
         problem = valid(entry)
         if problem:
             raise ValueError(problem)
-        keep = ("id", "parent", "decision", "field", "text", "reviewer")
-        stored = {k: entry.get(k) for k in keep}
+        keep = ("id", "parent", "decision", "field", "text", "edits", "reviewer")
+        stored = {k: entry.get(k) for k in keep if k != "edits" or entry.get("edits")}
         stored["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if entry["decision"] == "undo":
             with self._lock:

@@ -119,8 +119,8 @@ function card(it, n) {
     if (d.reviewer && d.reviewer !== me) line.append(" ", el("span", { class: "other",
       text: "decided by another reviewer: " + d.reviewer }));
     c.append(line);
-    if (d.decision === "edit") c.append(el("div", { class: "field" }, el("div", { class: "label",
-      text: "edited " + d.field.join(".") }), el("div", { class: "text", text: d.text })));
+    if (d.decision === "edit") for (const e of editsOf(d)) c.append(el("div", { class: "field" },
+      el("div", { class: "label", text: "edited " + e.field.join(".") }), el("div", { class: "text", text: e.text })));
   } else {
     c.append(el("div", { class: "decision muted", text: "undecided" }));
   }
@@ -155,20 +155,32 @@ async function decide(decision, extra) {
   notice(decision === "undo" ? "undone" : (DECIDED[decision] || decision));
   render();
 }
+function editsOf(d) { return d.edits && d.edits.length ? d.edits : [{ field: d.field, text: d.text }]; }
 function edit() {
   const it = current(); if (!it || !it.fields.length) return;
   if (it.status === "rejected" && !it.promotable) { notice("this candidate cannot be rebuilt (truncated)"); return; }
-  const f = it.fields[0];
+  // one box per changed field; a field edited before starts from its edited text
+  const before = it.decision && it.decision.decision === "edit" ? editsOf(it.decision) : [];
   const c = document.querySelector(".card.selected");
-  const ta = el("textarea", { "aria-label": "edit " + f.label });
-  ta.value = it.decision && it.decision.decision === "edit" ? it.decision.text : f.text;
+  const box = el("div", { class: "field editor" });
+  const areas = it.fields.map((f) => {
+    const ta = el("textarea", { "aria-label": "edit " + f.label });
+    const old = before.find((e) => e.field.join("\u0000") === f.path.join("\u0000"));
+    ta.value = old ? old.text : f.text;
+    box.append(el("div", { class: "label", text: "edit " + f.label }), ta);
+    return ta;
+  });
   const save = el("button", { text: "save (Ctrl+Enter)" }), cancel = el("button", { text: "cancel (Esc)" });
-  const box = el("div", { class: "field editor" }, el("div", { class: "label", text: "edit " + f.label }), ta, save, " ", cancel);
-  c.append(box); state.editing = true; ta.focus();
+  box.append(save, " ", cancel);
+  c.append(box); state.editing = true; areas[0].focus();
   const done = () => { state.editing = false; box.remove(); };
-  const commit = async () => { const text = ta.value; done(); await decide("edit", { field: f.path, text }); };
+  const commit = async () => {
+    const edits = it.fields.map((f, i) => ({ field: f.path, text: areas[i].value }));
+    done();
+    await decide("edit", { field: edits[0].field, text: edits[0].text, edits });
+  };
   save.onclick = commit; cancel.onclick = done;
-  ta.addEventListener("keydown", (e) => {
+  for (const ta of areas) ta.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); commit(); }
     else if (e.key === "Escape") { e.preventDefault(); done(); }
     e.stopPropagation();

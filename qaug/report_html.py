@@ -89,7 +89,7 @@ def _rate_chart(points: list[list[float]]) -> str:
             f'<polyline points="{xy}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>'
             f'<line x1="{pad}" y1="{h - 24}" x2="{w - pad}" y2="{h - 24}" stroke="#333"/>'
             f'<text x="{pad}" y="{h - 8}">0 s</text><text x="{w - pad}" y="{h - 8}" text-anchor="end">'
-            f'{t_end:,.0f} s</text><text x="{pad - 6}" y="{h - 24}" text-anchor="end">0</text>'
+            f'{t_end:,.{1 if t_end < 10 else 0}f} s</text><text x="{pad - 6}" y="{h - 24}" text-anchor="end">0</text>'
             f'<text x="{pad - 6}" y="28" text-anchor="end">{top:,.0f}</text></svg>')
 
 

@@ -1,7 +1,9 @@
-"""Shared fixtures: small datasets written on the fly, and a runner for the real CLI."""
+"""Shared fixtures: small datasets written on the fly, a runner for the real CLI, and the two ways the method
+tests run one method (pure: one record, one outcome; model: a scripted engine)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -29,6 +31,34 @@ def write_jsonl(path: Path, rows: list) -> Path:
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, "rb") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def pure_outcome(aug, record, seed: int = 1):
+    """The one outcome (a Variant or a Skip) of a pure method on one record; the record must stay untouched."""
+    from qaug.rng import Rng
+
+    before = copy.deepcopy(record.data)
+    outcomes = list(aug.augment(record, Rng(seed)))
+    assert len(outcomes) == 1, outcomes
+    assert record.data == before, "input record was mutated"
+    return outcomes[0]
+
+
+def scripted_outcomes(aug, records: list, script, seeds: list[int]):
+    """Outcomes per record of a model method through a scripted engine (script(job, attempt) -> answer text),
+    and the engine; the records must stay untouched and every job's schema must be one the engine accepts."""
+    from qaug.llm.engine import Sampling, ScriptedEngine
+    from qaug.llm.schema import check_schema
+    from qaug.rng import Rng
+
+    before = [copy.deepcopy(r.data) for r in records]
+    engine = ScriptedEngine(script)
+    aug.bind(engine, Sampling())
+    out = aug.augment_many([(r, Rng(seed)) for r, seed in zip(records, seeds)])
+    assert [r.data for r in records] == before, "input record was mutated"
+    for job in engine.jobs_seen:
+        check_schema(job.schema)
+    return out, engine
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

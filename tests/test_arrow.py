@@ -9,7 +9,7 @@ import pyarrow.json as pj
 from conftest import EXAMPLES, run_cli
 
 
-def test_output_is_one_arrow_table_across_methods(tmp_path: Path, tiny_gguf: Path) -> None:
+def test_output_is_one_arrow_table_across_methods(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     proc = run_cli("run", str(EXAMPLES / "alpaca_en.jsonl"), "-o", str(out), "-m", "perturb,structural,rename_identifiers",
                    "--max-aug-ratio", "1", "-q")

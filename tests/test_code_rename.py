@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from qaug.augment.base import Failure, Skip, Variant
 from qaug.augment.code import RenameIdentifiers
 from qaug.records import Record
-from qaug.rng import Rng
+from conftest import pure_outcome
 
 FSTRING_TOKENS = sys.version_info >= (3, 12)
 
@@ -119,9 +119,7 @@ def text_record(text: str) -> Record:
 
 
 def run(record: Record, seed: int = 7, **params: object) -> Variant | Skip:
-    outcomes = list(RenameIdentifiers(**params).augment(record, Rng(seed)))
-    assert len(outcomes) == 1
-    return outcomes[0]
+    return pure_outcome(RenameIdentifiers(**params), record, seed)
 
 
 def python_blocks(text: str) -> list[str]:

@@ -20,6 +20,8 @@ from qaug.llm.engine import Job, Sampling, ScriptedEngine
 from qaug.records import Record, detect_format
 from qaug.rng import Rng
 
+from conftest import scripted_outcomes
+
 # -- records modelled on examples/*.jsonl ------------------------------------------------------
 EN_MATH = {
     "id": "en-006",
@@ -150,13 +152,9 @@ def run(aug: Any, data: dict[str, Any], answer: Answer | Any, seed: int = 1) -> 
         value = answer(job) if callable(answer) else answer
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-    engine = ScriptedEngine(script)
-    aug.bind(engine, Sampling())
-    before = copy.deepcopy(data)
     record = Record(str(data.get("id", "r1")), data, detect_format(data), "test.jsonl", 1)
-    outcomes = aug.augment_many([(record, Rng(seed))])[0]
-    assert data == before, "input record was mutated"
-    return outcomes, engine
+    out, engine = scripted_outcomes(aug, [record], script, [seed])
+    return out[0], engine
 
 
 def one(outcomes: list[Outcome], kind: type) -> Any:

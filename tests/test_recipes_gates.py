@@ -226,9 +226,11 @@ def test_methods_below_the_precision_bar_leave_the_task_defaults_with_a_note(mon
     for task, methods in recipe.TASKS.items():
         assert not set(methods) & set(recipe.BELOW_BAR)
         assert set(methods) | (set(recipe.TASK_METHODS[task]) & set(recipe.BELOW_BAR)) == set(recipe.TASK_METHODS[task])
-    monkeypatch.setattr(recipe, "BELOW_BAR", {"swap": 0.5})
+    for good, kept in recipe.BELOW_BAR.values():  # each is under the bar, or too few to tell
+        assert good / kept < recipe.MIN_PRECISION or kept < recipe.MIN_LABELLED
+    monkeypatch.setattr(recipe, "BELOW_BAR", {"swap": (5, 10)})
     note = recipe.below_bar_note(["rewrite", "swap"])
-    assert note is not None and "swap (50%)" in note and "rewrite" not in note
+    assert note is not None and "swap (5 of 10 kept variants signed off)" in note and "rewrite" not in note
     assert recipe.below_bar_note(["rewrite"]) is None
 
 

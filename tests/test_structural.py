@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_jsondoc import FAST, STYLES, json_docs, same, strict_loads
+from conftest import pure_outcome
 
 from qaug.augment.base import Failure, Skip, Variant, groups, registry
 from qaug.augment.jsondoc import dumps_doc, find_documents, parse_number_text
@@ -32,6 +33,23 @@ def key_orders(value: Any) -> list:
         return [list(value)] + [o for x in value.values() for o in key_orders(x)]
     if type(value) is list:
         return [o for x in value for o in key_orders(x)]
+    return []
+
+
+def eligible_leaves(value: Any, protect: set[str], path: tuple = ()) -> list[tuple]:
+    """Paths of the non-null scalar object members outside protected keys: what null_inject may null."""
+    if type(value) is dict:
+        out = []
+        for k, x in value.items():
+            if k in protect:
+                continue
+            if type(x) in (dict, list):
+                out += eligible_leaves(x, protect, path + (k,))
+            elif x is not None:
+                out.append(path + (k,))
+        return out
+    if type(value) is list:
+        return [p for i, x in enumerate(value) if type(x) in (dict, list) for p in eligible_leaves(x, protect, path + (i,))]
     return []
 
 
@@ -75,6 +93,7 @@ def test_null_inject_nulls_only_unprotected_leaves(value: Any, seed: int, p: flo
     try:
         out, paths = null_inject_value(value, Rng(seed), p, protect.__contains__)
     except NotApplicable:
+        assert not eligible_leaves(value, protect)  # refused only when no leaf may become null
         return
     assert same(value, before, order=True)
     assert paths
@@ -123,7 +142,14 @@ def test_nest_inverts_flatten(value: Any, depth: int) -> None:
 def test_flatten_refuses_keys_holding_the_separator(value: Any) -> None:
     try:
         flat = flatten_value(value)
-    except NotApplicable:
+    except NotApplicable as exc:
+        keys = [k for ks in key_orders(value) for k in ks]
+        if "separator" in str(exc):  # refused: a key of an object it would flatten holds the separator
+            assert any("." in k for k in keys)
+        elif "empty key" in str(exc):  # or is empty: "" and "a" would both flatten to "a"
+            assert "" in keys
+        else:
+            assert str(exc) == "no nested object to flatten"
         return
     assert same(nest_value(flat), value) or any("." in k or not k for keys in key_orders(value) for k in keys)
 
@@ -228,8 +254,7 @@ MESSAGES = Record("m1", {"messages": [
 
 
 def run(name: str, record: Record, seed: int = 1, **kw: Any) -> Variant | Skip:
-    [outcome] = list(registry()[name](**kw).augment(record, Rng(seed)))
-    return outcome
+    return pure_outcome(registry()[name](**kw), record, seed)
 
 
 @pytest.mark.parametrize("name", INDIVIDUAL + ("perturb",))

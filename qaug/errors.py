@@ -1,8 +1,7 @@
-"""Errors that reach the user as one line and an exit code (see DESIGN: 2 usage/config/model, 1 run failed)."""
+"""Errors that reach the user as one line and an exit code (2: usage, config or model; 1: a run that failed)."""
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -33,10 +33,6 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class Checkpoint:
     """Everything needed to continue: input position, output lengths, counters."""

@@ -589,8 +589,3 @@ def _windows(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
             return
         yield chunk
 
-
-def run(config: RunConfig, progress: ProgressFn | None = None) -> RunStats:
-    """Convenience entry point for the library user: validate, build methods, stream."""
-    return Pipeline(config, progress=progress).run()
-

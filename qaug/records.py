@@ -1,7 +1,7 @@
 """Records and the four dataset formats: which texts of a record an augmenter may touch.
 
 A record keeps its input format; an augmenter reads texts through `texts()` and writes
-them back with `with_text()`, so no augmenter has to know the difference between an
+them back with `with_texts()`, so no augmenter has to know the difference between an
 Alpaca record and a ShareGPT conversation.
 """
 
@@ -23,7 +23,6 @@ _SHAREGPT_ROLES = {
     "system": "system", "tool": "tool", "function": "tool", "function_call": "assistant",
     "observation": "tool",
 }
-_MESSAGE_ROLES = {"user", "assistant", "system", "tool", "function", "developer"}
 
 # Default texts for model methods: the prompt side of a sample.
 DEFAULT_FIELDS = {
@@ -165,10 +164,6 @@ def with_texts(data: dict[str, Any], changes: dict[Path, str]) -> dict[str, Any]
             node = child
         node[path[-1]] = text
     return out
-
-
-def field_names(fmt: str) -> tuple[str, ...]:
-    return ALL_FIELDS[fmt]
 
 
 def _json_type(value: Any) -> str:

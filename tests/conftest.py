@@ -88,7 +88,7 @@ def alpaca_rows() -> list[dict]:
 
 
 def load_script(name: str):
-    """Import a scripts/*.py file as a module (the test-model builder lives there, as DESIGN.md says)."""
+    """Import a scripts/*.py file as a module (the test-model builder lives in scripts/, beside the benchmarks)."""
     import importlib.util
     import sys
 

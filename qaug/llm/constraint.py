@@ -108,20 +108,10 @@ class CompiledSchema:
 class Matcher:
     """Per-job grammar state: the mask of allowed next tokens, and consuming the chosen one."""
 
-    __slots__ = ("_m", "mask")
+    __slots__ = ("_m",)
 
     def __init__(self, matcher: Any) -> None:
         self._m = matcher
-        self.mask: np.ndarray | None = None
-
-    def fill_mask(self, out: np.ndarray) -> np.ndarray:
-        """Write the next-token bitmask into `out` (an int32 row) and return it."""
-        import llguidance.numpy as lnp
-
-        lnp.fill_next_token_bitmask(self._m, out.reshape(1, -1))
-        if self._m.is_error():
-            raise ConstraintError(self._m.get_error())
-        return out
 
     def check(self) -> None:
         """Raise if the matcher is in an error state (e.g. after a mask computed by MaskSet)."""
@@ -134,9 +124,6 @@ class Matcher:
 
     def is_stopped(self) -> bool:
         return bool(self._m.is_stopped())
-
-    def is_accepting(self) -> bool:
-        return bool(self._m.is_accepting())
 
 
 def mask_words(n_vocab: int) -> int:

@@ -136,7 +136,7 @@ class Engine(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def generate(self, jobs: Iterable[Job], on_result: Callable[[Result], None] | None = None) -> Iterator[Result]:
+    def generate(self, jobs: Iterable[Job]) -> Iterator[Result]:
         """Yield one Result per job; failed attempts are retried with a derived seed, up to max_attempts."""
         pending: dict[int, tuple[Job, Result]] = {}
         queue: deque[Job] = deque()
@@ -177,8 +177,6 @@ class Engine(ABC):
                     queue.append(again)  # the engine picks it up at its next free slot
                     continue
                 self.stats["jobs"] += 1
-                if on_result is not None:
-                    on_result(result)
                 if self.listener is not None:
                     self.listener(result)
                 yield result

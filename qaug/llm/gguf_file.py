@@ -35,7 +35,6 @@ FILE_TYPES = {
     37: "TQ2_0", 38: "MXFP4_MOE",
 }
 _SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
-_KEEP_ARRAYS = frozenset()  # token lists are counted, not kept
 
 
 @dataclass
@@ -82,11 +81,6 @@ class GGUFInfo:
     @property
     def vocab_size(self) -> int:
         return self.array_lengths.get("tokenizer.ggml.tokens", 0)
-
-    @property
-    def n_layers(self) -> int | None:
-        value = self.metadata.get(f"{self.architecture}.block_count")
-        return int(value) if isinstance(value, int) else None
 
 
 class _Reader:

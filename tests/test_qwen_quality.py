@@ -5,7 +5,6 @@ CI does not download it; `python scripts/fetch_qwen.py --size 0.5b` puts it in m
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -36,7 +36,7 @@ def test_the_sample_stays_bounded_and_spread_over_the_whole_run() -> None:
 
 def test_counts_cover_every_variant_and_reject_not_only_the_sample() -> None:
     m = Measures(cap=2)
-    for i in range(10):
+    for _ in range(10):
         m.variant("rewrite", b'{"t": "x y"}', b'{"t": "y x"}', {"judge": {"answered": True, "same_meaning": True},
                                                                "chrf": 55.0})
     m.reject("judge_answered", "answered the prompt")

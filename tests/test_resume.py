@@ -242,7 +242,7 @@ def test_an_input_that_is_one_of_the_runs_own_files_is_refused_and_kept(tmp_path
         src.write_bytes(record)
         proc = _run([str(src), "-o", str(out), *PURE])
         assert proc.returncode == 2, (name, proc.stderr)
-        assert f"is this run's" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert "is this run's" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert src.read_bytes() == record and not out.exists()
         src.unlink()
 

@@ -210,7 +210,7 @@ def test_editing_a_variant_that_changed_two_fields(browser_factory, tmp_path: Pa
 
 
 def test_html_report_opens_from_disk_with_every_chart(browser_factory, tmp_path: Path) -> None:
-    out = make_run(tmp_path)
+    make_run(tmp_path)
     report = tmp_path / "out.report.html"
     ctx = _context(browser_factory, tmp_path, "r")
     page = ctx.new_page()

@@ -124,7 +124,7 @@ def test_near_duplicates_found_among_many_similar_prompts(tmp_path: Path) -> Non
     rng = random.Random(5)
     rows = [{"text": " ".join(rng.choices(VOCAB, k=12)) + f" #{i}"} for i in range(1500)]
     planted = []
-    for k in range(40):
+    for _ in range(40):
         i = rng.randrange(1500)
         rows.append({"text": rows[i]["text"].upper() + "!"})  # the same prompt, shouted
         planted.append((i, len(rows) - 1))

@@ -100,7 +100,7 @@ class BackTranslate(ModelAugmenter):
         for p, pivot in enumerate(self._pivots(unit.lang)):
             pivots, backs = [], []
             failed: Outcome | None = None
-            for k, (_, text) in enumerate(unit.texts):
+            for k in range(len(unit.texts)):
                 r1, r2 = first.get(f"{i}/{p}/{k}/out"), second.get(f"{i}/{p}/{k}/back")
                 if r1 is None or not r1.ok:
                     failed = failure_of(r1)

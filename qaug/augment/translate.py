@@ -25,7 +25,7 @@ from qaug.llm.prompts import prompt_file
 from qaug.augment.steps import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
-from qaug.quality import filters, textgates
+from qaug.quality import textgates
 from qaug.quality.lang import NAMES, detect, is_cjk
 from qaug.quality.terms import is_request
 from qaug.quality.textgates import GateInput, Reject, foreign_words

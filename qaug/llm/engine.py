@@ -122,7 +122,7 @@ class Engine(ABC):
         and stop only when the queue is empty after the last yield. A retry then fills a slot at once
         instead of waiting for a second round of the whole batch."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: an engine holding nothing need not free anything
         """Free the model; engines are also context managers."""
 
     def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:

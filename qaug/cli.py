@@ -343,7 +343,8 @@ def score(
     pairs: Path = typer.Argument(..., help="JSONL of {source, candidate[, method, answer, context, role]}."),
     output: Path = typer.Option(..., "--output", "-o", help="Scored JSONL: each pair plus keep, reasons, scores."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Also ask the model judge (needs a model); --no-verify: the text gates only."),
-    judge_all: bool = typer.Option(False, "--judge-all", help="Run the support check and the judge on every pair, also those the gates reject (to measure each alone)."),
+    judge_all: bool = typer.Option(False, "--judge-all", help="Judge (and with --support check) every pair, also those the gates reject (to measure each alone)."),
+    support_check: bool = typer.Option(False, "--support", help="Also run the model support check of rewrite and backtranslate; measured for the model's own variants, it drops most paraphrases written by people."),
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for the judge (default: as `qaug models` shows)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
@@ -365,7 +366,7 @@ def score(
     tmp = output.with_name(output.name + ".tmp")
     try:
         with tmp.open("wb") as fh:
-            for line in score_pairs(items, engine, judge_all=judge_all):
+            for line in score_pairs(items, engine, judge_all=judge_all, support_check=support_check):
                 kept += line["keep"]
                 codes.update(r["code"] for r in line["reasons"][:1])
                 fh.write(jsonio.dumps(line) + b"\n")

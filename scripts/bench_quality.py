@@ -111,7 +111,7 @@ def main() -> int:
                 pairs = pairs_of(load(s, args.limit))
                 before = dict(engine.stats)
                 t0 = time.perf_counter()
-                lines = list(score_pairs(pairs, engine, Sampling(), judge_all=True))
+                lines = list(score_pairs(pairs, engine, Sampling(), judge_all=True, support_check=True))
                 secs = time.perf_counter() - t0
                 judged[(model.name, s.name)] = lines
                 gen = engine.stats.get("completion_tokens", 0) - before.get("completion_tokens", 0)

@@ -166,3 +166,17 @@ def test_an_engine_that_cannot_score_skips_the_check_and_says_so(tmp_path: Path)
     report = json.loads((tmp_path / "out.report.json").read_text())
     assert report["methods"]["rewrite"]["judge"]["support_unavailable"] == 2
     assert report["methods"]["rewrite"]["written"] == 2
+
+
+def test_qaug_score_runs_the_support_check_only_when_asked() -> None:
+    """Measured on the model's own variants, the check drops most paraphrases people write: opt-in for pairs."""
+    from qaug.augment.base import registry
+    from qaug.score import pair_from, score_pairs
+
+    pairs = [pair_from({"source": ROWS[0]["instruction"], "candidate": c}, registry(), f"row {i}", i)
+             for i, c in enumerate((GOOD, BAD))]
+    plain = list(score_pairs(pairs, ScriptedEngine(_answer, scorer=_scorer)))
+    assert all("support" not in ln["scores"] for ln in plain)
+    checked = list(score_pairs(pairs, ScriptedEngine(_answer, scorer=_scorer), support_check=True))
+    assert [ln["keep"] for ln in checked] == [True, False]
+    assert checked[1]["reasons"][-1]["code"] == "support_lost" and checked[1]["scores"]["support"]["lost"] == ["briefly"]

@@ -180,3 +180,31 @@ def test_a_question_word_inside_a_statement_does_not_make_it_a_request() -> None
     g = GateInput("Explain precision and recall with a simple example.",
                   "Precision and recall are measures of how well a classifier finds the right items.")
     assert textgates.not_a_request(g, S).code == "not_a_request"
+
+
+@pytest.mark.parametrize("source,variant,expect", [
+    # an offered option keeps its article: "a cold or the flu" offers cold and flu
+    ("How can I tell whether I have a cold or the flu?", "How can I determine if I have a cold?", "key_term_lost"),
+    ("How can I tell whether I have a cold or the flu?", "How do I work out if it is the flu or a cold?", None),
+    # a length qualifier is kept in any form of its kind, and a new one is an added constraint
+    ("Convert the invoice to JSON and briefly point out anything inconsistent.",
+     "Convert the invoice to JSON and note anything inconsistent.", "key_term_lost"),
+    ("Convert the invoice to JSON and briefly point out anything inconsistent.",
+     "Turn the invoice into JSON, with a short note on anything inconsistent.", None),
+    ("审查下面的合同条款，简要指出风险。", "请审查这条合同条款，指出风险。", "key_term_lost"),
+    ("布洛芬和对乙酰氨基酚有什么区别？", "布洛芬和对乙酰氨基酚有什么不同？请详细说明。", "constraint_added"),
+    ("Explain the clause to a tenant.", "Briefly explain the clause to a tenant.", "constraint_added"),
+    # beside an explicit bound (two sentences, 20 words, 15个字) a brevity word adds or drops nothing
+    ("Summarize the paragraph in no more than 20 words.", "Briefly summarize the text in no more than 20 words.", None),
+    ("用两句话概括下面这段文字的主要内容。", "简要介绍一下这段文字的主要内容，用两句话描述。", None),
+    ("Write a short story of exactly five sentences.", "Tell a story in exactly five sentences.", None),
+])
+def test_options_and_length_qualifiers(source: str, variant: str, expect: str | None) -> None:
+    got = [code(source, variant, g) for g in ("key_term_lost", "constraint_added")]
+    assert (expect in got) if expect else got == [None, None], got
+
+
+def test_length_words_in_data_are_just_words() -> None:
+    review = "Short battery life, but a brilliant screen."
+    assert code(review, "Brilliant screen, though the battery does not last.", "key_term_lost", role="data") is None
+    assert code("Great screen.", "A great screen, briefly put.", "constraint_added", role="data") is None

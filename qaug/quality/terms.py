@@ -128,7 +128,7 @@ _ZH_VERB_START = re.compile(
 class Term:
     """A piece of the source a rewrite must keep; any one of `forms` counts as kept."""
 
-    kind: str  # name, language, format, quoted, identifier, count, option, restriction
+    kind: str  # name, language, format, quoted, identifier, count, option, restriction, length
     text: str
     forms: tuple[str, ...]
     value: int | None = None  # a count's number
@@ -162,7 +162,7 @@ _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9]*_[A-Za-z0-9_]+\b|\b[a-z]+[A-Z][A-Za
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}s?\b")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Za-z]+)?\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]\s*)([A-Z][A-Za-z'-]*)")
-_OPTIONS_EN = re.compile(r"\b([A-Za-z][\w-]*)\s+or\s+(?:not\s+)?([A-Za-z][\w-]*)\b", re.IGNORECASE)
+_OPTIONS_EN = re.compile(r"\b([A-Za-z][\w-]*)\s+or\s+(?:not\s+|(?:a|an|the)\s+)?([A-Za-z][\w-]*)\b", re.IGNORECASE)
 _OPTIONS_ZH = re.compile(f"([{_HAN}]{{2}})(?:还是|或者|或)([{_HAN}]{{2}})")
 _FUNCTION_EN = frozenset("""
 a an the this that these those it its is are was were be been being of to in on at by for with from as and or but if
@@ -210,7 +210,7 @@ def _format_terms(text: str) -> list[Term]:
     return out
 
 
-def _count_terms(text: str) -> list[Term]:
+def count_terms(text: str) -> list[Term]:
     out = []
     for m in _EN_COUNT.finditer(text):
         word = (m.group(1) or m.group(2) or "one").lower()
@@ -289,6 +289,26 @@ def _enumeration_terms(text: str, covered: set[str]) -> list[Term]:
     return out
 
 
+#: how long or detailed the answer must be: a rewrite keeps the qualifier in any form of its kind, and adds none.
+#: 简单 (simple) and "simple" say nothing of length, so they are not forms of "brief".
+LENGTH_FORMS: dict[str, tuple[str, ...]] = {
+    "brief": ("brief", "briefly", "short", "concise", "concisely", "succinct", "succinctly", "in a few words",
+              "简要", "简短", "简洁", "简明", "扼要", "简述"),
+    "detailed": ("detailed", "in detail", "thorough", "thoroughly", "comprehensive", "comprehensively", "in depth",
+                 "in-depth", "详细", "详尽", "深入"),
+}
+
+
+def length_terms(text: str) -> list[Term]:
+    """'briefly point out', 简要说明, 'explain in detail': each kind of length qualifier a text has, once."""
+    out = []
+    for forms in LENGTH_FORMS.values():
+        hit = next((f for f in forms if _contains(text, f)), None)
+        if hit is not None:
+            out.append(Term("length", hit, forms))
+    return out
+
+
 def _restriction_terms(text: str) -> list[Term]:
     """'Answer only with the label', 只回答: the answer's form is restricted, and a rewrite must say so too."""
     hit = _RESTRICT_ZH.search(text) if HAN.search(text) else _RESTRICT_EN.search(text)
@@ -296,7 +316,8 @@ def _restriction_terms(text: str) -> list[Term]:
 
 
 def key_terms(text: str) -> list[Term]:
-    """Names, languages, formats, quoted strings, identifiers, counts and offered options of an instruction.
+    """Names, languages, formats, quoted strings, identifiers, counts, offered options, an "only" and length
+    qualifiers of an instruction.
 
     Digit numbers, placeholders, URLs and inline code are checked by the literal gate, not here.
     """
@@ -315,10 +336,11 @@ def key_terms(text: str) -> list[Term]:
             terms.append(Term("identifier", m.group(0), (m.group(0),)))
             covered.add(m.group(0).casefold())
     terms += _name_terms(text, covered)
-    terms += _count_terms(text)
+    terms += count_terms(text)
     terms += _option_terms(text, covered)
     terms += _enumeration_terms(text, covered)
     terms += _restriction_terms(text)
+    terms += length_terms(text)
     return terms
 
 
@@ -375,17 +397,17 @@ def _option_terms(text: str, covered: set[str]) -> list[Term]:
 
 
 def terms_added(source: str, variant: str, own_lang: str) -> list[Term]:
-    """Languages, formats, counts and quoted strings the variant has and the source does not.
+    """Languages, formats, counts, quoted strings and length qualifiers the variant has and the source does not.
 
     The record's own language is implied ("请用中文写" in a Chinese record), and a language the
     source's code is written in is known ("fix this Python function" for Python code).
     """
     v = nfkc(variant)
     quoted = [Term("quoted", q, (q,)) for m in _QUOTED.finditer(v) if (q := next(g for g in m.groups() if g).strip())]
-    variant_terms = _language_terms(v) + _format_terms(v) + _count_terms(v) + quoted
+    variant_terms = _language_terms(v) + _format_terms(v) + count_terms(v) + quoted + length_terms(v)
     src = nfkc(source) + "\n" + " ".join(code_languages(source))
     own = NATURAL.get(own_lang, ())
-    source_counts = {t.value for t in _count_terms(src) if t.value is not None}
+    source_counts = {t.value for t in count_terms(src) if t.value is not None}
     added = []
     for term in variant_terms:
         if term.kind == "language" and term.text in own:

@@ -244,8 +244,11 @@ def key_term_lost(g: GateInput, s: GateSettings) -> Reject | None:
     """Names, languages, formats, quoted strings, identifiers, counts and offered options survive."""
     in_context = set(terms.code_languages(g.context))
     for term in terms.key_terms(g.source):
-        if (term.kind == "count" and not s.keep_numbers) or (term.kind == "restriction" and g.role != "instruction"):
-            continue  # "only" restricts an answer's form in an instruction; in data it is just a word
+        if (term.kind == "count" and not s.keep_numbers) or (term.kind in ("restriction", "length")
+                                                              and g.role != "instruction"):
+            continue  # "only", "briefly" shape an answer in an instruction; in data they are just words
+        if term.kind == "length" and term.forms == terms.LENGTH_FORMS["brief"] and _length_bounded(g.source):
+            continue  # "a short story of exactly five sentences": the count says how short
         if term.kind == "language" and term.text in in_context:
             continue  # "fix this code" still says JavaScript when the code beside it is JavaScript
         if not term.found_in(terms.nfkc(g.variant)):
@@ -312,10 +315,18 @@ def _limit_directions(text: str) -> set[str]:
     return {"upper" if m.group(0).lower() in _UPPER else "lower" for m in _LIMITS.finditer(text)}
 
 
+def _length_bounded(text: str) -> bool:
+    """The text bounds the answer's length already (two sentences, no more than 20 words, 不超过15个字), so a
+    brevity word ("briefly", 简洁) added or dropped beside it changes nothing."""
+    return bool(terms.count_terms(text)) or "upper" in _limit_directions(text)
+
+
 def constraint_added(g: GateInput, s: GateSettings) -> Reject | None:
     """Numbers, counts, languages, formats or limits the source does not have."""
     known = f"{g.source}\n{g.context}"
-    added = terms.terms_added(known, g.variant, detect(g.source))
+    added = [t for t in terms.terms_added(known, g.variant, detect(g.source))
+             if t.kind != "length" or (g.role == "instruction"  # "short" in a rewritten review asks for nothing
+                                       and not (t.forms == terms.LENGTH_FORMS["brief"] and _length_bounded(known)))]
     if added:
         return Reject("constraint_added", f"adds {added[0].kind} {added[0].text!r}")
     new_slots = sorted(set(filters.PLACEHOLDER.findall(g.variant)) - set(filters.PLACEHOLDER.findall(known)))

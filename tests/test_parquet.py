@@ -1,14 +1,12 @@
-"""Parquet in and out: a typed _qaug struct, row groups, a round trip through qaug, and a clear error without pyarrow.
-
-HF `datasets` is not installed in this environment (and would pull a large dependency tree into the test extra),
-so what `datasets.load_dataset("parquet", ...)` does first, reading the file through pyarrow.parquet with its
-schema, is what is checked here.
-"""
+"""Parquet in and out: a typed _qaug struct, row groups, a round trip through qaug, a clear error without pyarrow,
+and Hugging Face `datasets` loading both outputs (Parquet and JSON Lines) offline."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +123,27 @@ def test_resume_of_a_finished_parquet_run(tmp_path: Path) -> None:
     before = pq.read_table(out).to_pylist()
     _run(tmp_path, src, "out.parquet", "--resume")  # the rewrite changed its size: still a finished run, not a cut one
     assert pq.read_table(out).to_pylist() == before
+
+
+def test_hf_datasets_loads_the_parquet_and_the_jsonl_output(tmp_path: Path) -> None:
+    """What a trainer does with the output: datasets.load_dataset, offline, typed columns, every row."""
+    src = write_jsonl(tmp_path / "src.jsonl", ROWS)
+    parquet = _run(tmp_path, src, "out.parquet")
+    jsonl = _run(tmp_path, src, "out.jsonl")
+    script = (
+        "import json, sys, datasets\n"
+        "p = datasets.load_dataset('parquet', data_files=sys.argv[1], split='train', cache_dir=sys.argv[3])\n"
+        "j = datasets.load_dataset('json', data_files=sys.argv[2], split='train', cache_dir=sys.argv[3])\n"
+        "q = p.features['_qaug']\n"
+        "print(json.dumps({'rows': [p.num_rows, j.num_rows], 'seed': q['seed'].dtype, 'review': q['review'].dtype,\n"
+        "                  'same': p.to_list() == j.to_list(), 'parents': sorted({r['_qaug']['parent'] or '' for r in p})}))\n")
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    proc = subprocess.run([sys.executable, "-c", script, str(parquet), str(jsonl), str(tmp_path / "hf-cache")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    if proc.returncode != 0 and "No module named 'datasets'" in proc.stderr:
+        pytest.skip("datasets is not installed (pip install -e '.[test]')")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["rows"] == [24, 24] and got["same"]
+    assert got["seed"] == "int64" and got["review"] == "bool"
+    assert got["parents"] == [""] + sorted(f"src.jsonl:{i}" for i in range(1, 13))

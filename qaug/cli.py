@@ -513,7 +513,7 @@ def cache(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default ~/.cache/qaug)."),
 ) -> None:
     """Show or clear the model-result cache."""
-    from qaug.cache import ResultCache
+    from qaug.llm.cached import ResultCache
     from qaug.llm.models import state_dir
 
     store = ResultCache(cache_dir or state_dir())

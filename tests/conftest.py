@@ -47,7 +47,8 @@ def pure_outcome(aug, record, seed: int = 1):
 def scripted_outcomes(aug, records: list, script, seeds: list[int]):
     """Outcomes per record of a model method through a scripted engine (script(job, attempt) -> answer text),
     and the engine; the records must stay untouched and every job's schema must be one the engine accepts."""
-    from qaug.llm.engine import Sampling, ScriptedEngine
+    from qaug.llm.engine import Sampling
+    from scripted import ScriptedEngine
     from qaug.llm.schema import check_schema
     from qaug.rng import Rng
 

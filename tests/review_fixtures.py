@@ -43,7 +43,8 @@ def _answer(job, n):
 def make_run(folder: Path) -> Path:
     """Run the pipeline; returns out.jsonl (with out.rejects.jsonl, out.report.json and .html beside it)."""
     from qaug.config import RunConfig
-    from qaug.llm.engine import Sampling, ScriptedEngine
+    from qaug.llm.engine import Sampling
+    from scripted import ScriptedEngine
     from qaug.pipeline import Pipeline
 
     src = write_jsonl(folder / "in.jsonl", ROWS)

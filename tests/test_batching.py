@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qaug.llm.batch import CPU_PARALLEL, GPU_PARALLEL, PrefixCache, choose_parallel
+from qaug.llm.batch import PrefixCache
+from qaug.llm.hardware import CPU_PARALLEL, GPU_PARALLEL, choose_parallel
 from qaug.llm.engine import Job, Sampling
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
 from qaug.llm.schema import validate

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qaug.llm.engine import Job, Raw, Sampling, ScriptedEngine, parse_answer
+from qaug.llm.engine import Job, Raw, Sampling, parse_answer
+from scripted import ScriptedEngine
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
 from qaug.llm.schema import SchemaError, check_schema, validate
 
@@ -130,7 +131,7 @@ def test_scripted_engine_retries_then_rejects() -> None:
 
 
 def test_cached_engine_answers_each_job_once_from_cache_or_model_retries_included(tmp_path: Path) -> None:
-    from qaug.cache import CachedEngine, ResultCache
+    from qaug.llm.cached import CachedEngine, ResultCache
 
     schema = SCHEMAS["enum"]
     good, bad = '{"label": "positive", "same_meaning": true}', "nope"

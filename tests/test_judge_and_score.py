@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qaug.cache import CachedEngine, ResultCache
+from qaug.llm.cached import CachedEngine, ResultCache
 from qaug.config import RunConfig
-from qaug.llm.engine import Job, Sampling, ScriptedEngine
+from qaug.llm.engine import Job, Sampling
+from scripted import ScriptedEngine
 from qaug.pipeline import Pipeline
 from qaug.quality import judge
 

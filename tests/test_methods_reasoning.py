@@ -16,7 +16,8 @@ from qaug.augment.bugfix import BugFix
 from qaug.augment.steps import Steps
 from qaug.augment.translate import Translate
 from qaug.errors import UsageError
-from qaug.llm.engine import Job, Sampling, ScriptedEngine
+from qaug.llm.engine import Job, Sampling
+from scripted import ScriptedEngine
 from qaug.records import Record, detect_format
 from qaug.rng import Rng
 

@@ -15,7 +15,8 @@ from qaug.augment.classification import Synonym, Template, lexical_similarity
 from qaug.augment.roleplay import DEFAULT_PERSONAS, Roleplay
 from qaug.augment.swap import FIXED, Swap
 from qaug.errors import UsageError
-from qaug.llm.engine import Job, Sampling, ScriptedEngine
+from qaug.llm.engine import Job, Sampling
+from scripted import ScriptedEngine
 from qaug.records import Record, detect_format
 from qaug.rng import Rng
 

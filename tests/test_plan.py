@@ -46,7 +46,7 @@ def test_dry_run_plans_without_running(tmp_path: Path, tiny_gguf: Path) -> None:
     assert time_line.startswith("time: at most about ") and "from a measurement just now" in time_line
     assert "dry run: nothing was written" in proc.stdout
     assert not out.parent.exists()
-    from qaug.cache import ResultCache
+    from qaug.llm.cached import ResultCache
 
     assert ResultCache(tmp_path / "c").stats()["answers"] == 0
 

@@ -13,7 +13,8 @@ from qaug.augment.backtranslate import BackTranslate
 from qaug.augment.base import Failure, Variant, resolve_methods
 from qaug.augment.rewrite import Rewrite
 from qaug.errors import UsageError
-from qaug.llm.engine import Job, Sampling, ScriptedEngine
+from qaug.llm.engine import Job, Sampling
+from scripted import ScriptedEngine
 from qaug.quality import filters
 from qaug.recipe import TASKS, load_recipe, methods_for
 from qaug.records import Record

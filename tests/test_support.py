@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from qaug.cache import CachedEngine, ResultCache
+from qaug.llm.cached import CachedEngine, ResultCache
 from qaug.config import RunConfig
-from qaug.llm.engine import Job, Sampling, ScoreRequest, ScriptedEngine, Surprisal
+from qaug.llm.engine import Job, Sampling, ScoreRequest, Surprisal
+from scripted import ScriptedEngine
 from qaug.pipeline import Pipeline
 from qaug.quality import judge, support
 from qaug.quality.textgates import GateInput, GateSettings, copied_share, near_copy
@@ -120,9 +121,9 @@ def test_near_copy_gate_on_zh_and_en(source: str, variant: str, copy: bool) -> N
 
 # -- in a run -------------------------------------------------------------------------------------
 
-ROWS = [{"instruction": "Turn the invoice below into JSON and briefly point out anything inconsistent.", "input": "",
-         "output": "{}"}]
-GOOD = "Convert the invoice that follows to JSON, noting in a few words whatever looks inconsistent."
+ROWS = [{"instruction": "Turn the invoice below into JSON for our accounts-payable system and point out anything "
+                         "inconsistent.", "input": "", "output": "{}"}]
+GOOD = "Convert the invoice that follows to JSON for the accounts-payable system, noting whatever looks inconsistent."
 BAD = "Please produce JSON from the invoice that follows and flag whatever seems inconsistent in it."
 
 
@@ -134,11 +135,11 @@ def _answer(job: Job, n: int) -> str:
 
 
 def _scorer(req: ScoreRequest) -> Surprisal:
-    """A scripted model: 'briefly' is surprising unless the prompt's text says 'in a few words'."""
-    helped = "in a few words" in req.messages[-1]["content"]
+    """A scripted model: 'accounts-payable' is surprising unless the text it rewrites names it too."""
+    helped = "accounts-payable" in req.messages[-1]["content"]
     words = req.target.split(" ")
     return Surprisal(tuple((" " if i else "") + w for i, w in enumerate(words)),
-                     tuple((2.0 if helped else 11.0) if w == "briefly" else 0.5 for w in words))
+                     tuple((2.0 if helped else 11.0) if w == "accounts-payable" else 0.5 for w in words))
 
 
 def _config(tmp_path: Path) -> RunConfig:
@@ -155,7 +156,7 @@ def test_a_run_rejects_what_the_model_does_not_support(tmp_path: Path) -> None:
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     assert kept == [GOOD]
     assert [(r["code"], r["stage"]) for r in rejects] == [("support_lost", "verify")]
-    assert "'briefly'" in rejects[0]["reason"]
+    assert "'accounts-payable'" in rejects[0]["reason"]
     report = json.loads((tmp_path / "out.report.json").read_text())
     assert report["methods"]["rewrite"]["judge"]["support_pairs"] == 2
     assert report["methods"]["rewrite"]["judge"]["jobs"] == 1  # the judge only sees what the support check kept
@@ -179,4 +180,4 @@ def test_qaug_score_runs_the_support_check_only_when_asked() -> None:
     assert all("support" not in ln["scores"] for ln in plain)
     checked = list(score_pairs(pairs, ScriptedEngine(_answer, scorer=_scorer), support_check=True))
     assert [ln["keep"] for ln in checked] == [True, False]
-    assert checked[1]["reasons"][-1]["code"] == "support_lost" and checked[1]["scores"]["support"]["lost"] == ["briefly"]
+    assert checked[1]["reasons"][-1]["code"] == "support_lost" and checked[1]["scores"]["support"]["lost"] == ["accounts-payable"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qaug.cache import CachedEngine, ResultCache
+from qaug.llm.cached import CachedEngine, ResultCache
 from qaug.llm.engine import Engine
 from qaug.llm.gguf_file import read_gguf
 from qaug.llm.models import file_sha256, state_dir

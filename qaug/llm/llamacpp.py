@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from qaug.errors import ModelError
-from qaug.llm.batch import PrefixCache, TokenBatch, choose_parallel, common_prefix, kv_bytes_per_token, physical_memory
+from qaug.llm.batch import PrefixCache, TokenBatch, common_prefix
+from qaug.llm.hardware import choose_parallel, kv_bytes_per_token, physical_memory
 from qaug.llm.constraint import CompiledSchema, ConstraintError, MaskSet, Matcher, Vocabulary
 from qaug.llm.engine import Engine, Job, Raw, ScoreRequest, Surprisal
 from qaug.llm.gguf_file import GGUFInfo, first_shard, read_gguf

@@ -54,6 +54,16 @@ class Watch:
         page.on("request", lambda r: self.requests.append(r.url))
 
 
+def _open_review(pw, tmp: Path, url: str, reviewer: str):
+    """A fresh browser on the review page, ready: (context, page, watch)."""
+    ctx = _context(pw, tmp, reviewer)
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(url + f"?reviewer={reviewer}")
+    page.wait_for_selector("body[data-ready='1']")
+    return ctx, page, watch
+
+
 def _card(page, item_id: str):
     return page.locator(f'section.card[data-id="{item_id}"]')
 
@@ -75,11 +85,7 @@ def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path:
     out = make_run(tmp_path)
     proc, url = start_server(out)
     try:
-        ctx = _context(browser_factory, tmp_path, "a")
-        page = ctx.new_page()
-        watch = Watch(page)
-        page.goto(url + "?reviewer=alice")
-        page.wait_for_selector("body[data-ready='1']")
+        ctx, page, watch = _open_review(browser_factory, tmp_path, url, "alice")
         assert page.locator("section.card.original").count() == 1
         assert "e1" in page.locator("section.card.original").inner_text()
         # the kept variant first, its diff shows removed and added words
@@ -125,11 +131,7 @@ def test_review_in_the_browser_by_keyboard_then_apply(browser_factory, tmp_path:
         page.keyboard.press("p")
         _card(page, "e1/rewrite/0").locator(".decision.accept").wait_for()
         # a second reviewer in another browser sees alice's decisions marked as another reviewer's
-        ctx2 = _context(browser_factory, tmp_path, "b")
-        page2 = ctx2.new_page()
-        watch2 = Watch(page2)
-        page2.goto(url + "?reviewer=bob")
-        page2.wait_for_selector("body[data-ready='1']")
+        ctx2, page2, watch2 = _open_review(browser_factory, tmp_path, url, "bob")
         page2.locator(".other").first.wait_for()
         assert "another reviewer: alice" in page2.locator(".other").first.inner_text()
         assert "z1" in page2.locator("section.card.original").inner_text()  # the review resumes for bob too
@@ -180,11 +182,7 @@ def test_editing_a_variant_that_changed_two_fields(browser_factory, tmp_path: Pa
     change_second_field(out)
     proc, url = start_server(out)
     try:
-        ctx = _context(browser_factory, tmp_path, "e")
-        page = ctx.new_page()
-        watch = Watch(page)
-        page.goto(url + "?reviewer=carol")
-        page.wait_for_selector("body[data-ready='1']")
+        ctx, page, watch = _open_review(browser_factory, tmp_path, url, "carol")
         page.wait_for_selector('section.card[data-id="e1/rewrite/0"].selected')
         page.keyboard.press("e")
         boxes = page.locator("textarea")

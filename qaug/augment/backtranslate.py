@@ -6,10 +6,9 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
-from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Variant, register
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
 from qaug.errors import UsageError
 from qaug.quality.lang import NAMES, detect
@@ -23,11 +22,6 @@ def chrf(hypothesis: str, reference: str) -> float:
 
     return float(CHRF().sentence_score(hypothesis, [reference]).score)
 
-
-TRANSLATION_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["translation"],
-    "properties": {"translation": {"type": "string", "minLength": 1}},
-}
 
 
 @register

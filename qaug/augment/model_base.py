@@ -25,6 +25,12 @@ from qaug import jsonio
 from qaug.records import Path, Record, answer_to, context_of, text_role, with_texts
 from qaug.rng import Rng
 
+#: the answer of every translation job (translate, and both hops of backtranslate)
+TRANSLATION_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["translation"],
+    "properties": {"translation": {"type": "string", "minLength": 1}},
+}
+
 GATE_PARAMS = (
     Param("min_len_ratio", float, 0.3, "shortest variant, as a share of the source length", min=0.0),
     Param("max_len_ratio", float, 3.0, "longest variant, as a multiple of the source length", min=0.1),

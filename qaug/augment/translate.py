@@ -20,7 +20,7 @@ from typing import Any
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _fences
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.prompts import prompt_file
 from qaug.augment.steps import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.errors import UsageError
@@ -31,10 +31,6 @@ from qaug.quality.terms import is_request
 from qaug.quality.textgates import GateInput, Reject, foreign_words
 from qaug.records import Path, Record, text_role, with_texts
 
-TRANSLATION_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["translation"],
-    "properties": {"translation": {"type": "string", "minLength": 1}},
-}
 _NOT_PROSE = re.compile(r"\[\[[A-Z]+\d+\]\]|`[^`\n]+`|https?://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\{\{?[\w.\s]*\}\}?|%[sdif]")
 _LETTER = re.compile(r"[^\W\d_]")
 

@@ -226,7 +226,7 @@ def run(
         variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
         max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
         verify=bool(pick(verify, rc, "verify", True)), recipe=str(recipe) if recipe else None,
-        window=window or (32 if needs_model else 256), checkpoint_every=checkpoint_every,
+        window=window, checkpoint_every=checkpoint_every,
         model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
         limit=limit, sample=sample, stdout=to_stdout,
     )

@@ -30,7 +30,8 @@ class RunConfig:
     strict: bool = False
     variants: int = 1
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    window: int = 256
+    #: records per batch; None: 32 when a method needs the model (a checkpoint per batch of model work), else 256
+    window: int | None = None
     #: largest share of augmented records in the output (originals counted even with --no-originals); 1 = no cap
     max_aug_ratio: float = 0.3
     #: the model judge on model methods' variants (qaug.quality.judge); --no-verify turns it off

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qaug import jsonio
@@ -82,6 +82,8 @@ class Pipeline:
         _refuse_own_files(config)
         self.config = config
         self.methods = [_Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
+        if config.window is None:  # the same default for a library caller as for the CLI
+            self.config = config = replace(config, window=256 if all(m.augmenter.pure for m in self.methods) else 32)
         self.progress = progress
         self.notice: Callable[[str], None] | None = None
         self.stats = RunStats()

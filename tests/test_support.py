@@ -181,3 +181,14 @@ def test_qaug_score_runs_the_support_check_only_when_asked() -> None:
     checked = list(score_pairs(pairs, ScriptedEngine(_answer, scorer=_scorer), support_check=True))
     assert [ln["keep"] for ln in checked] == [True, False]
     assert checked[1]["reasons"][-1]["code"] == "support_lost" and checked[1]["scores"]["support"]["lost"] == ["accounts-payable"]
+
+
+def test_a_library_run_gets_the_cli_window_default(tmp_path: Path) -> None:
+    """RunConfig(window=None): 32 records a batch with a model method (a checkpoint per batch of model work), 256
+    without one, as the CLI does (issue 14: Pipeline(RunConfig(...)) from Python used to get 256 always)."""
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    model = Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=_scorer), sampling=Sampling())
+    pure = Pipeline(RunConfig(inputs=(src,), output=tmp_path / "pure.jsonl", methods=("shuffle_keys",)))
+    assert model.config.window == 32 and pure.config.window == 256
+    pure.run()
+    assert json.loads((tmp_path / "pure.report.json").read_text())["config"]["window"] == 256

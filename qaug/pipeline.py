@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, registry
@@ -34,6 +32,7 @@ from qaug.report_html import write_report_html
 from qaug.report_measures import Measures
 from qaug.rng import Rng
 from qaug.sample import Selection, sample_positions
+from qaug.signals import StopOnSignal
 from qaug.stats import RunStats, engine_report, engine_seconds, reason_code
 
 #: settings that may differ between a run and its resume: they change how fast, not what, is written (model
@@ -46,13 +45,23 @@ _RESUMABLE_CHANGES = {"checkpoint_every", "recipe", "model.threads", "model.para
 ProgressFn = Callable[[int, int, int], None]
 
 
+class Accepted(NamedTuple):
+    """A variant that passed the gates: its method, output id, index, serialised data and outcome."""
+
+    method: "_Method"
+    cid: str
+    index: int
+    data: bytes
+    outcome: Variant
+
+
 @dataclass
 class _Gated:
     """A record and its variants that passed the gates, waiting for the batch's cap decision."""
 
     record: Record
     parent_bytes: bytes
-    accepted: list[Any]
+    accepted: list[Accepted]
 
 
 @dataclass
@@ -108,7 +117,7 @@ class Pipeline:
         resume: continue an interrupted run of the same configuration into the same output.
         overwrite: replace an existing output. Without either, an existing output is refused.
         """
-        with _StopOnSignal(self) as stopper:  # from the lock to the report: a signal never cuts a write
+        with StopOnSignal(self) as stopper:  # from the lock to the report: a signal never cuts a write
             self._stopper = stopper
             return self._run(resume, overwrite)
 
@@ -409,7 +418,7 @@ class Pipeline:
         parent_bytes = jsonio.dumps(record.data)
         pid = output_id(record.id)
         gate: SiblingGate | None = None
-        accepted: list[tuple[_Method, str, int, bytes, Variant]] = []
+        accepted: list[Accepted] = []
         for m in self.methods:
             name = m.augmenter.name
             ms = self.stats.method(name)
@@ -433,7 +442,7 @@ class Pipeline:
                         self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"),
                                              code="identical" if reason.startswith("identical") else "duplicate")
                         continue
-                    accepted.append((m, cid, index - 1, data_bytes, outcome))
+                    accepted.append(Accepted(m, cid, index - 1, data_bytes, outcome))
                     ms.accepted += 1
         return _Gated(record, parent_bytes, accepted)
 
@@ -504,10 +513,10 @@ class Pipeline:
                                       for m in self.methods})
         turn: dict[tuple[int, int], int] = {}
         for c in candidates:
-            name = gated[c[0]].accepted[c[1]][0].augmenter.name
+            name = gated[c[0]].accepted[c[1]].method.augmenter.name
             turn[c] = seen[name]
             seen[name] += 1
-        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]][4].score or 0.0), turn[c], c))
+        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]].outcome.score or 0.0), turn[c], c))
         keep = set(ranked[:allowed])
         self._budget -= allowed
         for g_i, g in enumerate(gated):
@@ -517,7 +526,7 @@ class Pipeline:
                     kept.append(entry)
                     continue
                 self.stats.cap_dropped += 1
-                self.stats.method(entry[0].augmenter.name).capped += 1
+                self.stats.method(entry.method.augmenter.name).capped += 1
             g.accepted = kept
 
     def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
@@ -531,36 +540,6 @@ class Pipeline:
             self._measures.reject(code, reason)
         if self.config.strict and strict:
             raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
-
-
-class _StopOnSignal:
-    """SIGTERM / first Ctrl-C: finish the batch in flight, checkpoint, then stop (exit 130).
-
-    A second Ctrl-C stops at once; the journal is still consistent, since a checkpoint is only
-    written after the lines it covers are on disk.
-    """
-
-    def __init__(self, pipeline: "Pipeline") -> None:
-        self.pipeline = pipeline
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        if self.pipeline.notice is not None:
-            self.pipeline.notice("stopping after the current batch (Ctrl-C again to stop now)")
-
-    def __enter__(self) -> "_StopOnSignal":
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def _refuse_own_files(config: RunConfig) -> None:

@@ -192,3 +192,28 @@ def test_a_library_run_gets_the_cli_window_default(tmp_path: Path) -> None:
     assert model.config.window == 32 and pure.config.window == 256
     pure.run()
     assert json.loads((tmp_path / "pure.report.json").read_text())["config"]["window"] == 256
+
+
+def test_long_texts_are_scored_in_chunks_and_too_long_ones_refused(tiny_gguf: Path) -> None:
+    """A target longer than the batch is forced in several decodes; the numbers match one decode of it all."""
+    pytest.importorskip("llama_cpp")
+    from qaug.errors import ModelError
+    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
+
+    msgs = ({"role": "user", "content": "Rewrite this."},)
+    target = "Turn the invoice below into JSON for our accounts-payable system, and briefly point out " * 3
+    scores = []
+    for n_batch, deterministic in ((512, False), (16, False), (16, True)):
+        engine = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=512, n_threads=1, parallel=1, n_batch=n_batch,
+                                                         deterministic=deterministic))
+        try:
+            scores.append(engine.surprisal([ScoreRequest(msgs, target)])[0])
+            if n_batch == 16 and not deterministic:
+                with pytest.raises(ModelError, match="over the context"):
+                    engine.surprisal([ScoreRequest(msgs, target * 20)])
+        finally:
+            engine.close()
+    assert len(scores[0].pieces) > 40  # well past one batch of 16
+    for other in scores[1:]:
+        assert other.pieces == scores[0].pieces
+        assert other.nats == pytest.approx(scores[0].nats, abs=0.05)

@@ -32,7 +32,7 @@ class ScriptedEngine(Engine):
             out = self._answer(job, n)
             yield job, out if isinstance(out, Raw) else Raw(text=out, finish="stop", completion_tokens=len(out))
 
-    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal | None]:
         if self._scorer is None:
             return super().surprisal(requests)
         self.scored.extend(requests)

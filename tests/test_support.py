@@ -195,9 +195,9 @@ def test_a_library_run_gets_the_cli_window_default(tmp_path: Path) -> None:
 
 
 def test_long_texts_are_scored_in_chunks_and_too_long_ones_refused(tiny_gguf: Path) -> None:
-    """A target longer than the batch is forced in several decodes; the numbers match one decode of it all."""
+    """A target longer than the batch is forced in several decodes; the numbers match one decode of it all. One
+    over the context gets None, the others in the same call are still scored, and the pair is a support_error."""
     pytest.importorskip("llama_cpp")
-    from qaug.errors import ModelError
     from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
 
     msgs = ({"role": "user", "content": "Rewrite this."},)
@@ -209,8 +209,10 @@ def test_long_texts_are_scored_in_chunks_and_too_long_ones_refused(tiny_gguf: Pa
         try:
             scores.append(engine.surprisal([ScoreRequest(msgs, target)])[0])
             if n_batch == 16 and not deterministic:
-                with pytest.raises(ModelError, match="over the context"):
-                    engine.surprisal([ScoreRequest(msgs, target * 20)])
+                long, fine = engine.surprisal([ScoreRequest(msgs, target * 20), ScoreRequest(msgs, target)])
+                assert long is None and fine is not None and fine.pieces == scores[0].pieces
+                reject, _ = support.verdict([long, fine])
+                assert reject is not None and reject.code == "support_error"
         finally:
             engine.close()
     assert len(scores[0].pieces) > 40  # well past one batch of 16

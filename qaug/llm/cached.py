@@ -152,10 +152,10 @@ class CachedEngine(Engine):
                     elif isinstance(v, str):
                         self.stats[k] = v
 
-    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal | None]:
         """Scores from the cache where it has them; the misses are scored by the real engine and stored."""
         keys = [score_key(self._identity, r) for r in requests]
-        found: dict[int, Surprisal] = {}
+        found: dict[int, Surprisal | None] = {}
         for i, key in enumerate(keys):
             raw = self._cache.get(key)
             if raw is not None and raw.finish == "score":
@@ -168,6 +168,9 @@ class CachedEngine(Engine):
             scored = inner.surprisal([requests[i] for i in misses])
             self.stats["score_seconds"] = self.stats.get("score_seconds", 0.0) + inner.stats.get("score_seconds", 0.0) - before
             for i, sc in zip(misses, scored):
+                if sc is None:  # too long for the context: not an answer to keep
+                    found[i] = None
+                    continue
                 nats = [round(x, 4) for x in sc.nats]  # as stored: a rerun reads the same numbers back
                 text = json.dumps({"pieces": list(sc.pieces), "nats": nats}, ensure_ascii=False)
                 self._cache.put(keys[i], self.model_id, Raw(text=text, finish="score"))

@@ -125,9 +125,10 @@ class Engine(ABC):
     def close(self) -> None:  # noqa: B027 - a hook: an engine holding nothing need not free anything
         """Free the model; engines are also context managers."""
 
-    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal | None]:
         """Per-token surprisal of each request's target (qaug.quality.support reads the model's own
-        certainty that a variant keeps its source's words). Engines that cannot score raise ModelError."""
+        certainty that a variant keeps its source's words); None for one that does not fit the context.
+        Engines that cannot score at all raise ModelError."""
         raise ModelError(f"{type(self).__name__} cannot score texts")
 
     def __enter__(self) -> "Engine":

@@ -261,15 +261,16 @@ class LlamaCppEngine(Engine):
         return comp
 
     # -- scoring ------------------------------------------------------------------------------
-    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal]:
+    def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal | None]:
         """Teacher-forced surprisal of each target, one request at a time in sequence 0.
 
+        A request whose prompt and target exceed the context (--ctx) gets None.
         Consecutive requests share their prompt's beginning (system text, instructions), so only the
         tokens after the common prefix with the previous request are evaluated. The sequence is
         emptied afterwards, so generation finds its slots as it left them.
         """
         L, seq = self._L, 0
-        out: list[Surprisal] = []
+        out: list[Surprisal | None] = []
         held: list[int] = []  # tokens whose KV sequence 0 holds
         t0 = time.perf_counter()
         try:
@@ -280,9 +281,9 @@ class LlamaCppEngine(Engine):
                     out.append(Surprisal((), ()))
                     continue
                 tokens = prompt + target
-                if len(tokens) > self.n_ctx:
-                    raise ModelError(f"a text to score is {len(tokens)} tokens with its prompt, over the context "
-                                     f"of {self.n_ctx} (--ctx)")
+                if len(tokens) > self.n_ctx:  # this one cannot be scored; the others still are
+                    out.append(None)
+                    continue
                 if self.deterministic:
                     L.llama_memory_clear(self._mem, False)
                     held = []

@@ -108,9 +108,14 @@ def unsupported(scored: Surprisal, min_nats: float) -> list[Word]:
     return sorted(hits, key=lambda w: -w.nats)
 
 
-def verdict(scores: Sequence[Surprisal], settings: SupportSettings = SupportSettings()) -> tuple[Reject | None, dict]:
-    """The Reject for a pair's two scorings (support_lost before support_added), and the words it names."""
+def verdict(scores: Sequence[Surprisal | None],
+            settings: SupportSettings = SupportSettings()) -> tuple[Reject | None, dict]:
+    """The Reject for a pair's two scorings (support_lost before support_added), and the words it names.
+
+    A pair the model could not score (longer than its context) is not kept unchecked: support_error."""
     source_given_variant, variant_given_source = scores
+    if source_given_variant is None or variant_given_source is None:
+        return Reject("support_error", "the pair is too long for the model's context to be checked (--ctx)"), {}
     lost = unsupported(source_given_variant, settings.lost_nats)
     added = unsupported(variant_given_source, settings.added_nats)
     summary = {"lost": [w.text.strip() for w in lost[:3]], "added": [w.text.strip() for w in added[:3]]}

@@ -219,3 +219,14 @@ def test_long_texts_are_scored_in_chunks_and_too_long_ones_refused(tiny_gguf: Pa
     for other in scores[1:]:
         assert other.pieces == scores[0].pieces
         assert other.nats == pytest.approx(scores[0].nats, abs=0.05)
+
+
+def test_a_scoring_failure_rejects_the_unchecked_variants_and_the_run_goes_on(tmp_path: Path) -> None:
+    def broken(req: ScoreRequest) -> Surprisal:
+        raise RuntimeError("llama_decode failed with code 1")
+
+    Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=broken), sampling=Sampling()).run()
+    rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
+    assert [r["code"] for r in rejects] == ["support_error", "support_error"]
+    assert "llama_decode failed" in rejects[0]["reason"]
+    assert [r["_qaug"]["method"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["original"]

@@ -125,7 +125,7 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (records, model calls, tokens, time, what the cap lets through) and stop."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
-    from qaug.augment.base import registry, resolve_methods
+    from qaug.augment.catalog import registry, resolve_methods
     from qaug.config import RunConfig, parse_param_args
     from qaug.pipeline import Pipeline
     from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
@@ -437,7 +437,7 @@ def review(
 @guarded
 def methods_cmd(name: Optional[str] = typer.Argument(None, help="One method: its parameters, limits and an example.")) -> None:
     """List every augmentation method with its parameters, or one method in detail."""
-    from qaug.augment.base import groups, registry
+    from qaug.augment.catalog import groups, registry
 
     if name:
         from qaug.methods_doc import method_detail

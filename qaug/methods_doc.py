@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qaug.augment.base import Param, did_you_mean, groups, registry
+from qaug.augment.base import Param, did_you_mean
+from qaug.augment.catalog import groups, registry
 from qaug.errors import UsageError
 
 

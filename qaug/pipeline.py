@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from qaug import jsonio
-from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant, registry
+from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant
+from qaug.augment.catalog import registry
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug import cap, faults

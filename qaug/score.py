@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qaug import jsonio
-from qaug.augment.base import registry
+from qaug.augment.catalog import registry
 from qaug.augment.model_base import ModelAugmenter
 from qaug.errors import ModelError, UsageError
 from qaug.llm.engine import Engine, Sampling

@@ -43,7 +43,7 @@ def load(path: Path, limit: int | None) -> list[dict]:
 
 
 def pairs_of(rows: list[dict]):
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
     from qaug.score import pair_from
 
     reg = registry()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qaug.augment.base import registry
+from qaug.augment.catalog import registry
 from qaug.config import RunConfig
 from qaug.llm.engine import Sampling
 from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine

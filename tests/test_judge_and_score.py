@@ -107,7 +107,7 @@ def test_score_cli_bad_file_exits_2_with_the_line(tmp_path: Path) -> None:
 
 def test_score_with_the_judge_is_the_same_judge(tmp_path: Path) -> None:
     from qaug.score import pair_from, score_pairs
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
 
     reg = registry()
     pairs = [pair_from({"source": "列出三种常见的水果。", "candidate": c, "answer": "苹果、香蕉、橙子。"}, reg, "t")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from qaug.augment.base import Failure, Outcome, Skip, Variant, registry
+from qaug.augment.base import Failure, Outcome, Skip, Variant
+from qaug.augment.catalog import registry
 from qaug.augment.bugfix import BugFix
 from qaug.augment.steps import Steps
 from qaug.augment.translate import Translate

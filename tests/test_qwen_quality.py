@@ -28,7 +28,7 @@ def qwen():
 def test_the_judge_answers_every_question_on_qwen(qwen) -> None:
     """Grammar-constrained: every answer of the real model has all seven booleans, and the verdict is greedy
     (the same on a second call)."""
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
     from qaug.llm.engine import Sampling
     from qaug.quality import judge
     from qaug.score import pair_from, score_pairs

@@ -10,7 +10,8 @@ import pytest
 from qaug.quality import judge
 
 from qaug.augment.backtranslate import BackTranslate
-from qaug.augment.base import Failure, Variant, resolve_methods
+from qaug.augment.base import Failure, Variant
+from qaug.augment.catalog import resolve_methods
 from qaug.augment.rewrite import Rewrite
 from qaug.errors import UsageError
 from qaug.llm.engine import Job, Sampling
@@ -36,7 +37,7 @@ def scripted(answers):
 def test_every_shipped_recipe_loads_and_resolves() -> None:
     recipes = sorted((EXAMPLES / "recipes").glob("*.toml"))
     assert {p.stem for p in recipes} == set(TASKS)
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
 
     for path in recipes:
         rc = load_recipe(path)

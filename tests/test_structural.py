@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from test_jsondoc import FAST, STYLES, json_docs, same, strict_loads
 from conftest import pure_outcome
 
-from qaug.augment.base import Failure, Skip, Variant, groups, registry
+from qaug.augment.base import Failure, Skip, Variant
+from qaug.augment.catalog import groups, registry
 from qaug.augment.jsondoc import dumps_doc, find_documents, parse_number_text
 from qaug.augment.structural import (
     NotApplicable, Perturb, add_fields_value, flatten_value, nest_value, null_inject_value, retype_value,

@@ -171,7 +171,7 @@ def test_an_engine_that_cannot_score_skips_the_check_and_says_so(tmp_path: Path)
 
 def test_qaug_score_runs_the_support_check_only_when_asked() -> None:
     """Measured on the model's own variants, the check drops most paraphrases people write: opt-in for pairs."""
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
     from qaug.score import pair_from, score_pairs
 
     pairs = [pair_from({"source": ROWS[0]["instruction"], "candidate": c}, registry(), f"row {i}", i)

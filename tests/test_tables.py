@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_jsondoc import FAST, same, strict_loads
 
-from qaug.augment.base import Skip, Variant, registry
+from qaug.augment.base import Skip, Variant
+from qaug.augment.catalog import registry
 from qaug.augment.tables import cells_to_records, convert_tables, find_tables, records_to_cells, render_table
 from qaug.records import Record
 from qaug.rng import Rng

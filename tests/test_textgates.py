@@ -107,7 +107,7 @@ DEV = Path(__file__).parent / "data" / "quality" / "dev.jsonl"
 
 def test_dev_set_regression() -> None:
     """The gates on the labelled dev set stay at or above what scripts/bench_quality.py reported."""
-    from qaug.augment.base import registry
+    from qaug.augment.catalog import registry
     from qaug.score import pair_from, score_pairs
 
     rows = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]

@@ -193,42 +193,9 @@ def register_group(name: str, members: tuple[str, ...]) -> None:
     _GROUPS[name] = members
 
 
-def _load_builtins() -> None:
-    from qaug.augment import catalog  # noqa: F401  (imports register every built-in)
-
-
-def registry() -> dict[str, type[Augmenter]]:
-    _load_builtins()
-    return dict(_REGISTRY)
-
-
-def groups() -> dict[str, tuple[str, ...]]:
-    _load_builtins()
-    return dict(_GROUPS)
-
-
 def did_you_mean(name: str, known: Sequence[str]) -> str:
     """'; did you mean backtranslate?' for the closest known name, or '' when none is close."""
     import difflib
 
     close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
-
-
-def resolve_methods(spec: Sequence[str]) -> list[str]:
-    """Method names with groups expanded, in order, each once; unknown names are a UsageError."""
-    reg, grp = registry(), groups()
-    out: list[str] = []
-    for raw in spec:
-        name = raw.strip()
-        if not name:
-            continue
-        names = grp.get(name, (name,))
-        for n in names:
-            if n not in reg:
-                raise UsageError(f"unknown method '{n}'{did_you_mean(n, [*reg, *grp])} (see `qaug methods`)")
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise UsageError("no methods given (see `qaug methods`)")
-    return out

@@ -1,6 +1,13 @@
-"""Importing this module registers every built-in method and group."""
+"""The methods a run can name: importing this module registers every built-in method and group, and it
+answers what is registered (registry, groups) and what a --methods list means (resolve_methods).
 
-from qaug.augment import (  # noqa: F401
+Method modules register themselves with qaug.augment.base.register; base never imports this module, so
+there is no import cycle between the registry and the methods.
+"""
+
+from collections.abc import Sequence
+
+from qaug.augment import (  # noqa: F401  (importing them registers the built-in methods and groups)
     backtranslate,
     bugfix,
     classification,
@@ -13,3 +20,34 @@ from qaug.augment import (  # noqa: F401
     tables,
     translate,
 )
+from qaug.augment.base import _GROUPS, _REGISTRY, Augmenter, did_you_mean
+from qaug.errors import UsageError
+
+
+def registry() -> dict[str, type[Augmenter]]:
+    """Every method by name: the built-ins (imported above) and any registered since."""
+    return dict(_REGISTRY)
+
+
+def groups() -> dict[str, tuple[str, ...]]:
+    """Names that stand for several methods in --methods (the structural set, ...)."""
+    return dict(_GROUPS)
+
+
+def resolve_methods(spec: Sequence[str]) -> list[str]:
+    """Method names with groups expanded, in order, each once; unknown names are a UsageError."""
+    reg, grp = registry(), groups()
+    out: list[str] = []
+    for raw in spec:
+        name = raw.strip()
+        if not name:
+            continue
+        names = grp.get(name, (name,))
+        for n in names:
+            if n not in reg:
+                raise UsageError(f"unknown method '{n}'{did_you_mean(n, [*reg, *grp])} (see `qaug methods`)")
+            if n not in out:
+                out.append(n)
+    if not out:
+        raise UsageError("no methods given (see `qaug methods`)")
+    return out

@@ -47,11 +47,11 @@ ProgressFn = Callable[[int, int, int], None]
 
 
 class Accepted(NamedTuple):
-    """A variant that passed the gates: its method, output id, index, serialised data and outcome."""
+    """A variant that passed the gates: its method, output id, position among its record's, data and outcome."""
 
     method: "_Method"
     cid: str
-    index: int
+    position: int
     data: bytes
     outcome: Variant
 

@@ -137,5 +137,11 @@ def check_pairs(engine: Engine, pairs: Sequence[tuple[str, str]],
                 settings: SupportSettings = SupportSettings()) -> list[tuple[Reject | None, dict]]:
     """Verdicts for many (source, variant) pairs, scored in one engine call (shared prompt prefixes)."""
     reqs = [r for s, v in pairs for r in requests(s, v)]
-    scores = engine.surprisal(reqs) if reqs else []
+    # requests with the same prompt one after another: the engine then evaluates that prompt once (a record's
+    # variants each scored given the same source), then only each target
+    order = sorted(range(len(reqs)), key=lambda i: reqs[i].messages[-1]["content"])
+    scored = engine.surprisal([reqs[i] for i in order]) if reqs else []
+    scores: list[Surprisal | None] = [None] * len(reqs)
+    for i, sc in zip(order, scored):
+        scores[i] = sc
     return [verdict(scores[2 * i:2 * i + 2], settings) for i in range(len(pairs))]

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-Path = tuple[Union[str, int], ...]
+#: where a text sits in a record: keys and list indices from the top (a JSON path, not a file)
+FieldPath = tuple[Union[str, int], ...]
 
 FORMATS = ("alpaca", "sharegpt", "messages", "text", "completion")
 
@@ -52,7 +53,7 @@ class Record:
     source: str
     line: int
 
-    def texts(self, fields: Sequence[str] | None = None) -> list[tuple[Path, str]]:
+    def texts(self, fields: Sequence[str] | None = None) -> list[tuple[FieldPath, str]]:
         """(path, text) for every text the given fields name, in record order."""
         return list(iter_texts(self.data, self.fmt, fields))
 
@@ -122,7 +123,7 @@ def role_of(fmt: str, turn: dict[str, Any]) -> str:
     return str(turn.get("role"))
 
 
-def iter_texts(data: dict[str, Any], fmt: str, fields: Sequence[str] | None = None) -> Iterator[tuple[Path, str]]:
+def iter_texts(data: dict[str, Any], fmt: str, fields: Sequence[str] | None = None) -> Iterator[tuple[FieldPath, str]]:
     """Yield (path, text) for the string texts that `fields` selects (None: every text)."""
     wanted = set(fields) if fields is not None else set(ALL_FIELDS[fmt])
     if fmt == "alpaca":
@@ -146,7 +147,7 @@ def iter_texts(data: dict[str, Any], fmt: str, fields: Sequence[str] | None = No
                 yield (key, i, body), value
 
 
-def with_texts(data: dict[str, Any], changes: dict[Path, str]) -> dict[str, Any]:
+def with_texts(data: dict[str, Any], changes: dict[FieldPath, str]) -> dict[str, Any]:
     """A copy of `data` with the texts at the given paths replaced; the input is never mutated."""
     if not changes:
         return data
@@ -182,7 +183,7 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def text_role(record: Record, path: Path) -> str:
+def text_role(record: Record, path: FieldPath) -> str:
     """What a text is to its sample, for the text gates: "instruction" (a request), "data" (text a task
     works on: an Alpaca input, a system prompt, a plain text) or "answer"."""
     if record.fmt == "alpaca":
@@ -196,7 +197,7 @@ def text_role(record: Record, path: Path) -> str:
     return "data"
 
 
-def answer_to(record: Record, path: Path) -> str:
+def answer_to(record: Record, path: FieldPath) -> str:
     """The answer a prompt-side text gets in its sample (Alpaca output, the next assistant turn), or ""."""
     if record.fmt == "alpaca":
         out = record.data.get("output")
@@ -214,7 +215,7 @@ def answer_to(record: Record, path: Path) -> str:
     return ""
 
 
-def context_of(record: Record, path: Path) -> str:
+def context_of(record: Record, path: FieldPath) -> str:
     """The rest of an Alpaca prompt (the input beside an instruction, and the reverse); "" elsewhere."""
     if record.fmt != "alpaca" or path[0] == "output":
         return ""

@@ -20,7 +20,7 @@ from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_o
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
 from qaug.quality.textgates import GateInput, Reject
-from qaug.records import Path, Record, role_of
+from qaug.records import FieldPath, Record, role_of
 
 MAX_LABEL = 64  # longer "labels" are answers, not class names: no label-word checks for them
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -29,7 +29,7 @@ _TOKEN = re.compile(f"[{_CJK_CLASS}]|[^\\W_{_CJK_CLASS}]+")
 _QUOTED = re.compile(r"\"([^\"\n]{1,24})\"|(?<![A-Za-z])'([^'\n]{1,24})'(?![A-Za-z])|“([^”\n]{1,24})”|‘([^’\n]{1,24})’|「([^」\n]{1,24})」")
 
 
-def label_of(record: Record) -> tuple[Path, str] | None:
+def label_of(record: Record) -> tuple[FieldPath, str] | None:
     """The label: alpaca `output`, or the last assistant turn of a conversation."""
     data = record.data
     if record.fmt == "alpaca":

@@ -20,7 +20,7 @@ from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant,
 from qaug.augment.coderun import behaviour_change, runnable
 from qaug.augment.pynames import is_reserved, new_name
 from qaug.augment.pyscope import FUNC_KINDS, IDENT, LINE, Analyzer, Scope, chain, keyword_safe, resolve, taint
-from qaug.records import Path, Record, with_texts
+from qaug.records import FieldPath, Record, with_texts
 from qaug.rng import Rng
 
 _PY_LABELS = {"python", "py", "python3", "py3"}
@@ -42,7 +42,7 @@ _CODE_LINE = re.compile(
 class _Block:
     """A Python source found in a text: `text[start:end]` is its body, `indented` the lines that lost `indent`."""
 
-    path: Path
+    path: FieldPath
     start: int
     end: int
     source: str
@@ -101,7 +101,7 @@ def _fences(text: str) -> list[tuple[int, int, int, int, str, str]]:
     return out
 
 
-def _make_block(path: Path, text: str, start: int, end: int, indent: str) -> _Block:
+def _make_block(path: FieldPath, text: str, start: int, end: int, indent: str) -> _Block:
     """Parse `text[start:end]`, dropping a fence's indent from every line that has it; raises SyntaxError."""
     body = text[start:end]
     lines = LINE.findall(body)
@@ -139,12 +139,12 @@ class _Scan:
 
     blocks: list[_Block] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    prose: list[tuple[Path, int, int]] = field(default_factory=list)
+    prose: list[tuple[FieldPath, int, int]] = field(default_factory=list)
     pinned: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
 
 
-def _scan_text(path: Path, text: str, scan: _Scan) -> None:
+def _scan_text(path: FieldPath, text: str, scan: _Scan) -> None:
     fences = _fences(text)
     if not fences:
         try:
@@ -223,7 +223,7 @@ class RenameIdentifiers(Augmenter):
                 for span in _INLINE_CODE.findall(text):
                     scan.pinned.update(IDENT.findall(span))
         texts = dict(record.texts(None))
-        mentions: list[tuple[Path, int, int, str]] = []
+        mentions: list[tuple[FieldPath, int, int, str]] = []
         for path, a, b in scan.prose:
             for m in _INLINE_CODE.finditer(texts[path], a, b):
                 span = m.group(1).strip()
@@ -281,7 +281,7 @@ class RenameIdentifiers(Augmenter):
                 for pos in bindings[key]:
                     assert pos is not None
                     per_block.setdefault(key[0], {})[pos] = key[2]
-        edits: dict[Path, list[tuple[int, int, str]]] = {}
+        edits: dict[FieldPath, list[tuple[int, int, str]]] = {}
         new_sources: list[str] = []
         back = {new: old for old, new in mapping.items()}
         for bi, block in enumerate(scan.blocks):

@@ -22,7 +22,7 @@ from qaug.quality.lang import detect
 from qaug.quality.terms import must_keep
 from qaug.quality.textgates import GateInput, GateSettings, Reject
 from qaug import jsonio
-from qaug.records import Path, Record, answer_to, context_of, text_role, with_texts
+from qaug.records import FieldPath, Record, answer_to, context_of, text_role, with_texts
 from qaug.rng import Rng
 
 #: the answer of every translation job (translate, and both hops of backtranslate)
@@ -47,7 +47,7 @@ class Unit:
 
     record: Record
     rng: Rng
-    texts: list[tuple[Path, str]]
+    texts: list[tuple[FieldPath, str]]
     lang: str
     jobs: list[Job]
     skip: Outcome | None = None
@@ -267,7 +267,7 @@ class ModelAugmenter(Augmenter):
                             min_overlap=p.get("min_overlap", d.min_overlap),
                             keep_numbers=self.keep_numbers, same_language=self.same_language)
 
-    def gate_input(self, record: Record, path: Path, source: str, variant: str, siblings: Sequence[str]) -> GateInput:
+    def gate_input(self, record: Record, path: FieldPath, source: str, variant: str, siblings: Sequence[str]) -> GateInput:
         """What the gates see of one text: its role in the sample, the sample's answer and the prompt's rest."""
         return GateInput(source, variant, answer=answer_to(record, path), siblings=tuple(siblings),
                          role=text_role(record, path), context=context_of(record, path))
@@ -293,7 +293,7 @@ class ModelAugmenter(Augmenter):
     def variant_from(self, unit: Unit, replacements: list[str], info: dict[str, Any],
                      siblings: dict[int, list[str]]) -> Outcome:
         """A variant replacing each selected text with its counterpart, after every text passes the gates."""
-        changes: dict[Path, str] = {}
+        changes: dict[FieldPath, str] = {}
         for k, ((path, source), new) in enumerate(zip(unit.texts, replacements)):
             reject = self.text_gate(self.gate_input(unit.record, path, source, new, siblings.setdefault(k, [])))
             if reject is not None:
@@ -304,7 +304,7 @@ class ModelAugmenter(Augmenter):
         return Variant(with_texts(unit.record.data, changes), info=info)
 
 
-def text_at(data: Any, path: Path) -> str:
+def text_at(data: Any, path: FieldPath) -> str:
     """The text at a record path (as produced by Record.texts), or "" when the variant has none there."""
     node = data
     try:

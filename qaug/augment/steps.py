@@ -31,7 +31,7 @@ from qaug.llm.engine import Result
 from qaug.quality import filters
 from qaug.quality.lang import detect
 from qaug.quality.textgates import GateInput, Reject
-from qaug.records import DEFAULT_FIELDS, Path, Record, role_of
+from qaug.records import DEFAULT_FIELDS, FieldPath, Record, role_of
 
 ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": (),
                  "completion": ("completion",)}
@@ -54,7 +54,7 @@ _SENTENCE = re.compile(r"[.!?。！？；;](?:\s+|$)")
 
 
 # -- which text is the answer, and what task it answers ----------------------------------
-def path_name(path: Path) -> str:
+def path_name(path: FieldPath) -> str:
     """'output' or 'conversations.3.value', for info and reasons."""
     return ".".join(str(p) for p in path)
 
@@ -64,7 +64,7 @@ def answer_fields(augmenter: ModelAugmenter, record: Record) -> Sequence[str]:
     return augmenter.fields if augmenter.fields is not None else ANSWER_FIELDS[record.fmt]
 
 
-def task_index(record: Record, answer_path: Path) -> int | None:
+def task_index(record: Record, answer_path: FieldPath) -> int | None:
     """Index of the last non-empty user turn before the answer turn of a conversation."""
     if record.fmt not in ("sharegpt", "messages") or len(answer_path) != 3:
         return None
@@ -77,7 +77,7 @@ def task_index(record: Record, answer_path: Path) -> int | None:
     return None
 
 
-def task_of(record: Record, answer_path: Path) -> str:
+def task_of(record: Record, answer_path: FieldPath) -> str:
     """The prompt the answer replies to: instruction (+ input), or the last user turn before it."""
     data = record.data
     if record.fmt == "alpaca":
@@ -283,7 +283,7 @@ class AnswerMethod(ModelAugmenter):
     def fields_for(self, record: Record) -> Sequence[str] | None:
         return answer_fields(self, record)
 
-    def focus(self, unit: Unit) -> tuple[Path, str]:
+    def focus(self, unit: Unit) -> tuple[FieldPath, str]:
         """Narrow the unit to its last answer text; the language comes from the prompt side."""
         path, text = unit.texts[-1]
         unit.texts = [(path, text)]

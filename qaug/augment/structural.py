@@ -22,7 +22,7 @@ from qaug.augment.jsondoc import (
 )
 from qaug.augment.tables import TableConvert
 from qaug.errors import UsageError
-from qaug.records import DEFAULT_FIELDS, Path, Record, iter_texts, with_texts
+from qaug.records import DEFAULT_FIELDS, FieldPath, Record, iter_texts, with_texts
 from qaug.rng import Rng
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "nest_value", "null_inject_value", "retype_value", "shuffle_keys_value",
 ]
 
-Docs = Union[list[tuple[Path, str, list[Span]]], str, None]
+Docs = Union[list[tuple[FieldPath, str, list[Span]]], str, None]
 _TWO64 = 1 << 64
 _NO_DOCS = "no JSON object or array in the selected texts"
 _SAME = "nothing would change"
@@ -144,7 +144,7 @@ def shuffle_keys_value(value: Any, rng: Rng) -> Any:
 
 
 def null_inject_value(value: Any, rng: Rng, p: float, protected: Callable[[str], bool],
-                      decided: dict[str, bool] | None = None) -> tuple[Any, list[Path]]:
+                      decided: dict[str, bool] | None = None) -> tuple[Any, list[FieldPath]]:
     """(copy with object leaves set to null at probability p (at least one), the paths nulled).
 
     Only non-null scalar members of objects are eligible; a protected key keeps its whole
@@ -156,11 +156,11 @@ def null_inject_value(value: Any, rng: Rng, p: float, protected: Callable[[str],
         raise NotApplicable("no leaf that may become null")
     memo = {} if decided is None else decided
     threshold = round(p * 1024)
-    chosen: list[Path] = []
+    chosen: list[FieldPath] = []
     bits = left = seen = 0
     pick = -1  # >= 0: null exactly the eligible leaf with this index instead of drawing
 
-    def walk(value: Any, path: Path) -> Any:
+    def walk(value: Any, path: FieldPath) -> Any:
         nonlocal bits, left, seen
         out = None
         is_obj = type(value) is dict
@@ -302,10 +302,10 @@ class _Ctx:
         return found
 
 
-_PATH_NAMES: dict[Path, str] = {}
+_PATH_NAMES: dict[FieldPath, str] = {}
 
 
-def _path_name(path: Path) -> str:
+def _path_name(path: FieldPath) -> str:
     """"messages.2.content" for ("messages", 2, "content"), cached: the same few paths recur."""
     name = _PATH_NAMES.get(path)
     if name is None:
@@ -377,7 +377,7 @@ class StructuralAugmenter(Augmenter):
             return Variant(new, {"method": tag, **info} if tag else info)
         if type(docs) is str:
             return Skip(docs)
-        changes: dict[Path, str] = {}
+        changes: dict[FieldPath, str] = {}
         infos = []
         reason = None
         for path, text, spans in docs:
@@ -436,7 +436,7 @@ class NullInject(StructuralAugmenter):
         return out, None, {"nulled": [_pointer(p) for p in paths], "count": len(paths)}
 
 
-def _pointer(path: Path) -> str:
+def _pointer(path: FieldPath) -> str:
     """The JSON Pointer (RFC 6901) of a path."""
     joined = "/".join(map(str, path))
     if "~" not in joined and joined.count("/") == len(path) - 1:

@@ -19,7 +19,7 @@ from qaug.llm.engine import Result
 from qaug.quality.textgates import Reject
 from qaug.quality import filters, terms
 from qaug.quality.lang import detect
-from qaug.records import Path, Record, role_of
+from qaug.records import FieldPath, Record, role_of
 
 #: The plain inverse instruction, shown to the model as the example to vary.
 FIXED = {
@@ -49,8 +49,8 @@ class Pair:
 
     question: str
     answer: str
-    q_path: Path
-    a_path: Path
+    q_path: FieldPath
+    a_path: FieldPath
 
 
 def find_pair(record: Record) -> Pair | str:

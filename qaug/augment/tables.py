@@ -17,7 +17,7 @@ from typing import Any
 
 from qaug.augment.base import Augmenter, Outcome, Param, Skip, Variant, register
 from qaug.augment.jsondoc import dumps_doc, fenced_blocks, find_documents, number_text, parse_number_text
-from qaug.records import Path, Record, iter_texts, with_texts
+from qaug.records import FieldPath, Record, iter_texts, with_texts
 from qaug.rng import Rng
 
 __all__ = ["KINDS", "Table", "TableConvert", "cells_to_records", "convert_tables", "find_tables",
@@ -280,7 +280,7 @@ class TableConvert(Augmenter):
         if self.target == "record":
             yield Skip("table_convert does not apply to target=record")
             return
-        changes: dict[Path, str] = {}
+        changes: dict[FieldPath, str] = {}
         infos: list[dict[str, Any]] = []
         reason = None
         for path, text in iter_texts(record.data, record.fmt, self.fields_for(record)):

@@ -29,7 +29,7 @@ from qaug.quality import textgates
 from qaug.quality.lang import NAMES, detect, is_cjk
 from qaug.quality.terms import is_request
 from qaug.quality.textgates import GateInput, Reject, foreign_words
-from qaug.records import Path, Record, text_role, with_texts
+from qaug.records import FieldPath, Record, text_role, with_texts
 
 _NOT_PROSE = re.compile(r"\[\[[A-Z]+\d+\]\]|`[^`\n]+`|https?://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\{\{?[\w.\s]*\}\}?|%[sdif]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -78,7 +78,7 @@ def load_glossary(path: str) -> tuple[Term, ...]:
     return tuple(sorted(terms.values(), key=lambda t: (-len(t.source), t.line)))
 
 
-def offered_label(record: Record) -> tuple[Path, list[str]] | None:
+def offered_label(record: Record) -> tuple[FieldPath, list[str]] | None:
     """The record's answer when it is a class label the prompt offers ("positive or negative" ... "positive"),
     with the other options offered beside it: the label is copied through, and every option is kept as is
     inside the translated prompt, so the label space stays the same across the dataset."""
@@ -181,7 +181,7 @@ class Translate(ModelAugmenter):
         if not unit.jobs:
             unit.skip = Skip(f"nothing to translate: only code, JSON or text already in {target}")
 
-    def kept_terms(self, label: tuple[Path, list[str]] | None) -> tuple[Term, ...]:
+    def kept_terms(self, label: tuple[FieldPath, list[str]] | None) -> tuple[Term, ...]:
         """The glossary, plus the record's offered label options as terms kept as they are (line 0)."""
         return self.terms + tuple(Term(w, w, 0) for w in (label[1] if label else ()))
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qaug.io import companion_paths
+from qaug.writers import companion_paths
 from qaug.split import SplitReport
 
 HF_SPLIT = {"train": "train", "eval": "validation", "test": "test"}

@@ -131,7 +131,7 @@ def run(
     from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
 
     from qaug import plan as planning
-    from qaug.io import companion_paths
+    from qaug.writers import companion_paths
     from qaug.pipeline import build_augmenters
     from qaug.preflight import check_fields, file_formats, ignored_notes
 
@@ -354,7 +354,7 @@ def score(
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
 ) -> None:
     """Score candidate variants made anywhere with qaug's gates (and judge): keep, reasons, scores per pair."""
-    from qaug.io import same_file
+    from qaug.writers import same_file
     from qaug.score import read_pairs, score_pairs
 
     items = read_pairs(pairs)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.io import DEFAULT_MAX_LINE_BYTES, companion_paths, journal_path, same_file
+from qaug.readers import DEFAULT_MAX_LINE_BYTES
+from qaug.writers import companion_paths, journal_path, same_file
 from qaug.outformat import check_output_suffix
 from qaug.records import FORMATS
 

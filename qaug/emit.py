@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.io import write_json_atomic
+from qaug.writers import write_json_atomic
 from qaug.split import SplitReport
 
 # LLaMA-Factory's documented keys (data/README.md), which the test checks the file against.

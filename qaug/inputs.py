@@ -31,7 +31,7 @@ def _is_data(path: Path) -> bool:
 def expand_inputs(args: Sequence[Path], output: Path | None = None) -> list[Path]:
     """Files for the run's input arguments: a folder or glob becomes its files, sorted, less the files of
     this run (output, rejects, report...); others pass as given."""
-    from qaug.io import is_run_file
+    from qaug.writers import is_run_file
 
     def ours(p: Path) -> bool:
         return output is not None and is_run_file(p, output) is not None

@@ -20,8 +20,8 @@ from qaug.augment.catalog import registry
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug import cap, faults
-from qaug.io import (ByteCounter, InputReject, JsonlWriter, StdoutWriter, is_run_file, journal_path, quiet_stdout,
-                     read_items, write_json_atomic)
+from qaug.readers import ByteCounter, InputReject, read_items
+from qaug.writers import JsonlWriter, StdoutWriter, is_run_file, journal_path, quiet_stdout, write_json_atomic
 from qaug.journal import (Checkpoint, Journal, JournalError, comparable, describe_differences, differences,
                           file_digest)
 from qaug.lock import OutputLock

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qaug import cap
-from qaug.io import InputReject, read_items
+from qaug.readers import InputReject, read_items
 from qaug.records import Record
 from qaug.rng import Rng
 

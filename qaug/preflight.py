@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.io import read_items
+from qaug.readers import read_items
 from qaug.records import ALL_FIELDS, Record
 
 #: records looked at per file to learn its formats

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
-from qaug.io import companion_paths
+from qaug.writers import companion_paths
 
 _TOKEN = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]"
                     r"|[^\W\d_]+|\d+|\s+|.", re.S)

@@ -28,7 +28,8 @@ import numpy as np
 
 from qaug import jsonio
 from qaug.errors import UsageError
-from qaug.io import open_binary, write_json_atomic
+from qaug.readers import open_binary
+from qaug.writers import write_json_atomic
 from qaug.quality.filters import normalize, similarity
 from qaug.records import DEFAULT_FIELDS, detect_format, iter_texts
 

@@ -6,7 +6,8 @@ import gzip
 import json
 from pathlib import Path
 
-from qaug.io import InputReject, companion_paths, read_items
+from qaug.readers import InputReject, read_items
+from qaug.writers import companion_paths
 from qaug.records import Record
 
 from conftest import read_jsonl, run_cli, write_jsonl

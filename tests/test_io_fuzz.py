@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaug.config import RunConfig
-from qaug.io import InputReject, read_items
+from qaug.readers import InputReject, read_items
 from qaug.pipeline import Pipeline
 from qaug.records import Record
 

@@ -43,7 +43,8 @@ SOLUTION_SCHEMA: dict[str, Any] = {
 _ANSWER_LINE = re.compile(r"^[\s*#>_-]*(?:final\s+answer|the\s+answer\s+is|answer|最终答案|答案|答)[\s*_]*[:：]",
                           re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{")
-# filters' number pattern treats CJK characters as word characters, so "为1200万元" hides 1200; this one does not.
+# Digits as written (为1200万元 -> 1200; filters reads the amount, 12000000): final answers and worked steps are
+# compared by the digits they show.
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:[.,]\d+)*(?:%|‰)?")
 _CALC = re.compile(r"\d\s*(?:\*\*|[-+*/×÷^=<>≤≥−])\s*[-(（$¥\d]|[=≈]\s*[-$¥(（]?\s*\d")
 # Step and list labels ("Step 3:", "3.", "(3)", "第3步"): regrouping renumbers them, so their numbers may go.
@@ -100,7 +101,7 @@ def numbers_of(text: str) -> Counter:
 
 
 def lost_number(source: str, variant: str) -> str | None:
-    """filters.preservation_reason plus the CJK-aware number check: nothing in the source may vanish."""
+    """filters.preservation_reason, then the digits as written: nothing of the source's numbers may vanish."""
     reason = filters.preservation_reason(source, variant, numbers=True)
     if reason:
         return reason

@@ -298,7 +298,8 @@ def _record_speed(engine: Any) -> None:
     cache = getattr(engine, "cache", None)
     if cache is not None:
         try:
-            cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), float(engine.stats.get("seconds", 0.0)))
+            seconds = float(engine.stats.get("seconds", 0.0)) + float(engine.stats.get("score_seconds", 0.0))
+            cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), seconds)  # support check included
         except Exception:  # noqa: BLE001 - a speed record is a convenience, never a reason to fail a run
             pass
 

@@ -188,7 +188,8 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
         if m.pure:
             out_console.print(f"{m.name}: {m.units:,} units, no model", markup=False)
         else:
-            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + {m.judge_calls:,} judge calls, "
+            support = f" + {m.support_scorings:,} support scorings" if m.support_scorings else ""
+            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + {m.judge_calls:,} judge calls{support}, "
                               f"about {m.prompt_tokens:,} prompt + at most {m.completion_tokens:,} generated tokens",
                               markup=False)
     prompt, completion = p.tokens

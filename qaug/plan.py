@@ -21,6 +21,8 @@ from qaug.rng import Rng
 
 #: characters per token, roughly, for the prompt estimate (CJK is about one character a token)
 _CHARS_PER_TOKEN = 3.5
+#: the support check's instruction and system text around the two texts it scores
+_SUPPORT_PROMPT_CHARS = 200
 #: tokens one judge answer generates: a few booleans under the grammar
 _JUDGE_TOKENS = 48
 #: records planned in full for the estimate; the rest is scaled from them
@@ -37,6 +39,8 @@ class MethodPlan:
     #: model calls: the method's jobs (both hops of a back-translation), then the judge's, one per variant
     calls: int = 0
     judge_calls: int = 0
+    #: teacher-forced scorings of the support check (two per variant): prompt evaluation only, no generation
+    support_scorings: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -105,6 +109,7 @@ def make_plan(items: Iterable[Record | InputReject], augmenters: Sequence[Any], 
         _plan_model(aug, units, mp, verify, max_tokens)
         scale = mp.units / len(units)  # the sample's calls and tokens, per unit, times the units the run computes
         mp.calls, mp.judge_calls = round(mp.calls * scale), round(mp.judge_calls * scale)
+        mp.support_scorings = round(mp.support_scorings * scale)
         mp.prompt_tokens, mp.completion_tokens = round(mp.prompt_tokens * scale), round(mp.completion_tokens * scale)
     return plan
 
@@ -133,6 +138,9 @@ def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verif
             source = sum(len(t) for _, t in unit.texts)
             mp.prompt_tokens += judged * math.ceil((600 + 3 * source) / _CHARS_PER_TOKEN)
             mp.completion_tokens += judged * _JUDGE_TOKENS
+            if getattr(aug, "support_check", False):  # the source given the variant, the variant given the source
+                mp.support_scorings += 2 * judged
+                mp.prompt_tokens += 2 * judged * math.ceil((_SUPPORT_PROMPT_CHARS + 2 * source) / _CHARS_PER_TOKEN)
 
 
 def _variants_per_unit(aug: Any, lang: str) -> int:
@@ -211,6 +219,7 @@ def plan_line(plan: RunPlan, seconds: float | None = None) -> str:
     parts = [f"plan: {plan.records:,} record{'' if plan.records == 1 else 's'}"]
     if model:
         per = ", ".join(f"{m.name} {m.calls:,}" + (f" + judge {m.judge_calls:,}" if m.judge_calls else "")
+                        + (f" + {m.support_scorings:,} support scorings" if m.support_scorings else "")
                         for m in model)
         prompt, completion = plan.tokens
         parts.append(f"{plan.model_calls:,} model calls ({per}), about {prompt:,} prompt + at most "

@@ -37,7 +37,7 @@ def test_dry_run_plans_without_running(tmp_path: Path, tiny_gguf: Path) -> None:
     # 8 variants shared by three methods: 3 rewrite, 3 backtranslate (two hops each), 2 flatten; the judge answers
     # once per variant: rewrite's 5 paraphrases a unit, backtranslate's one per pivot
     rewrite = next(line for line in lines if line.startswith("rewrite:"))
-    assert rewrite.startswith("rewrite: 3 units, 3 model calls + 15 judge calls")
+    assert rewrite.startswith("rewrite: 3 units, 3 model calls + 15 judge calls + 30 support scorings")  # 2 a variant
     assert next(line for line in lines if line.startswith("backtranslate:")).startswith(
         "backtranslate: 3 units, 6 model calls + 3 judge calls")
     assert "flatten: 20 units, no model" in proc.stdout and "model: 27 calls" in proc.stdout

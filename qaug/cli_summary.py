@@ -133,6 +133,12 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
             out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
                               f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
                               f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s", markup=False)
+        if j.get("support_pairs"):
+            out_console.print(f"support check on {name}: {j['support_pairs']:,} variants scored, "
+                              f"{j.get('support_seconds_ms', 0) / 1000:,.1f} s", markup=False)
+        if j.get("support_unavailable"):
+            out_console.print(f"support check on {name}: skipped for {j['support_unavailable']:,} variants "
+                              "(this engine cannot score texts)", markup=False)
     unplanned = sum(ms.not_planned for ms in stats.methods.values())
     if capped and (stats.cap_dropped or unplanned):
         kept = stats.variants_written

@@ -149,8 +149,16 @@ def _config(tmp_path: Path) -> RunConfig:
 
 
 def test_a_run_rejects_what_the_model_does_not_support(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from qaug.cli_summary import print_summary
+
     engine = ScriptedEngine(_answer, scorer=_scorer)
-    Pipeline(_config(tmp_path), engine=engine, sampling=Sampling()).run()
+    config = _config(tmp_path)
+    stats = Pipeline(config, engine=engine, sampling=Sampling()).run()
+    console = Console(record=True, width=200)
+    print_summary(console, stats, config)
+    assert "support check on rewrite: 2 variants scored" in console.export_text()
     assert len(engine.scored) == 4  # each variant: the source given it, it given the source
     kept = [r["instruction"] for r in read_jsonl(tmp_path / "out.jsonl") if r["_qaug"]["method"] == "rewrite"]
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")

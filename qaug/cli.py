@@ -265,7 +265,7 @@ def run(
                               markup=False)
     progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
     try:
-        pipeline = Pipeline(config, augmenters=augmenters, progress=progress.update if progress else None,
+        pipeline = Pipeline(config, augmenters=augmenters, progress=progress,
                             engine=engine, sampling=sampling)
         pipeline.notice = lambda msg: err_console.print(f"qaug: {msg}", markup=False)
         stats = pipeline.run(resume=resume, overwrite=overwrite)

@@ -50,7 +50,7 @@ class Progress:
         self.total_records = total_records
         self.start = time.time()
         self.last_plain = time.time()  # the first plain line after a few seconds, not at once
-        self.answers = self.last_done = self.last_total = self.last_records = 0
+        self.answers = self.last_done = self.last_total = self.last_records = self.last_records_seen = 0
         self.rich = None
         if console.is_terminal:
             from rich.progress import BarColumn, Progress as RichProgress, TextColumn
@@ -82,13 +82,16 @@ class Progress:
             parts.append("first batch running")
         return " · ".join(parts)
 
+    def answer(self) -> None:
+        """A model answer arrived mid-batch: shown as activity, not as records."""
+        self.answers += 1
+        self._show(self.last_records_seen, self.last_done, self.last_total)
+
     def update(self, records: int, done: int, total: int) -> None:
-        """done/total -1: a model answer arrived mid-batch (shown as activity, not as records)."""
-        if done < 0:
-            self.answers += 1
-            done, total = self.last_done, self.last_total
-        else:
-            self.last_done, self.last_total = done, total
+        self.last_done, self.last_total, self.last_records_seen = done, total, records
+        self._show(records, done, total)
+
+    def _show(self, records: int, done: int, total: int) -> None:
         line = self._line(records, done, total)
         if self.rich is not None:
             if self.total_records:

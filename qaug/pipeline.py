@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant
@@ -42,8 +42,14 @@ from qaug.stats import RunStats, engine_report, engine_seconds, reason_code
 _RESUMABLE_CHANGES = {"checkpoint_every", "recipe", "model.threads", "model.parallel", "model.gguf",
                       "model.models_dir"}
 
-#: progress(records_done, bytes_done, bytes_total)
-ProgressFn = Callable[[int, int, int], None]
+class Progress(Protocol):
+    """What a run reports while it goes (the CLI's progress line implements it)."""
+
+    def update(self, records: int, done: int, total: int) -> None:
+        """records done, and input bytes done of the total"""
+
+    def answer(self) -> None:
+        """a model answer arrived mid-batch: activity, not records"""
 
 
 class Accepted(NamedTuple):
@@ -87,7 +93,7 @@ class Pipeline:
     """One run: owns the writers and counters; `run()` streams every input through."""
 
     def __init__(self, config: RunConfig, augmenters: list[Augmenter] | None = None,
-                 progress: ProgressFn | None = None, engine: Any = None, sampling: Any = None) -> None:
+                 progress: Progress | None = None, engine: Any = None, sampling: Any = None) -> None:
         config.validate()
         _refuse_own_files(config)
         self.config = config
@@ -110,7 +116,7 @@ class Pipeline:
                 m.augmenter.bind(engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
                 m.model = engine.model_id
         if engine is not None and progress is not None:
-            engine.listener = lambda _result: progress(self.stats.records_done, -1, -1)  # a model answer arrived
+            engine.listener = lambda _result: progress.answer()
 
     def run(self, resume: bool = False, overwrite: bool = False) -> RunStats:
         """Process every input; writes output, rejects, journal and report. Raises on a failed run.
@@ -323,11 +329,11 @@ class Pipeline:
                     self._checkpoint(file_index, consumed)
                 if self.progress is not None:
                     pos = counters[0].position() if counters else 0
-                    self.progress(self.stats.records_done, done_before + pos, total)
+                    self.progress.update(self.stats.records_done, done_before + pos, total)
             self._checkpoint(file_index + 1, 0)
             done_before += size
         if self.progress is not None:
-            self.progress(self.stats.records_done, total, total)
+            self.progress.update(self.stats.records_done, total, total)
 
     def _selection(self, labels: list[str]) -> Selection:
         """--limit / --sample: which records of the inputs this run processes (all, without either)."""

@@ -19,7 +19,7 @@ def _plain(total: int | None = None) -> Progress:
 
 def test_no_rate_or_eta_before_the_first_batch_ends() -> None:
     p = _plain(10)
-    p.update(0, -1, -1)  # a model answer arrived, no batch done yet
+    p.answer()  # a model answer arrived, no batch done yet
     line = p._line(0, 0, 100)
     assert line == "0/10 records · 1 model answer · first batch running"
     assert "ETA" not in line and "rec/s" not in line

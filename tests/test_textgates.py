@@ -208,3 +208,18 @@ def test_length_words_in_data_are_just_words() -> None:
     review = "Short battery life, but a brilliant screen."
     assert code(review, "Brilliant screen, though the battery does not last.", "key_term_lost", role="data") is None
     assert code("Great screen.", "A great screen, briefly put.", "constraint_added", role="data") is None
+
+
+@pytest.mark.parametrize("source,variant,changed", [
+    ("My lab report shows an HbA1c of 6.1%. What does that mean?",
+     "What does an HbA1c of 6.1% signify in your lab report?", True),
+    ("How can I tell whether I have a cold or the flu?", "Can you check if you have a cold or the flu?", True),
+    ("How can I tell whether I have a cold or the flu?", "How do I know if I have a cold or the flu?", False),
+    ("Tell me about the French Revolution.", "Can you explain the French Revolution?", False),  # me: a request's object
+    ("Can I get a refund for a late order?", "Can you give me a refund for a late order?", False),
+    ("我父亲62岁，日常生活中需要注意些什么？", "你父亲62岁，日常生活中需要注意些什么？", True),
+    ("我父亲62岁，日常生活中需要注意些什么？", "我的父亲今年62岁，平时要注意什么？", False),
+])
+def test_person_changed(source: str, variant: str, changed: bool) -> None:
+    assert (code(source, variant, "person_changed") == "person_changed") is changed
+    assert code(source, variant, "person_changed", role="data") is None  # a review's "I" is the data's own

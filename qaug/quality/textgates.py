@@ -300,6 +300,25 @@ def negation_changed(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
+_ASKER_EN = re.compile(r"\b(?:I|[Mm]y|[Mm]ine|[Mm]yself)\b")  # the asker as subject or owner; "tell me" is only a request's object
+_FIRST_EN = re.compile(r"\b(?:I|me|my|mine|myself)\b", re.IGNORECASE)
+_SECOND_EN = re.compile(r"\b(?:you|your|yours|yourself)\b", re.IGNORECASE)
+
+
+def person_changed(g: GateInput, s: GateSettings) -> Reject | None:
+    """The asker's own situation ("my lab report", "whether I have the flu", 我父亲) turned into the reader's
+    ("your lab report", "can you check if you have", 你父亲): a question about someone else."""
+    if g.role != "instruction":
+        return None
+    if terms.HAN.search(g.source):
+        if "我" in g.source and "我" not in g.variant and ("你" in g.variant or "您" in g.variant):
+            return Reject("person_changed", "the asker (我) became the reader (你)")
+        return None
+    if _ASKER_EN.search(g.source) and not _FIRST_EN.search(g.variant) and _SECOND_EN.search(g.variant):
+        return Reject("person_changed", "the asker (I, my) became the reader (you, your)")
+    return None
+
+
 _LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|最长|最短|(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
                      r"(?:以内|以上|以下)|超过|少于|多于|高于|低于|大于|小于|"
                      r"\b(?:at most|at least|no more than|no less than|no fewer than|not more than|not less than|"
@@ -396,7 +415,8 @@ GATES: dict[str, Gate] = {
     "empty": empty, "identical": identical, "duplicate": duplicate, "repetition": repetition,
     "mixed_script": mixed_script, "language_changed": language_changed, "length_ratio": length_ratio,
     "answered": answered, "not_a_request": not_a_request, "literal_lost": literal_lost, "number_lost": number_lost,
-    "key_term_lost": key_term_lost, "part_dropped": part_dropped, "negation_changed": negation_changed, "constraint_added": constraint_added,
+    "key_term_lost": key_term_lost, "part_dropped": part_dropped, "negation_changed": negation_changed,
+    "person_changed": person_changed, "constraint_added": constraint_added,
     "off_topic": off_topic, "near_duplicate": near_duplicate, "near_copy": near_copy,
 }
 #: the gates of every model method that changes an instruction, in the order they run

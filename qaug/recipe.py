@@ -29,9 +29,10 @@ TASK_METHODS: dict[str, tuple[str, ...]] = {
 #: model methods not shown to meet MIN_PRECISION on Qwen2.5-Coder-1.5B, with (kept variants a person signed off,
 #: kept variants labelled) from BENCHMARKS.md: a lower share, or fewer than MIN_LABELLED labelled. They are left out
 #: of the --task defaults until they meet the bar; a run that names one still gets it, with a note. rewrite and
-#: backtranslate: the unseen end-to-end run of the support check (e2e4); the others: "Per method" (earlier gates)
+#: backtranslate: the two unseen end-to-end runs of the support check (e2e4, e2e5); the others: "Per method"
+#: (earlier gates)
 BELOW_BAR: dict[str, tuple[int, int]] = {
-    "rewrite": (7, 16), "backtranslate": (5, 5), "roleplay": (5, 11), "synonym": (2, 14), "template": (0, 4),
+    "rewrite": (11, 27), "backtranslate": (7, 8), "roleplay": (5, 11), "synonym": (2, 14), "template": (0, 4),
 }
 MIN_PRECISION = 0.8
 MIN_LABELLED = 20

@@ -238,3 +238,15 @@ def test_a_scoring_failure_rejects_the_unchecked_variants_and_the_run_goes_on(tm
     assert [r["code"] for r in rejects] == ["support_error", "support_error"]
     assert "llama_decode failed" in rejects[0]["reason"]
     assert [r["_qaug"]["method"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["original"]
+
+
+def test_qaug_score_reports_a_scoring_failure_per_pair_too() -> None:
+    from qaug.augment.catalog import registry
+    from qaug.score import pair_from, score_pairs
+
+    def broken(req: ScoreRequest) -> Surprisal:
+        raise RuntimeError("llama_decode failed with code 1")
+
+    pairs = [pair_from({"source": ROWS[0]["instruction"], "candidate": GOOD}, registry(), "row 0", 0)]
+    [line] = score_pairs(pairs, ScriptedEngine(_answer, scorer=broken), support_check=True)
+    assert not line["keep"] and line["reasons"][-1]["code"] == "support_error"

@@ -238,9 +238,6 @@ class ModelAugmenter(Augmenter):
         except ModelError:
             self.judge_usage["support_unavailable"] += len(todo)
             return checked
-        except RuntimeError as exc:  # llama.cpp could not decode: these variants stay unchecked, so they go
-            failed = Reject("support_error", f"the support check failed: {exc}")
-            verdicts = [(failed, {}) for _ in todo]
         self.judge_usage["support_pairs"] += len(todo)
         self.judge_usage["support_seconds_ms"] += int((time.perf_counter() - t0) * 1000)
         for (u_i, _, o_i, _, _), (reject, _summary) in zip(todo, verdicts):

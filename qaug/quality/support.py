@@ -46,7 +46,8 @@ translate following below above given here there
 FREE_ZH = frozenset({"写", "编写", "撰写", "写出", "请", "用", "将", "把", "生成", "给出", "列出", "解释", "说明", "总结",
                      "概括", "提取", "转换", "转为", "改写", "重写", "计算", "求", "下面", "以下", "下列", "如下", "给定",
                      "这段", "这篇", "该"})
-#: Chinese function characters: a piece made only of these carries no content of its own
+#: Chinese function characters: a piece made only of these carries no content of its own. Narrower than
+#: terms.ZH_FUNCTION_CHARS on purpose: 我, 你, 中, 下 and the like do carry meaning here (我父亲 -> 父亲 changes who asks)
 FUNCTION_ZH = frozenset("的了是在和与及并或等把将被请这那个一些中为以对从而且也都就之其此该")
 
 
@@ -137,6 +138,16 @@ def check_pairs(engine: Engine, pairs: Sequence[tuple[str, str]],
                 settings: SupportSettings = SupportSettings()) -> list[tuple[Reject | None, dict]]:
     """Verdicts for many (source, variant) pairs, scored in one engine call (shared prompt prefixes)."""
     reqs = [r for s, v in pairs for r in requests(s, v)]
+    try:
+        scored = _scored(engine, reqs)
+    except RuntimeError as exc:  # llama.cpp could not decode: the pairs stay unchecked, so none is kept
+        failed = Reject("support_error", f"the support check failed: {exc}")
+        return [(failed, {}) for _ in pairs]
+    return [verdict(scored[2 * i:2 * i + 2], settings) for i in range(len(pairs))]
+
+
+def _scored(engine: Engine, reqs: list[ScoreRequest]) -> list[Surprisal | None]:
+    """Each request's scoring, in the order given."""
     # requests with the same prompt one after another: the engine then evaluates that prompt once (a record's
     # variants each scored given the same source), then only each target
     order = sorted(range(len(reqs)), key=lambda i: reqs[i].messages[-1]["content"])
@@ -144,4 +155,4 @@ def check_pairs(engine: Engine, pairs: Sequence[tuple[str, str]],
     scores: list[Surprisal | None] = [None] * len(reqs)
     for i, sc in zip(order, scored):
         scores[i] = sc
-    return [verdict(scores[2 * i:2 * i + 2], settings) for i in range(len(pairs))]
+    return scores

@@ -298,8 +298,10 @@ def _record_speed(engine: Any) -> None:
     cache = getattr(engine, "cache", None)
     if cache is not None:
         try:
-            seconds = float(engine.stats.get("seconds", 0.0)) + float(engine.stats.get("score_seconds", 0.0))
-            cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), seconds)  # support check included
+            from qaug.stats import engine_seconds
+
+            # generation and the support check's scoring: what the next plan's ETA must cover
+            cache.record_speed(engine.model_id, int(engine.stats.get("computed", 0)), engine_seconds(engine))
         except Exception:  # noqa: BLE001 - a speed record is a convenience, never a reason to fail a run
             pass
 

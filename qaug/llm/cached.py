@@ -29,18 +29,18 @@ CREATE TABLE IF NOT EXISTS speeds (
 """
 
 
+def _digest(parts: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def job_key(identity: str, job: Job) -> str:
     """sha256 over (model + template identity, messages, schema, sampling, seed)."""
-    payload = json.dumps([identity, list(job.messages), job.schema, asdict(job.sampling), job.seed],
-                         sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return _digest([identity, list(job.messages), job.schema, asdict(job.sampling), job.seed])
 
 
 def score_key(identity: str, request: ScoreRequest) -> str:
     """sha256 over (model + template identity, messages, target): what a teacher-forced score depends on."""
-    payload = json.dumps([identity, "surprisal", list(request.messages), request.target], sort_keys=True,
-                         ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return _digest([identity, "surprisal", list(request.messages), request.target])
 
 
 class ResultCache:

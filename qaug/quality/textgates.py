@@ -247,7 +247,7 @@ def key_term_lost(g: GateInput, s: GateSettings) -> Reject | None:
         if (term.kind == "count" and not s.keep_numbers) or (term.kind in ("restriction", "length")
                                                               and g.role != "instruction"):
             continue  # "only", "briefly" shape an answer in an instruction; in data they are just words
-        if term.kind == "length" and term.forms == terms.LENGTH_FORMS["brief"] and _length_bounded(g.source):
+        if _brevity_moot(term, g.source):
             continue  # "a short story of exactly five sentences": the count says how short
         if term.kind == "language" and term.text in in_context:
             continue  # "fix this code" still says JavaScript when the code beside it is JavaScript
@@ -334,10 +334,11 @@ def _limit_directions(text: str) -> set[str]:
     return {"upper" if m.group(0).lower() in _UPPER else "lower" for m in _LIMITS.finditer(text)}
 
 
-def _length_bounded(text: str) -> bool:
-    """The text bounds the answer's length already (two sentences, no more than 20 words, 不超过15个字), so a
-    brevity word ("briefly", 简洁) added or dropped beside it changes nothing."""
-    return bool(terms.count_terms(text)) or "upper" in _limit_directions(text)
+def _brevity_moot(term: terms.Term, text: str) -> bool:
+    """A brevity word ("briefly", 简洁) added or dropped beside a bound the text already sets on the answer's
+    length (two sentences, no more than 20 words, 不超过15个字) changes nothing."""
+    return (term.kind == "length" and term.forms == terms.LENGTH_FORMS["brief"]
+            and (bool(terms.count_terms(text)) or "upper" in _limit_directions(text)))
 
 
 def constraint_added(g: GateInput, s: GateSettings) -> Reject | None:
@@ -345,7 +346,7 @@ def constraint_added(g: GateInput, s: GateSettings) -> Reject | None:
     known = f"{g.source}\n{g.context}"
     added = [t for t in terms.terms_added(known, g.variant, detect(g.source))
              if t.kind != "length" or (g.role == "instruction"  # "short" in a rewritten review asks for nothing
-                                       and not (t.forms == terms.LENGTH_FORMS["brief"] and _length_bounded(known)))]
+                                       and not _brevity_moot(t, known))]
     if added:
         return Reject("constraint_added", f"adds {added[0].kind} {added[0].text!r}")
     new_slots = sorted(set(filters.PLACEHOLDER.findall(g.variant)) - set(filters.PLACEHOLDER.findall(known)))

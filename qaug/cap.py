@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence, Mapping
+from typing import TypeVar
+
+C = TypeVar("C", bound=Hashable)
 
 #: the smallest share of a model method's units expected to give a kept variant, so a method whose every
 #: variant was rejected so far is not planned for every record of the input at once
@@ -69,3 +73,18 @@ def pick_units(keys: Sequence[str], n: int, seed: int, method: str) -> set[int]:
         return hashlib.blake2b(f"{seed}\0{method}\0{keys[i]}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
     return set(sorted(range(len(keys)), key=order)[:n])
+
+
+def choose(candidates: Sequence[C], allowed: int, method: Callable[[C], str], score: Callable[[C], float | None],
+           written: Mapping[str, int]) -> set[C]:
+    """The `allowed` candidates (in input order) the cap keeps: best score first; between equal scores
+    (pure methods have none) the method with the fewest variants in the run so far, so no method asked
+    for is crowded out by the others, in this batch or over the run; then the earlier candidate."""
+    seen: Counter[str] = Counter(written)
+    turn: dict[C, int] = {}
+    for c in candidates:
+        name = method(c)
+        turn[c] = seen[name]
+        seen[name] += 1
+    ranked = sorted(range(len(candidates)), key=lambda i: (-(score(candidates[i]) or 0.0), turn[candidates[i]], i))
+    return {candidates[i] for i in ranked[:allowed]}

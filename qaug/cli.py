@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 from collections import Counter
 import sys
@@ -123,6 +124,9 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N records of the inputs."),
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="A uniform sample of N records, seeded by --seed (one streaming pass)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (records, model calls, tokens, time, what the cap lets through) and stop."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Compute on Ray actors, each with its own engine: --ray alone starts a local Ray; --ray auto or --ray ray://host:port joins a cluster. Output as without it (pip install 'qaug[ray]')."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPUs of this machine for a local Ray, e.g. 0,1,2,3: one actor per GPU."),
+    actors: Optional[int] = typer.Option(None, "--actors", min=1, help="Ray actors (default: one per GPU; without GPUs one per 8 CPUs for model methods, one per CPU otherwise)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
     from qaug.augment.catalog import registry, resolve_methods
@@ -235,11 +239,13 @@ def run(
     augmenters = build_augmenters(config)  # a bad parameter or pivot fails here, before the model loads
     if field_spec:
         check_fields(field_spec, file_formats(config.inputs, config.fmt, config.max_line_bytes))
-    engine, sampling = None, None
+    scale = _scale_options(ray, gpus, actors, threads) if not dry_run else None
+    engine, sampling, spec = None, None, None
     if needs_model:
         from qaug.llm.engine import Sampling
 
-        engine = _open_engine(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
+        spec = _engine_spec(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
+        engine = spec.stand_in() if scale is not None else spec.open()  # on Ray the actors open their own
         sampling = Sampling(**sampling_opts)
     if needs_model or dry_run:
         the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
@@ -263,15 +269,27 @@ def run(
                 err_console.print(f"qaug: {small}", markup=False)
             err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
                               markup=False)
-    progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
+    progress, executor = None, None
     try:
+        if scale is not None:
+            from qaug.ray_pool import RayExecutor
+
+            executor = RayExecutor(config, spec, sampling, scale, needs_model)
+            if show:
+                where = scale.address or (f"GPUs {','.join(scale.gpus)}" if scale.gpus else "local")
+                err_console.print(f"qaug: Ray ({where}): {executor.actors} actor{'s' if executor.actors != 1 else ''}, "
+                                  f"{executor.threads} CPU thread{'s' if executor.threads != 1 else ''} each",
+                                  markup=False)
+        progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
         pipeline = Pipeline(config, augmenters=augmenters, progress=progress,
-                            engine=engine, sampling=sampling)
+                            engine=engine, sampling=sampling, executor=executor)
         pipeline.notice = lambda msg: err_console.print(f"qaug: {msg}", markup=False)
         stats = pipeline.run(resume=resume, overwrite=overwrite)
     finally:
         if progress:
             progress.close()
+        if executor is not None:
+            executor.close()
         if engine is not None:
             _record_speed(engine)
             engine.close()
@@ -322,9 +340,36 @@ def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[P
     return folder
 
 
+def _scale_options(ray: Optional[str], gpus: Optional[str], actors: Optional[int],
+                   threads: Optional[int]) -> Any:
+    """--ray / --gpus / --actors as ScaleOptions, or None for a run in this process alone."""
+    if ray is None and gpus is None:
+        if actors is not None:
+            raise UsageError("--actors needs --ray or --gpus")
+        return None
+    from qaug.scale import ScaleOptions, ray_available, ray_missing_message
+
+    if not ray_available():
+        raise UsageError(ray_missing_message())
+    listed = tuple(g.strip() for g in (gpus or "").split(",") if g.strip())
+    if gpus is not None:
+        if not listed or not all(g.isdigit() for g in listed):
+            raise UsageError(f"--gpus {gpus}: give GPU indices, e.g. --gpus 0,1,2,3")
+        if ray not in (None, "local"):
+            raise UsageError("--gpus starts a local Ray on this machine; to join a cluster give --ray ADDRESS alone")
+        if actors is not None and actors != len(listed):
+            raise UsageError(f"--gpus {gpus} runs one actor per GPU ({len(listed)}); leave out --actors")
+    return ScaleOptions(address=None if ray in (None, "local") else ray, gpus=listed, actors=actors, threads=threads)
+
+
 def _open_engine(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:
     """The engine for a command's model options (the model found as `qaug models` says, the demo noted)."""
-    from qaug.llm.factory import open_engine
+    return _engine_spec(model_opts, verbose, use_cache, cache_dir).open()
+
+
+def _engine_spec(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:
+    """How to open the engine, here or in a Ray actor (qaug.llm.factory.EngineSpec)."""
+    from qaug.llm.factory import EngineSpec
     from qaug.llm.options import EngineOptions
     from qaug.llm.models import DEMO_NOTICE, resolve_model
 
@@ -332,12 +377,12 @@ def _open_engine(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cac
                            Path(model_opts["models_dir"]) if model_opts.get("models_dir") else None)
     if choice.demo:
         err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
-    return open_engine(choice.path, EngineOptions(
+    return EngineSpec(choice.path, EngineOptions(
         n_ctx=model_opts.get("ctx"), n_threads=model_opts.get("threads"),
         n_gpu_layers=model_opts.get("n_gpu_layers", "auto"), parallel=model_opts.get("parallel"),
         chat_template=model_opts.get("chat_template"), verbose=verbose,
         deterministic=bool(model_opts.get("deterministic", False))),
-        use_cache=use_cache, folder=cache_dir)
+        use_cache=use_cache, folder=cache_dir.resolve() if cache_dir else None)
 
 
 @app.command()
@@ -595,7 +640,26 @@ def _fmt_default(value: Any) -> str:
 
 def main() -> None:
     """Console entry point: every expected failure is one line and an exit code, never a traceback."""
+    sys.argv[1:] = ray_flag_alone(sys.argv[1:])
     app()
+
+
+def ray_flag_alone(args: list[str]) -> list[str]:
+    """`--ray` given without an address means a local Ray: the parser needs that said (`--ray local`).
+
+    What follows `--ray` is its address only when it reads as one (local, auto, ray://..., host:port),
+    so `qaug run --ray data.jsonl -o out.jsonl` keeps data.jsonl as an input.
+    """
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--ray":
+            nxt = out[i + 1] if i + 1 < len(out) else None
+            if nxt is None or not re.fullmatch(r"local|auto|ray://\S+|[\w.-]+:\d+", nxt):
+                out.insert(i + 1, "local")
+            break
+    return out
 
 
 from qaug import cli_show as _cli_show  # noqa: E402,F401 - registers `qaug show` on the app

@@ -1,5 +1,8 @@
 """Fault injection for the crash tests: QAUG_FAULT=point:n kills the process at the n-th `point`.
 
+With QAUG_FAULT_ONCE=PATH only the first process to get there dies (it makes PATH), so a Ray
+actor started in a dead one's place runs on: the test of a lost actor needs one death, not a chain.
+
 The resume guarantee is only as good as the test that kills a real run at awkward moments;
 this hook lets that test choose the moment. It costs one dict lookup when the variable is unset.
 """
@@ -23,4 +26,10 @@ def point(name: str) -> None:
         return
     _seen += 1
     if _seen >= _TARGET:
+        once = os.environ.get("QAUG_FAULT_ONCE")
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
         os.kill(os.getpid(), signal.SIGKILL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections import Counter
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
@@ -31,10 +31,11 @@ from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.report_html import write_report_html
 from qaug.report_measures import Measures
-from qaug.rng import Rng
 from qaug.sample import Selection, sample_positions
 from qaug.signals import StopOnSignal
-from qaug.stats import RunStats, engine_report, engine_seconds, reason_code
+from qaug.scale import Executor, LocalExecutor
+from qaug.stats import RunStats, engine_report, reason_code
+from qaug.window import WindowResult
 
 #: settings that may differ between a run and its resume: they change how fast, not what, is written (model
 #: answers already computed come from the cache), or name what is compared elsewhere (the model by its sha256,
@@ -93,7 +94,8 @@ class Pipeline:
     """One run: owns the writers and counters; `run()` streams every input through."""
 
     def __init__(self, config: RunConfig, augmenters: list[Augmenter] | None = None,
-                 progress: Progress | None = None, engine: Any = None, sampling: Any = None) -> None:
+                 progress: Progress | None = None, engine: Any = None, sampling: Any = None,
+                 executor: Executor | None = None) -> None:
         config.validate()
         _refuse_own_files(config)
         self.config = config
@@ -117,6 +119,9 @@ class Pipeline:
                 m.model = engine.model_id
         if engine is not None and progress is not None:
             engine.listener = lambda _result: progress.answer()
+        #: where windows are computed: here (default), or on Ray actors (qaug.scale)
+        self.executor: Executor = executor or LocalExecutor([m.augmenter for m in self.methods], config.seed,
+                                                             config.variants, engine)
 
     def run(self, resume: bool = False, overwrite: bool = False) -> RunStats:
         """Process every input; writes output, rejects, journal and report. Raises on a failed run.
@@ -126,6 +131,7 @@ class Pipeline:
         """
         with StopOnSignal(self) as stopper:  # from the lock to the report: a signal never cuts a write
             self._stopper = stopper
+            self.executor.stopping = lambda: stopper.requested
             return self._run(resume, overwrite)
 
     def _run(self, resume: bool, overwrite: bool) -> RunStats:
@@ -209,6 +215,9 @@ class Pipeline:
         report["config"]["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}
         if self.engine is not None:
             report["model"] = self.engine_report()
+        scale = self.executor.report()
+        if scale is not None:
+            report["scale"] = scale
         try:
             write_json_atomic(cfg.report_path, report)
             write_report_html(report, cfg.output, cfg.rejects_path, cfg.report_path,  # out.report.html beside it
@@ -322,18 +331,41 @@ class Pipeline:
             consumed = 0
             if start is not None and file_index == start.file and start.items:
                 consumed = sum(1 for _ in itertools.islice(items, start.items))  # covered by the checkpoint
+            pending: deque[tuple[list[Record | InputReject], int, int]] = deque()  # (window, consumed, position)
+            self._written = (file_index, consumed)
             for window in _windows(items, cfg.window):
-                self._process_window(window)
+                while len(pending) >= self.executor.depth:
+                    self._finish(pending.popleft(), file_index, done_before, total)
+                records = [it for it in window if isinstance(it, Record)]
+                if records:
+                    self.executor.submit(records, self._plan_units(records))
                 consumed += len(window)
-                if self._due():
-                    self._checkpoint(file_index, consumed)
-                if self.progress is not None:
-                    pos = counters[0].position() if counters else 0
-                    self.progress.update(self.stats.records_done, done_before + pos, total)
+                pending.append((window, consumed, counters[0].position() if counters else 0))
+            while pending:
+                self._finish(pending.popleft(), file_index, done_before, total)
             self._checkpoint(file_index + 1, 0)
             done_before += size
         if self.progress is not None:
             self.progress.update(self.stats.records_done, total, total)
+
+    def _finish(self, entry: tuple[list[Record | InputReject], int, int], file_index: int, done_before: int,
+                total: int) -> None:
+        """The oldest window in flight: wait for its result, write it, checkpoint when due."""
+        window, consumed, pos = entry
+        if any(isinstance(it, Record) for it in window):
+            try:
+                result = self.executor.next_result()
+            except Interrupted:
+                self._checkpoint(*self._written)  # what was written stays resumable; this raises Interrupted
+                raise
+            self._apply(window, result)
+        else:
+            self._apply(window, None)
+        self._written = (file_index, consumed)
+        if self._due():
+            self._checkpoint(file_index, consumed)
+        if self.progress is not None:
+            self.progress.update(self.stats.records_done, done_before + pos, total)
 
     def _selection(self, labels: list[str]) -> Selection:
         """--limit / --sample: which records of the inputs this run processes (all, without either)."""
@@ -358,34 +390,19 @@ class Pipeline:
                 seen.add(h)
             yield item
 
-    def _process_window(self, window: list[Record | InputReject]) -> None:
-        records = [it for it in window if isinstance(it, Record)]
-        by_method: dict[str, list[list[Outcome]]] = {}
-        if records:
-            plan = self._plan_units(records)
-            for m in self.methods:
-                name = m.augmenter.name
-                units = [(rec, Rng.for_unit(self.config.seed, rec.id, name, k))
-                         for rec in records for k in range(self.config.variants)]
-                chosen = plan.get(name)
+    def _apply(self, window: list[Record | InputReject], result: WindowResult | None) -> None:
+        """Count a computed window's work, then gate, cap and write its records in input order."""
+        by_method = result.outcomes if result is not None else {}
+        if result is not None:
+            for name, w in result.work.items():
                 ms = self.stats.method(name)
-                t0, model_t0 = time.perf_counter(), engine_seconds(self.engine)
-                if chosen is None:
-                    by_method[name] = m.augmenter.augment_many(units)
-                else:  # only the units the cap can keep: model work is not computed to be thrown away
-                    order = sorted(chosen)
-                    done = m.augmenter.augment_many([units[i] for i in order]) if order else []
-                    results: list[list[Outcome]] = [[] for _ in units]
-                    for i, res in zip(order, done):
-                        results[i] = res
-                    by_method[name] = results
-                    ms.not_planned += len(units) - len(order)
-                ms.seconds += time.perf_counter() - t0  # the method's own time, model and judge included
-                ms.model_seconds += engine_seconds(self.engine) - model_t0
-                ms.tried += len(units) if chosen is None else len(chosen)
-                take = getattr(m.augmenter, "take_judge_usage", None)
-                if take is not None:
-                    self.stats.method(m.augmenter.name).judge.update(take())
+                ms.seconds += w.seconds
+                ms.model_seconds += w.model_seconds
+                ms.tried += w.tried
+                ms.not_planned += w.not_planned
+                ms.judge.update(w.judge)
+            if result.worker is not None and self.engine is not None:  # computed by an actor's own engine
+                self._merge_engine(result.engine_delta)
             if self.engine is not None and any(not m.augmenter.pure for m in self.methods):
                 self.stats.mark_model(int(self.engine.stats.get("completion_tokens", 0)))
         r_index = 0
@@ -401,6 +418,15 @@ class Pipeline:
         self._cap(gated)
         for g in gated:
             self._write(g)
+
+    def _merge_engine(self, delta: dict[str, float]) -> None:
+        """An actor's engine counters into the run's, as if its answers had been computed here."""
+        stats = self.engine.stats
+        for k, v in delta.items():
+            stats[k] = stats.get(k, 0) + v
+        if self.progress is not None:
+            for _ in range(int(delta.get("cached", 0) + delta.get("computed", 0))):
+                self.progress.answer()
 
     def _input_reject(self, item: InputReject) -> None:
         fs = self.stats.file(item.source)
@@ -514,17 +540,10 @@ class Pipeline:
         if len(candidates) <= allowed:
             self._budget -= len(candidates)
             return
-        # equal scores (pure methods have none): the method with the fewest variants in the run so far
-        # first, so no method asked for is crowded out by the others, in this batch or over the run
-        seen: Counter[str] = Counter({m.augmenter.name: self.stats.method(m.augmenter.name).written
-                                      for m in self.methods})
-        turn: dict[tuple[int, int], int] = {}
-        for c in candidates:
-            name = gated[c[0]].accepted[c[1]].method.augmenter.name
-            turn[c] = seen[name]
-            seen[name] += 1
-        ranked = sorted(candidates, key=lambda c: (-(gated[c[0]].accepted[c[1]].outcome.score or 0.0), turn[c], c))
-        keep = set(ranked[:allowed])
+        keep = cap.choose(candidates, allowed,
+                          lambda c: gated[c[0]].accepted[c[1]].method.augmenter.name,
+                          lambda c: gated[c[0]].accepted[c[1]].outcome.score,
+                          {m.augmenter.name: self.stats.method(m.augmenter.name).written for m in self.methods})
         self._budget -= allowed
         for g_i, g in enumerate(gated):
             kept = []

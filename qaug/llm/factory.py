@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qaug.llm.cached import CachedEngine, ResultCache
-from qaug.llm.engine import Engine
+from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import read_gguf
 from qaug.llm.models import file_sha256, state_dir
 from qaug.llm.templates import resolve_template
@@ -39,3 +42,36 @@ def open_engine(path: Path, options: "EngineOptions", use_cache: bool = True, fo
         return load()
     model_id, identity = model_identity(path, options.chat_template)
     return CachedEngine(load, ResultCache(folder or state_dir()), identity, model_id)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything needed to open the run's engine again in another process (a Ray actor): picklable."""
+
+    path: Path
+    options: "EngineOptions"
+    use_cache: bool = True
+    folder: Path | None = None
+
+    def stand_in(self) -> Engine:
+        """The run's engine when Ray actors compute: it names the model and keeps the counters the actors
+        send back; with the cache it also reads and records the speed, and it never loads the model here."""
+        if self.use_cache:
+            return self.open()  # lazy: the model loads only on a miss, and the run sends none its way
+        return StandInEngine(model_identity(self.path, self.options.chat_template)[0])
+
+    def open(self, **overrides: object) -> Engine:
+        """The engine this spec names; `overrides` replace engine options (an actor's thread share)."""
+        options = replace(self.options, **overrides) if overrides else self.options
+        return open_engine(self.path, options, self.use_cache, self.folder)
+
+
+class StandInEngine(Engine):
+    """Holds a model's name and counters for a run whose actors compute; it answers nothing itself."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__()
+        self.model_id = model_id
+
+    def _attempt_many(self, jobs: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+        raise RuntimeError("a run on Ray computes on its actors; the driver's engine answers nothing")

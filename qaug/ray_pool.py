@@ -1,0 +1,222 @@
+"""Windows computed on a pool of Ray actors, each holding the run's methods and an engine of its own.
+
+Ray does the scheduling: actors are placed by their resources (one GPU each, or a share of the
+CPUs), on this machine or across a cluster. This module only keeps windows in flight (at most
+`depth`, so a large input never sits in the object store), hands results back in submission order,
+and replaces an actor that dies, computing its windows again elsewhere: a window counts once its
+result is back, and the run writes it only then, so nothing is lost or written twice.
+Ray is imported here only, and only when a run asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from qaug import faults
+from qaug.config import RunConfig
+from qaug.errors import Interrupted, RunFailed, UsageError
+from qaug.records import Record
+from qaug.scale import RAY_DEPTH, ScaleOptions, actor_plan, forwarded_env
+from qaug.window import WindowResult, compute_window
+
+
+class WindowWorker:
+    """What one actor holds: the run's methods, bound to an engine it opened itself."""
+
+    def __init__(self, config: RunConfig, spec: Any, sampling: Any, index: int, threads: int) -> None:
+        from qaug.pipeline import build_augmenters
+
+        self.index, self.seed, self.variants = index, config.seed, config.variants
+        self.augmenters = build_augmenters(config)
+        self.engine = None
+        if any(not a.pure for a in self.augmenters):
+            self.engine = spec.open(n_threads=threads)
+            for a in self.augmenters:
+                if not a.pure:
+                    a.bind(self.engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
+
+    def compute(self, records: Sequence[Record], plan: dict[str, set[int]]) -> WindowResult:
+        faults.point("actor_window")
+        result = compute_window(self.augmenters, records, plan, self.seed, self.variants, self.engine)
+        result.worker = self.index
+        return result
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+
+@dataclass
+class _Task:
+    records: Sequence[Record]
+    plan: dict[str, set[int]]
+    actor: int = 0
+    ref: Any = None
+
+
+@dataclass
+class ActorTally:
+    """One actor's share of the run, for the report."""
+
+    windows: int = 0
+    records: int = 0
+    busy_seconds: float = 0.0
+    completion_tokens: int = 0
+    restarts: int = 0
+
+
+@dataclass
+class RayExecutor:
+    """A pool of WindowWorker actors; see the module docstring."""
+
+    config: RunConfig
+    spec: Any
+    sampling: Any
+    options: ScaleOptions
+    needs_model: bool
+    depth: int = RAY_DEPTH
+    #: set by the run: True once the user asked it to stop (an actor lost then is not replaced)
+    stopping: Callable[[], bool] = lambda: False
+    _actors: list[Any] = field(default_factory=list)
+    _queue: deque[_Task] = field(default_factory=deque)
+    _tally: list[ActorTally] = field(default_factory=list)
+    _owns_ray: bool = False
+    _started: float | None = None
+    _restarts_left: int = 0
+
+    def __post_init__(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
+                                      "log_to_driver": False, "runtime_env": {"env_vars": forwarded_env()}}
+            if self.options.address:
+                ray.init(address=self.options.address, **kwargs)
+            else:
+                if self.options.gpus:  # Ray gives each actor one of these, as its CUDA_VISIBLE_DEVICES
+                    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.options.gpus)
+                ray.init(num_cpus=os.cpu_count() or 1, num_gpus=len(self.options.gpus) or None, **kwargs)
+            self._owns_ray = True
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+        n, threads = actor_plan(self.options, gpus, cpus, self.needs_model)
+        use_gpu = self.needs_model and (gpus > 0 or bool(self.options.gpus))
+        if use_gpu and n > gpus:
+            raise UsageError(f"{n} actors with one GPU each, but the Ray cluster has {gpus} GPU(s)")
+        spec = self.spec
+        if spec is not None and spec.folder is None:  # the driver's cache folder: shared where the filesystem is
+            from qaug.llm.models import state_dir
+
+            spec = replace(spec, folder=state_dir().resolve(), path=spec.path.resolve())
+        self.spec = spec
+        self.threads = threads
+        self._remote = ray.remote(WindowWorker).options(  # type: ignore[attr-defined]
+            num_gpus=1 if use_gpu else 0, num_cpus=min(float(threads), cpus / n), max_restarts=0)
+        self._actors = [self._start(i) for i in range(n)]
+        self._tally = [ActorTally() for _ in range(n)]
+        self._restarts_left = 2 * n + 2
+
+    def _start(self, index: int) -> Any:
+        return self._remote.remote(self.config, self.spec, self.sampling, index, self.threads)
+
+    @property
+    def actors(self) -> int:
+        return len(self._actors)
+
+    def submit(self, records: Sequence[Record], plan: dict[str, set[int]]) -> None:
+        if self._started is None:
+            self._started = time.perf_counter()
+        task = _Task(records, plan)
+        self._send(task)
+        self._queue.append(task)
+
+    def _send(self, task: _Task) -> None:
+        """To the actor with the fewest windows waiting."""
+        load = [0] * len(self._actors)
+        for t in self._queue:
+            load[t.actor] += 1
+        task.actor = min(range(len(load)), key=lambda i: (load[i], i))
+        task.ref = self._actors[task.actor].compute.remote(task.records, task.plan)
+
+    def next_result(self) -> WindowResult:
+        import ray
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
+
+        task = self._queue.popleft()
+        while True:
+            try:
+                result: WindowResult = ray.get(task.ref)
+                break
+            except RayTaskError as exc:  # the method itself raised (a usage error): as if it ran here
+                raise exc.as_instanceof_cause() from None
+            except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
+                if self.stopping():
+                    raise Interrupted("interrupted: the windows written so far were saved; continue with --resume") \
+                        from None
+                self._replace(task.actor, exc)
+                self._send(task)
+                for other in self._queue:  # the lost actor's other windows too, before they are waited for
+                    if other.actor == task.actor:
+                        self._send(other)
+        tally = self._tally[result.worker if result.worker is not None else task.actor]
+        tally.windows += 1
+        tally.records += len(task.records)
+        tally.busy_seconds += result.busy_seconds
+        tally.completion_tokens += int(result.engine_delta.get("completion_tokens", 0))
+        return result
+
+    def _replace(self, index: int, exc: BaseException) -> None:
+        """A new actor in a dead one's place; a pool that keeps losing them ends the run with the cause."""
+        import ray
+
+        if self._restarts_left <= 0:
+            raise RunFailed(f"Ray actors keep failing; the last one: {_last_line(exc)}")
+        self._restarts_left -= 1
+        try:
+            ray.kill(self._actors[index])
+        except Exception:  # noqa: BLE001 - it is gone already
+            pass
+        self._actors[index] = self._start(index)
+        self._tally[index].restarts += 1
+
+    def report(self) -> dict[str, Any]:
+        """Per-actor figures and the scaling efficiency: aggregate throughput over N x one actor's, this run."""
+        wall = time.perf_counter() - self._started if self._started is not None else 0.0
+        unit = "completion_tokens" if self.needs_model else "records"
+        per = []
+        for i, t in enumerate(self._tally):
+            amount = t.completion_tokens if self.needs_model else t.records
+            per.append({"actor": i, "windows": t.windows, "records": t.records, "busy_s": round(t.busy_seconds, 3),
+                        "completion_tokens": t.completion_tokens, "restarts": t.restarts,
+                        f"{unit}_per_s": round(amount / t.busy_seconds, 2) if t.busy_seconds else None})
+        rates = [p[f"{unit}_per_s"] for p in per if p[f"{unit}_per_s"]]
+        total = sum(t.completion_tokens if self.needs_model else t.records for t in self._tally)
+        aggregate = total / wall if wall else None
+        single = sum(rates) / len(rates) if rates else None
+        efficiency = round(aggregate / (len(per) * single), 3) if aggregate and single else None
+        return {"backend": "ray", "actors": len(per), "threads_per_actor": self.threads, "depth": self.depth,
+                "unit": unit, "aggregate_per_s": round(aggregate, 2) if aggregate else None,
+                "efficiency": efficiency, "per_actor": per}
+
+    def close(self) -> None:
+        import ray
+
+        for a in self._actors:
+            try:
+                ray.kill(a)
+            except Exception:  # noqa: BLE001 - closing what may already be gone
+                pass
+        self._actors, self._queue = [], deque()
+        if self._owns_ray:
+            ray.shutdown()
+
+
+def _last_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

@@ -1,0 +1,165 @@
+"""`--ray`: windows computed on Ray actors, the output byte for byte what one process writes.
+
+Each test runs `python -m qaug run` as a user would, starting its own local Ray (a few seconds);
+the model tests use the tiny random Qwen2 with --deterministic, so answers depend on the job alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_jsonl, write_jsonl
+
+pytest.importorskip("ray", reason="the ray extra is not installed")
+
+PURE = ["-m", "perturb,shuffle_keys,null_inject", "--window", "16", "--seed", "5", "-q", "--max-aug-ratio", "0.6"]
+
+
+def _dataset(path: Path, n: int = 400) -> Path:
+    rows: list = []
+    for i in range(n):
+        if i % 53 == 7:
+            rows.append("{broken json")
+        else:
+            rows.append({"instruction": f"Extract the figures of report {i}.", "input": "",
+                         "output": json.dumps({"company": f"C{i}", "year": 2000 + i % 20,
+                                               "revenue": {"value": i * 7, "unit": "M"}, "audited": i % 2 == 0})})
+    return write_jsonl(path, rows)
+
+
+def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "qaug", "run", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full)
+
+
+def _same_files(a: Path, b: Path) -> None:
+    assert a.read_bytes() == b.read_bytes()
+    rej = lambda p: p.with_name(p.name.replace(".jsonl", ".rejects.jsonl"))  # noqa: E731
+    assert rej(a).read_bytes() == rej(b).read_bytes()
+
+
+def test_pure_methods_on_two_actors_write_the_single_process_bytes(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl")
+    single, ray2 = tmp_path / "single.jsonl", tmp_path / "ray2.jsonl"
+    assert _run(str(src), "-o", str(single), *PURE).returncode == 0
+    done = _run(str(src), "-o", str(ray2), *PURE, "--ray", "--actors", "2")
+    assert done.returncode == 0, done.stderr
+    _same_files(single, ray2)
+    report = json.loads((tmp_path / "ray2.report.json").read_text())
+    scale = report["scale"]
+    assert scale["backend"] == "ray" and scale["actors"] == 2 and scale["unit"] == "records"
+    per = scale["per_actor"]
+    assert sum(p["records"] for p in per) == report["records"] == 400 - 8
+    assert all(p["windows"] > 0 for p in per)  # both actors did work
+    assert 0 < scale["efficiency"] <= 1.5
+
+
+def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tiny_gguf: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Describe item {i} briefly.", "input": "",
+                                               "output": f"Item {i} is small."} for i in range(12)])
+    common = ["-m", "rewrite", "--gguf", str(tiny_gguf), "--deterministic", "--no-verify", "--max-tokens", "24",
+              "--max-aug-ratio", "1", "--window", "4", "--threads", "1", "--ctx", "2048", "-q", "--no-cache"]
+    single, ray2 = tmp_path / "single.jsonl", tmp_path / "ray2.jsonl"
+    first = _run(str(src), "-o", str(single), *common)
+    assert first.returncode == 0, first.stderr
+    done = _run(str(src), "-o", str(ray2), *common, "--ray", "--actors", "2")
+    assert done.returncode == 0, done.stderr
+    _same_files(single, ray2)
+    one = json.loads((tmp_path / "single.report.json").read_text())["model"]
+    two = json.loads((tmp_path / "ray2.report.json").read_text())
+    # the actors' engine counters reach the run's report as if computed here
+    assert two["model"]["jobs"] == one["jobs"] == 12
+    assert two["model"]["completion_tokens"] == one["completion_tokens"] > 0
+    assert sum(p["completion_tokens"] for p in two["scale"]["per_actor"]) == one["completion_tokens"]
+
+
+def test_an_actor_killed_mid_window_loses_nothing(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl")
+    single, ray2 = tmp_path / "single.jsonl", tmp_path / "ray2.jsonl"
+    assert _run(str(src), "-o", str(single), *PURE).returncode == 0
+    marker = tmp_path / "fault-fired"
+    done = _run(str(src), "-o", str(ray2), *PURE, "--ray", "--actors", "2",
+                env={"QAUG_FAULT": "actor_window:3", "QAUG_FAULT_ONCE": str(marker)})
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()  # an actor really died on its third window
+    _same_files(single, ray2)
+    ids = [r["_qaug"]["id"] for r in read_jsonl(ray2)]
+    assert len(ids) == len(set(ids))  # nothing written twice
+    scale = json.loads((tmp_path / "ray2.report.json").read_text())["scale"]
+    assert sum(p["restarts"] for p in scale["per_actor"]) == 1
+
+
+def _kill_tagged(tag: str) -> None:
+    """Ray's helper processes outlive a driver killed with SIGKILL: end those this test started."""
+    needle = f"QAUG_TEST_TAG={tag}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def test_driver_killed_then_resumed_with_another_actor_count(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl")
+    single, out = tmp_path / "single.jsonl", tmp_path / "out.jsonl"
+    assert _run(str(src), "-o", str(single), *PURE).returncode == 0
+    tag = f"{os.getpid()}-{time.time_ns()}"
+    try:
+        killed = _run(str(src), "-o", str(out), *PURE, "--checkpoint-every", "0", "--ray", "--actors", "2",
+                      env={"QAUG_FAULT": "checkpoint:6", "QAUG_TEST_TAG": tag})
+    finally:
+        _kill_tagged(tag)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert 0 < out.stat().st_size < single.stat().st_size
+    resumed = _run(str(src), "-o", str(out), *PURE, "--checkpoint-every", "0", "--ray", "--actors", "1", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    _same_files(single, out)
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    assert report["status"] == "ok" and report["scale"]["actors"] == 1
+
+
+def test_ctrl_c_checkpoints_and_resume_without_ray_finishes_it(tmp_path: Path) -> None:
+    src = _dataset(tmp_path / "in.jsonl", n=6000)
+    args = ["-m", "perturb,shuffle_keys,null_inject,flatten", "--window", "8", "--seed", "5", "-q",
+            "--max-aug-ratio", "0.6"]
+    single, out = tmp_path / "single.jsonl", tmp_path / "out.jsonl"
+    assert _run(str(src), "-o", str(single), *args).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")}
+    proc = subprocess.Popen([sys.executable, "-m", "qaug", "run", str(src), "-o", str(out), *args, "--ray",
+                             "--actors", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out.stat().st_size < single.stat().st_size
+    resumed = _run(str(src), "-o", str(out), *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    _same_files(single, out)
+
+
+def test_ray_flag_alone_is_a_local_ray_and_an_address_is_kept() -> None:
+    from qaug.cli import ray_flag_alone
+
+    assert ray_flag_alone(["run", "in.jsonl", "--ray", "-o", "x"]) == ["run", "in.jsonl", "--ray", "local", "-o", "x"]
+    assert ray_flag_alone(["run", "--ray", "in.jsonl"]) == ["run", "--ray", "local", "in.jsonl"]
+    assert ray_flag_alone(["run", "x", "--ray"]) == ["run", "x", "--ray", "local"]
+    assert ray_flag_alone(["run", "x", "--ray", "auto"]) == ["run", "x", "--ray", "auto"]
+    assert ray_flag_alone(["run", "x", "--ray", "ray://head:10001"]) == ["run", "x", "--ray", "ray://head:10001"]
+    assert ray_flag_alone(["run", "x", "--ray", "10.0.0.2:6379"]) == ["run", "x", "--ray", "10.0.0.2:6379"]

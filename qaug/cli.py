@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 from collections import Counter
 import sys
@@ -239,7 +238,9 @@ def run(
     augmenters = build_augmenters(config)  # a bad parameter or pivot fails here, before the model loads
     if field_spec:
         check_fields(field_spec, file_formats(config.inputs, config.fmt, config.max_line_bytes))
-    scale = _scale_options(ray, gpus, actors, threads) if not dry_run else None
+    from qaug.cli_scale import scale_options, start_executor
+
+    scale = scale_options(ray, gpus, actors, threads) if not dry_run else None
     engine, sampling, spec = None, None, None
     if needs_model:
         from qaug.llm.engine import Sampling
@@ -247,11 +248,15 @@ def run(
         spec = _engine_spec(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
         engine = spec.stand_in() if scale is not None else spec.open()  # on Ray the actors open their own
         sampling = Sampling(**sampling_opts)
+    say = (lambda msg: err_console.print(f"qaug: {msg}", markup=False)) if show else None
+    executor = start_executor(config, spec, sampling, scale, needs_model, engine, say) if scale else None
     if needs_model or dry_run:
         the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
                                       config.variants, config.seed, config.verify and needs_model,
                                       int(sampling_opts["max_tokens"]))
         per_call = _measured_speed(engine)
+        if per_call is not None and executor is not None:  # the actors answer side by side
+            per_call /= executor.actors
         small = planning.too_small_note(the_plan.records, config.max_aug_ratio) if needs_model else None
         if dry_run:
             seconds, probed = planning.seconds_for(the_plan, per_call), None
@@ -269,17 +274,8 @@ def run(
                 err_console.print(f"qaug: {small}", markup=False)
             err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
                               markup=False)
-    progress, executor = None, None
+    progress = None
     try:
-        if scale is not None:
-            from qaug.ray_pool import RayExecutor
-
-            executor = RayExecutor(config, spec, sampling, scale, needs_model)
-            if show:
-                where = scale.address or (f"GPUs {','.join(scale.gpus)}" if scale.gpus else "local")
-                err_console.print(f"qaug: Ray ({where}): {executor.actors} actor{'s' if executor.actors != 1 else ''}, "
-                                  f"{executor.threads} CPU thread{'s' if executor.threads != 1 else ''} each",
-                                  markup=False)
         progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
         pipeline = Pipeline(config, augmenters=augmenters, progress=progress,
                             engine=engine, sampling=sampling, executor=executor)
@@ -338,28 +334,6 @@ def _spool_streams(inputs: list[Path], output: Path, resume: bool) -> Optional[P
     folder = output.parent / f".qaug-stdin-{os.getpid()}"  # made by spool() once a stream is open
     atexit.register(shutil.rmtree, folder, True)  # however the run ends
     return folder
-
-
-def _scale_options(ray: Optional[str], gpus: Optional[str], actors: Optional[int],
-                   threads: Optional[int]) -> Any:
-    """--ray / --gpus / --actors as ScaleOptions, or None for a run in this process alone."""
-    if ray is None and gpus is None:
-        if actors is not None:
-            raise UsageError("--actors needs --ray or --gpus")
-        return None
-    from qaug.scale import ScaleOptions, ray_available, ray_missing_message
-
-    if not ray_available():
-        raise UsageError(ray_missing_message())
-    listed = tuple(g.strip() for g in (gpus or "").split(",") if g.strip())
-    if gpus is not None:
-        if not listed or not all(g.isdigit() for g in listed):
-            raise UsageError(f"--gpus {gpus}: give GPU indices, e.g. --gpus 0,1,2,3")
-        if ray not in (None, "local"):
-            raise UsageError("--gpus starts a local Ray on this machine; to join a cluster give --ray ADDRESS alone")
-        if actors is not None and actors != len(listed):
-            raise UsageError(f"--gpus {gpus} runs one actor per GPU ({len(listed)}); leave out --actors")
-    return ScaleOptions(address=None if ray in (None, "local") else ray, gpus=listed, actors=actors, threads=threads)
 
 
 def _open_engine(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:
@@ -640,26 +614,11 @@ def _fmt_default(value: Any) -> str:
 
 def main() -> None:
     """Console entry point: every expected failure is one line and an exit code, never a traceback."""
+    from qaug.cli_scale import ray_flag_alone
+
     sys.argv[1:] = ray_flag_alone(sys.argv[1:])
     app()
 
-
-def ray_flag_alone(args: list[str]) -> list[str]:
-    """`--ray` given without an address means a local Ray: the parser needs that said (`--ray local`).
-
-    What follows `--ray` is its address only when it reads as one (local, auto, ray://..., host:port),
-    so `qaug run --ray data.jsonl -o out.jsonl` keeps data.jsonl as an input.
-    """
-    out = list(args)
-    for i, arg in enumerate(out):
-        if arg == "--":
-            break
-        if arg == "--ray":
-            nxt = out[i + 1] if i + 1 < len(out) else None
-            if nxt is None or not re.fullmatch(r"local|auto|ray://\S+|[\w.-]+:\d+", nxt):
-                out.insert(i + 1, "local")
-            break
-    return out
 
 
 from qaug import cli_show as _cli_show  # noqa: E402,F401 - registers `qaug show` on the app

@@ -155,7 +155,7 @@ def test_ctrl_c_checkpoints_and_resume_without_ray_finishes_it(tmp_path: Path) -
 
 
 def test_ray_flag_alone_is_a_local_ray_and_an_address_is_kept() -> None:
-    from qaug.cli import ray_flag_alone
+    from qaug.cli_scale import ray_flag_alone
 
     assert ray_flag_alone(["run", "in.jsonl", "--ray", "-o", "x"]) == ["run", "in.jsonl", "--ray", "local", "-o", "x"]
     assert ray_flag_alone(["run", "--ray", "in.jsonl"]) == ["run", "--ray", "local", "in.jsonl"]

@@ -84,6 +84,26 @@ def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tin
     assert sum(p["completion_tokens"] for p in two["scale"]["per_actor"]) == one["completion_tokens"]
 
 
+def test_actors_share_the_cache_and_a_rerun_computes_nothing(tmp_path: Path, tiny_gguf: Path) -> None:
+    """Two actors write one SQLite cache (WAL, several writers); a later run finds every answer there."""
+    pytest.importorskip("llama_cpp")
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Describe item {i} briefly.", "input": "",
+                                               "output": f"Item {i} is small."} for i in range(16)])
+    common = ["-m", "rewrite", "--gguf", str(tiny_gguf), "--no-verify", "--max-tokens", "16", "--max-aug-ratio", "1",
+              "--window", "2", "--threads", "1", "--ctx", "2048", "-q", "--deterministic"]
+    env = {"QAUG_CACHE_DIR": str(tmp_path / "cache")}
+    first = _run(str(src), "-o", str(tmp_path / "ray.jsonl"), *common, "--ray", "--actors", "2", env=env)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((tmp_path / "ray.report.json").read_text())
+    assert all(p["windows"] > 0 for p in report["scale"]["per_actor"])  # both actors wrote answers to the cache
+    assert report["model"]["computed"] >= 16
+    again = _run(str(src), "-o", str(tmp_path / "again.jsonl"), *common, env=env)
+    assert again.returncode == 0, again.stderr
+    model = json.loads((tmp_path / "again.report.json").read_text())["model"]
+    assert model["computed"] == 0 and model["cached"] == report["model"]["computed"]
+    _same_files(tmp_path / "ray.jsonl", tmp_path / "again.jsonl")
+
+
 def test_an_actor_killed_mid_window_loses_nothing(tmp_path: Path) -> None:
     src = _dataset(tmp_path / "in.jsonl")
     single, ray2 = tmp_path / "single.jsonl", tmp_path / "ray2.jsonl"

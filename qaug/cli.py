@@ -62,10 +62,6 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _split(value: Optional[str]) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 def _version(value: bool) -> None:
     if value:
         out_console.print(f"qaug {__version__}")
@@ -128,10 +124,12 @@ def run(
     actors: Optional[int] = typer.Option(None, "--actors", min=1, help="Ray actors (default: one per GPU; without GPUs one per 8 CPUs for model methods, one per CPU otherwise)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
-    from qaug.augment.catalog import registry, resolve_methods
-    from qaug.config import RunConfig, parse_param_args
+    from dataclasses import replace
+
+    from qaug.llm.engine import Sampling
     from qaug.pipeline import Pipeline
-    from qaug.recipe import below_bar_note, load_recipe, methods_for, pick
+    from qaug.recipe import below_bar_note, load_recipe
+    from qaug.resolve import RunFlags, resolve
 
     from qaug import plan as planning
     from qaug.writers import companion_paths
@@ -150,69 +148,24 @@ def run(
             rej, rep = companion_paths(output)
             err_console.print(f"qaug: note: -o -: the output goes to stdout; the rejects to ./{rej}, the report "
                               f"to ./{rep}", markup=False)
-    methods = ",".join(methods) if methods else None
     rc = load_recipe(recipe) if recipe else {}
-    rmodel, rsampling = rc.get("model", {}), rc.get("sampling", {})
-    # precedence: --methods, then --task, then the recipe's methods, then its task
-    if methods or task:
-        names = resolve_methods(methods_for(methods, task))
-    else:
-        names = resolve_methods(methods_for(rc.get("methods"), rc.get("task")))
-    note = below_bar_note(names)
-    if note and not quiet:
-        err_console.print(f"qaug: {note}", markup=False)
-    explicit_model = {"--verify/--no-verify": verify, "--temperature": temperature, "--top-p": top_p,
-                      "--top-k": top_k, "--min-p": min_p, "--repeat-penalty": repeat_penalty,
-                      "--max-tokens": max_tokens, "--ctx": ctx, "--parallel": parallel, "--chat-template": chat_template,
-                      "--deterministic": deterministic}
-    params: dict[str, dict[str, Any]] = {}
-    reg = registry()
-    for name in names:  # recipe gates apply to every method that has such a parameter
-        known = {p.name for p in reg[name].PARAMS}
-        gates = {k: v for k, v in rc.get("gates", {}).items() if k in known}
-        if gates:
-            params.setdefault(name, {}).update(gates)
-    for name, values in rc.get("params", {}).items():
-        if name in names:  # a recipe may set parameters for methods this run does not select
-            params.setdefault(name, {}).update(values)
-    for name, values in parse_param_args(param).items():
-        params.setdefault(name, {}).update(values)
-    if null_p is not None:
-        takers = [n for n in names if n in ("null_inject", "perturb")]
-        if not takers:
-            raise UsageError("--null-p needs null_inject or perturb in --methods")
-        for n in takers:
-            params.setdefault(n, {})["p" if n == "null_inject" else "null_p"] = null_p
-    field_spec = pick(fields, rc, "fields", None)
-    if isinstance(field_spec, str):
-        field_spec = _split(field_spec)
-    if field_spec:
-        from qaug.records import FIELD_NAMES
-
-        unknown = [f for f in field_spec if f not in FIELD_NAMES]
-        if unknown:
-            raise UsageError(f"--fields: unknown field {', '.join(unknown)} (known: {', '.join(FIELD_NAMES)})")
-    needs_model = any(not reg[n].pure for n in names)
-    if not needs_model and gguf and not quiet:
-        err_console.print(f"qaug: note: --gguf {gguf} is not used: none of {', '.join(names)} needs a model",
-                          markup=False)
+    resolved = resolve(RunFlags(
+        inputs=tuple(inputs), output=output, methods=",".join(methods) if methods else None, task=task, seed=seed,
+        fmt=fmt, fields=fields, target=target, no_originals=no_originals, strict=strict, variants=variants,
+        max_aug_ratio=max_aug_ratio, verify=verify, params=param, null_p=null_p, max_line_mb=max_line_mb,
+        window=window, checkpoint_every=checkpoint_every, limit=limit, sample=sample, stdout=to_stdout,
+        recipe=recipe,
+        model={"gguf": str(gguf) if gguf else None, "models_dir": str(models_dir) if models_dir else None,
+               "ctx": ctx, "threads": threads, "n_gpu_layers": n_gpu_layers, "parallel": parallel,
+               "chat_template": chat_template, "deterministic": deterministic},
+        sampling={"temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
+                  "repeat_penalty": repeat_penalty, "max_tokens": max_tokens}), rc)
+    config, needs_model, names = resolved.config, resolved.needs_model, list(resolved.config.methods)
     if not quiet:
-        for line in ignored_notes(names, needs_model, explicit_model, bool(methods and task)):
+        note = below_bar_note(names)
+        for line in ([note] if note else []) + ignored_notes(names, needs_model, resolved.model_flags,
+                                                             bool(methods and task), gguf):
             err_console.print(f"qaug: {line}", markup=False)
-    model_opts = {
-        "gguf": str(gguf) if gguf else rmodel.get("gguf"), "models_dir": str(models_dir) if models_dir else rmodel.get("models_dir"),
-        "ctx": pick(ctx, rmodel, "ctx", None), "threads": pick(threads, rmodel, "threads", None),
-        "n_gpu_layers": str(pick(n_gpu_layers, rmodel, "n_gpu_layers", "auto")),
-        "parallel": pick(parallel, rmodel, "parallel", None),
-        "chat_template": pick(chat_template, rmodel, "chat_template", None),
-        "deterministic": bool(pick(deterministic, rmodel, "deterministic", False)),
-    }
-    sampling_opts = {
-        "temperature": pick(temperature, rsampling, "temperature", 0.7), "top_p": pick(top_p, rsampling, "top_p", 0.8),
-        "top_k": pick(top_k, rsampling, "top_k", 20), "min_p": pick(min_p, rsampling, "min_p", 0.0),
-        "repeat_penalty": pick(repeat_penalty, rsampling, "repeat_penalty", 1.05),
-        "max_tokens": pick(max_tokens, rsampling, "max_tokens", 512),
-    }
     from qaug.inputs import expand_inputs
 
     inputs = expand_inputs(inputs, output)  # a folder or a glob reads its files, in sorted order
@@ -221,30 +174,18 @@ def run(
         from qaug.spool import is_stream, spool
 
         inputs = [spool(p, spool_dir) if is_stream(p) else p for p in inputs]
-    config = RunConfig(
-        inputs=tuple(inputs), output=output, methods=tuple(names), method_params=params,
-        seed=pick(seed, rc, "seed", 0), fmt=pick(fmt, rc, "format", None),
-        fields=tuple(field_spec) if field_spec else None, target=pick(target, rc, "target", "texts"),
-        keep_originals=not pick(no_originals, rc, "no_originals", False), strict=pick(strict, rc, "strict", False),
-        variants=pick(variants, rc, "variants", 1), max_aug_ratio=pick(max_aug_ratio, rc, "max_aug_ratio", 0.3),
-        max_line_bytes=int(pick(max_line_mb, rc, "max_line_mb", 8.0) * 1024 * 1024),
-        verify=bool(pick(verify, rc, "verify", True)), recipe=str(recipe) if recipe else None,
-        window=window, checkpoint_every=checkpoint_every,
-        model=model_opts if needs_model else {}, sampling=sampling_opts if needs_model else {},
-        limit=limit, sample=sample, stdout=to_stdout,
-    )
+    config = replace(config, inputs=tuple(inputs))
+    model_opts, sampling_opts = dict(config.model), dict(config.sampling)
     show = not quiet
     config.validate()
     augmenters = build_augmenters(config)  # a bad parameter or pivot fails here, before the model loads
-    if field_spec:
-        check_fields(field_spec, file_formats(config.inputs, config.fmt, config.max_line_bytes))
+    if config.fields:
+        check_fields(list(config.fields), file_formats(config.inputs, config.fmt, config.max_line_bytes))
     from qaug.cli_scale import scale_options, start_executor
 
     scale = scale_options(ray, gpus, actors, threads) if not dry_run else None
     engine, sampling, spec = None, None, None
     if needs_model:
-        from qaug.llm.engine import Sampling
-
         spec = _engine_spec(model_opts, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
         engine = spec.stand_in() if scale is not None else spec.open()  # on Ray the actors open their own
         sampling = Sampling(**sampling_opts)
@@ -253,7 +194,7 @@ def run(
     if needs_model or dry_run:
         the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
                                       config.variants, config.seed, config.verify and needs_model,
-                                      int(sampling_opts["max_tokens"]))
+                                      int(sampling_opts.get("max_tokens", Sampling().max_tokens)))
         per_call = _measured_speed(engine)
         if per_call is not None and executor is not None:  # the actors answer side by side
             per_call /= executor.actors
@@ -356,7 +297,7 @@ def _engine_spec(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cac
         n_gpu_layers=model_opts.get("n_gpu_layers", "auto"), parallel=model_opts.get("parallel"),
         chat_template=model_opts.get("chat_template"), verbose=verbose,
         deterministic=bool(model_opts.get("deterministic", False))),
-        use_cache=use_cache, folder=cache_dir.resolve() if cache_dir else None)
+        use_cache=use_cache, folder=cache_dir.resolve() if cache_dir else None, origin=choice.origin, demo=choice.demo)
 
 
 @app.command()
@@ -496,27 +437,24 @@ def doctor(
 ) -> None:
     """Check the build, the model and a grammar-constrained generation; exit 0 when all is well."""
     from qaug.llm import doctor as doc
-    from qaug.llm.llamacpp import EngineOptions, LlamaCppEngine
-    from qaug.llm.models import DEMO_NOTICE, resolve_model
 
     items = doc.build_items()
     _print_items(items)
     if not all(i.ok for i in items):
         raise typer.Exit(EXIT_RUN_FAILED)
-    choice = resolve_model(gguf, models_dir)
-    if choice.demo:
-        err_console.print(f"note: {DEMO_NOTICE.format(name=choice.path.name)}", markup=False)
-    engine = LlamaCppEngine(choice.path, EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
-                                                        chat_template=chat_template, verbose=verbose,
-                                                        parallel=parallel))
+    # the engine as `run` opens it, without the cache: the check is of the model and the build
+    spec = _engine_spec({"gguf": gguf, "models_dir": models_dir, "ctx": ctx, "threads": threads,
+                         "n_gpu_layers": n_gpu_layers, "chat_template": chat_template, "parallel": parallel},
+                        verbose=verbose, use_cache=False, cache_dir=None)
+    engine = spec.open()
     try:
-        items = doc.model_items(engine, choice.origin)
+        items = doc.model_items(engine, spec.origin)
         if not no_check:
             items += doc.city_check(engine)
     finally:
         engine.close()
     failed = [i for i in items if not i.ok]
-    demo_content = bool(failed) and choice.demo and doc.only_content_failed(failed)
+    demo_content = bool(failed) and spec.demo and doc.only_content_failed(failed)
     _print_items(items, note={failed[0].name} if demo_content else set())
     if demo_content:
         err_console.print("note: the demo model answered in valid JSON under the grammar, so the build and the engine "

@@ -41,9 +41,12 @@ def check_fields(fields: Sequence[str], formats: dict[Path, set[str]]) -> None:
                              f"{f} has {', '.join(ALL_FIELDS[f])}")
 
 
-def ignored_notes(names: Sequence[str], needs_model: bool, given: dict[str, Any], task_and_methods: bool) -> list[str]:
+def ignored_notes(names: Sequence[str], needs_model: bool, given: dict[str, Any], task_and_methods: bool,
+                  gguf: Any = None) -> list[str]:
     """Notes for flags the run will not use, so a user does not believe they acted."""
     notes = []
+    if not needs_model and gguf:
+        notes.append(f"note: --gguf {gguf} is not used: none of {', '.join(names)} needs a model")
     if task_and_methods:
         notes.append("note: --task is not used: --methods names the methods")
     if not needs_model:

@@ -106,10 +106,3 @@ def methods_for(methods: str | list[str] | None, task: str | None) -> list[str]:
                              f"with -m to use them anyway, and review what they keep")
         return list(TASKS[task])
     return ["rewrite"]
-
-
-def pick(flag: Any, recipe: dict[str, Any], key: str, default: Any) -> Any:
-    """Command line, then recipe, then default."""
-    if flag is not None:
-        return flag
-    return recipe.get(key, default)

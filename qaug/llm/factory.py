@@ -52,6 +52,9 @@ class EngineSpec:
     options: "EngineOptions"
     use_cache: bool = True
     folder: Path | None = None
+    #: where the model was found (`qaug models`' words), and whether it is the embedded demo model
+    origin: str = ""
+    demo: bool = False
 
     def stand_in(self) -> Engine:
         """The run's engine when Ray actors compute: it names the model and keeps the counters the actors

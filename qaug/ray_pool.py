@@ -39,7 +39,7 @@ class WindowWorker:
             self.engine = spec.open(n_threads=threads)
             for a in self.augmenters:
                 if not a.pure:
-                    a.bind(self.engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
+                    a.bind(self.engine, sampling, verify=config.verify)
 
     def compute(self, records: Sequence[Record], plan: dict[str, set[int]]) -> WindowResult:
         faults.point("actor_window")
@@ -97,7 +97,12 @@ class RayExecutor:
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
                                       "log_to_driver": False, "runtime_env": {"env_vars": forwarded_env()}}
             if self.options.address:
-                ray.init(address=self.options.address, **kwargs)
+                try:
+                    ray.init(address=self.options.address, **kwargs)
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    raise UsageError(f"cannot join the Ray cluster at {self.options.address}: {_last_line(exc)} "
+                                     "(is `ray start --head` running there, and is this the address it printed?)") \
+                        from None
             else:
                 if self.options.gpus:  # Ray gives each actor one of these, as its CUDA_VISIBLE_DEVICES
                     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.options.gpus)
@@ -116,7 +121,7 @@ class RayExecutor:
             spec = replace(spec, folder=state_dir().resolve(), path=spec.path.resolve())
         self.spec = spec
         self.threads = threads
-        self._remote = ray.remote(WindowWorker).options(  # type: ignore[attr-defined]
+        self._remote = ray.remote(WindowWorker).options(
             num_gpus=1 if use_gpu else 0, num_cpus=min(float(threads), cpus / n), max_restarts=0)
         self._actors = [self._start(i) for i in range(n)]
         self._tally = [ActorTally() for _ in range(n)]
@@ -189,7 +194,7 @@ class RayExecutor:
         """Per-actor figures and the scaling efficiency: aggregate throughput over N x one actor's, this run."""
         wall = time.perf_counter() - self._started if self._started is not None else 0.0
         unit = "completion_tokens" if self.needs_model else "records"
-        per = []
+        per: list[dict[str, Any]] = []
         for i, t in enumerate(self._tally):
             amount = t.completion_tokens if self.needs_model else t.records
             per.append({"actor": i, "windows": t.windows, "records": t.records, "busy_s": round(t.busy_seconds, 3),

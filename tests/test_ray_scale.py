@@ -152,6 +152,34 @@ def test_driver_killed_then_resumed_with_another_actor_count(tmp_path: Path) -> 
     assert report["status"] == "ok" and report["scale"]["actors"] == 1
 
 
+def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
+    """`ray start --head`, then `--ray HOST:PORT`: the run joins it and leaves the cluster running."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tag = f"{os.getpid()}-{time.time_ns()}"
+    # this test's cluster only: no token (a real one has its own), and ended by the tag, never `ray stop`
+    auth = {"QAUG_TEST_TAG": tag, "RAY_AUTH_MODE": "disabled"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")} | auth
+    ray_cli = Path(sys.executable).parent / "ray"
+    src = _dataset(tmp_path / "in.jsonl")
+    single, joined = tmp_path / "single.jsonl", tmp_path / "joined.jsonl"
+    assert _run(str(src), "-o", str(single), *PURE).returncode == 0
+    try:
+        head = subprocess.run([str(ray_cli), "start", "--head", "--port", str(port), "--num-cpus", "2",
+                               "--include-dashboard", "false", "--disable-usage-stats"],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert head.returncode == 0, head.stderr
+        done = _run(str(src), "-o", str(joined), *PURE, "--ray", f"127.0.0.1:{port}", "--actors", "2", env=auth)
+        assert done.returncode == 0, done.stderr
+    finally:
+        _kill_tagged(tag)
+    _same_files(single, joined)
+    assert json.loads((tmp_path / "joined.report.json").read_text())["scale"]["actors"] == 2
+
+
 def test_ctrl_c_checkpoints_and_resume_without_ray_finishes_it(tmp_path: Path) -> None:
     src = _dataset(tmp_path / "in.jsonl", n=6000)
     args = ["-m", "perturb,shuffle_keys,null_inject,flatten", "--window", "8", "--seed", "5", "-q",

@@ -106,7 +106,9 @@ class RayExecutor:
             else:
                 if self.options.gpus:  # Ray gives each actor one of these, as its CUDA_VISIBLE_DEVICES
                     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.options.gpus)
-                ray.init(num_cpus=os.cpu_count() or 1, num_gpus=len(self.options.gpus) or None, **kwargs)
+                # "local": a Ray of our own, even where `ray start` left a cluster this machine would join
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, num_gpus=len(self.options.gpus) or None,
+                         **kwargs)
             self._owns_ray = True
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))

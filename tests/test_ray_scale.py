@@ -164,6 +164,8 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
     auth = {"QAUG_TEST_TAG": tag, "RAY_AUTH_MODE": "disabled"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")} | auth
     ray_cli = Path(sys.executable).parent / "ray"
+    current = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    had_current = current.exists()
     src = _dataset(tmp_path / "in.jsonl")
     single, joined = tmp_path / "single.jsonl", tmp_path / "joined.jsonl"
     assert _run(str(src), "-o", str(single), *PURE).returncode == 0
@@ -176,6 +178,8 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     finally:
         _kill_tagged(tag)
+        if not had_current:  # what `ray stop` would remove: a later ray.init() must not look for this cluster
+            current.unlink(missing_ok=True)
     _same_files(single, joined)
     assert json.loads((tmp_path / "joined.report.json").read_text())["scale"]["actors"] == 2
 

@@ -325,7 +325,7 @@ def score(
         raise UsageError(f"--output {output} is the input file")
     engine = _open_engine({"gguf": gguf, "models_dir": models_dir, "threads": threads, "parallel": parallel},
                           verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir) if verify else None
-    kept, codes = 0, Counter()
+    kept, codes = 0, Counter[str]()
     tmp = output.with_name(output.name + ".tmp")
     try:
         with tmp.open("wb") as fh:

@@ -51,13 +51,16 @@ def tidy(app: typer.Typer) -> None:
     """Give every option of every command a plain value name and its default in brackets."""
     from typer.core import TyperArgument, TyperOption
 
-    TyperArgument.display_type_rich = lambda self, ctx: None  # an argument's name says it: no <list[Path]> beside it
+    # typer's rendering is patched in place (the ignores: mypy refuses assigning to a method)
+    # an argument's name says it: no <list[Path]> beside it
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
     shown = TyperOption.display_type_rich
-    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)  # --help: no <bool>
+    TyperOption.display_type_rich = (  # type: ignore[method-assign]
+        lambda self, ctx: None if self.is_flag else shown(self, ctx))  # --help: no <bool>
     from rich.markup import escape
 
     for command in app.registered_commands:
-        fn = command.callback
+        fn: Any = command.callback  # a command's function, maybe wrapped (functools.wraps)
         if command.help is None and fn is not None and fn.__doc__:  # "train/eval[/test]" is text, not a style tag
             command.help = escape(inspect.cleandoc(fn.__doc__))
         while hasattr(fn, "__wrapped__"):

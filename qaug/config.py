@@ -67,8 +67,8 @@ class RunConfig:
             if path.is_dir():
                 raise UsageError(f"input is a directory, not a file: {path}")
         real = [os.path.realpath(p) for p in self.inputs]
-        for i, path in enumerate(real):
-            if path in real[:i]:
+        for i, resolved in enumerate(real):
+            if resolved in real[:i]:
                 raise UsageError(f"input {self.inputs[i]} is given twice")
         if self.output.exists() and self.output.is_dir():
             raise UsageError(f"output is a directory: {self.output}")

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant
@@ -115,7 +115,7 @@ class Pipeline:
             if not m.augmenter.pure:
                 if engine is None:
                     raise UsageError(f"method {m.augmenter.name} needs a model engine")
-                m.augmenter.bind(engine, sampling, verify=config.verify)  # type: ignore[attr-defined]
+                m.augmenter.bind(engine, sampling, verify=config.verify)
                 m.model = engine.model_id
         if engine is not None and progress is not None:
             engine.listener = lambda _result: progress.answer()
@@ -228,7 +228,7 @@ class Pipeline:
                                 f"({exc.strerror or exc}); free some space and rerun with --resume to write it") \
                     from None
 
-    def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | str | None:
+    def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | Literal["finished"] | None:
         """Fresh start (None), a checkpoint to continue from, or "finished"."""
         cfg = self.config
         config = cfg.to_dict()
@@ -312,6 +312,7 @@ class Pipeline:
     # -- streaming --------------------------------------------------------------------------
     def _stream_all(self, start: Checkpoint | None) -> None:
         cfg = self.config
+        assert cfg.window is not None  # __init__ sets the default
         total = sum(p.stat().st_size for p in cfg.inputs)
         done_before = 0
         labels = source_labels(cfg.inputs)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Union, cast
 
 from qaug import faults, jsonio
 from qaug.errors import UsageError
@@ -102,7 +102,8 @@ def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT
     with disk:
         if counter is not None:
             counter.append(ByteCounter(disk, os.fstat(disk.fileno()).st_size))
-        stream: IO[bytes] = gzip.GzipFile(fileobj=disk, mode="rb") if path.name.lower().endswith(".gz") else disk
+        gz = path.name.lower().endswith(".gz")
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=disk, mode="rb")) if gz else disk
         try:
             if kind == "jsonl":
                 values = _jsonl_values(stream, source, max_line_bytes)
@@ -131,6 +132,7 @@ def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], sour
             if file_fmt is None:
                 yield InputReject(source, line, _unknown_shape(value), _as_text(raw))
                 continue
+        assert file_fmt is not None  # `fmt`, or the format just detected
         reason = validate(value, file_fmt)
         if reason is not None:
             yield InputReject(source, line, reason, _as_text(raw))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, cast
 
 #: where a text sits in a record: keys and list indices from the top (a JSON path, not a file)
 FieldPath = tuple[Union[str, int], ...]
+#: the path of a conversation turn's text: (list key, turn index, body key)
+TurnPath = tuple[str, int, str]
 
 FORMATS = ("alpaca", "sharegpt", "messages", "text", "completion")
 
@@ -191,8 +193,8 @@ def text_role(record: Record, path: FieldPath) -> str:
     if record.fmt == "completion":
         return "instruction" if path[0] == "prompt" else "answer"
     if record.fmt in ("sharegpt", "messages") and len(path) == 3:
-        key = path[0]
-        turn = record.data.get(key, [])[path[1]]
+        key, i, _ = cast(TurnPath, path)
+        turn = record.data.get(key, [])[i]
         return {"user": "instruction", "assistant": "answer"}.get(role_of(record.fmt, turn), "data")
     return "data"
 

@@ -136,7 +136,7 @@ def render(report: dict[str, Any], m: Measures) -> str:
                  f"{report.get('originals_written', 0):,} originals and {report.get('variants_written', 0):,} variants "
                  f"written · {report.get('input_rejects', 0):,} input rejects · {report.get('review_marked', 0):,} "
                  f"marked for review · {report.get('timings', {}).get('seconds', 0)} s</p>")
-    codes = Counter()
+    codes: Counter[str] = Counter()
     for ms in methods.values():
         codes.update(ms.get("rejected", {}))
     keys = ["written"] + [c for c, _ in codes.most_common()]

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qaug.augment.catalog import registry, resolve_methods
 from qaug.config import RunConfig, parse_param_args
@@ -105,7 +105,7 @@ def resolve(flags: RunFlags, recipe: Mapping[str, Any]) -> Resolved:
         recipe=str(flags.recipe) if flags.recipe else None, window=flags.window,
         checkpoint_every=flags.checkpoint_every, limit=flags.limit, sample=flags.sample, stdout=flags.stdout,
         model=model if needs_model else {}, sampling=sampling if needs_model else {},
-        **{k: (bool(v) if k == "verify" else v) for k, v in run.items()})
+        **cast("dict[str, Any]", {k: (bool(v) if k == "verify" else v) for k, v in run.items()}))  # values vary by key
     given: dict[str, Any] = {"--verify/--no-verify": flags.verify}
     given.update({f"--{k.replace('_', '-')}": v for k, v in flags.sampling.items()})
     given.update({_MODEL_FLAG[k]: flags.model.get(k) for k in _MODEL_FLAG})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qaug import jsonio
 from qaug.augment.catalog import registry
@@ -85,7 +85,8 @@ def gate_pair(pair: Pair, methods: dict[str, ModelAugmenter]) -> tuple[list[Reje
     """Every gate's Reject for a pair (the method's gates, then backtranslate's chrF band), and its scores."""
     aug = methods.get(pair.method)
     if aug is None:
-        aug = methods[pair.method] = registry()[pair.method]()
+        # pair_from lets through model methods only
+        aug = methods[pair.method] = cast(ModelAugmenter, registry()[pair.method]())
     g = pair.gate_input
     rejects = aug.text_rejects(g)
     scores: dict[str, Any] = {"overlap": round(textgates.overlap(g.source, g.variant), 3),
@@ -96,7 +97,7 @@ def gate_pair(pair: Pair, methods: dict[str, ModelAugmenter]) -> tuple[list[Reje
 
         score = chrf(g.variant, g.source)
         scores["chrf"] = round(score, 2)
-        band = aug.chrf_reject(score)  # type: ignore[attr-defined]
+        band = aug.chrf_reject(score)
         if band is not None:
             rejects.append(band)
     return rejects, scores

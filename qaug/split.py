@@ -380,7 +380,8 @@ def _second_pass(path: Path, out_dir: Path, sides: list[str], groups: _Groups, k
             files[name] = open(tmp[name], "wb")
         return files[name]
 
-    stats = {s: {"lines": 0, "originals": 0, "variants": 0, "groups": set(), "methods": Counter()} for s in sides}
+    stats: dict[str, dict[str, Any]] = {
+        s: {"lines": 0, "originals": 0, "variants": 0, "groups": set(), "methods": Counter()} for s in sides}
     held: Counter = Counter()
     formats: Counter = Counter()
     roles: Counter = Counter()

@@ -8,4 +8,6 @@ bash scripts/setup.sh test
   || echo "note: could not fetch the Qwen2 vocabulary; its tests will be skipped" >&2
 # Lint first: a one-line failure is cheaper to read than a failing test (rules in pyproject.toml [tool.ruff]).
 .venv/bin/python -m ruff check qaug tests scripts
+# Types of the package ([tool.mypy] in pyproject.toml): a wrong None or union is caught before a test runs into it.
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

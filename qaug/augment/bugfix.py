@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of
@@ -22,7 +22,7 @@ from qaug.augment.steps import AnswerMethod, is_math, path_name, python_at, pyth
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
 from qaug.quality.textgates import GateInput, Reject
-from qaug.records import with_texts
+from qaug.records import TurnPath, with_texts
 
 CORRUPTION_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["corrupted", "error"],
@@ -118,7 +118,7 @@ class BugFix(AnswerMethod):
         head = f"{p['instruction']}\n\n{p['task_label']}\n{task}"
         if record.fmt == "alpaca":
             return with_texts(record.data, {("instruction",): head, ("input",): corrupted, ("output",): original})
-        key, i, body = path
+        key, i, body = cast(TurnPath, path)
         turns = record.data[key]
         user = task_index(record, path)
         assert user is not None  # plan skipped records without a task

@@ -269,7 +269,8 @@ class RenameIdentifiers(Augmenter):
             return Skip(f"no local variable or parameter is safe to rename in {len(scan.blocks)} Python block(s)")
         k = max(1, round(self.fraction * len(names)))
         picked = set(rng.derive("pick").sample(names, k))
-        name_rng, taken, mapping, numbered = rng.derive("names"), set(scan.taken), {}, {}
+        name_rng, taken, mapping = rng.derive("names"), set(scan.taken), {}
+        numbered: dict[str, int] = {}
         for old in names:
             if old in picked:
                 mapping[old] = new_name(old, taken, name_rng, numbered)

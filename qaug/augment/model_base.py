@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
 from qaug.errors import ModelError, UsageError
@@ -183,10 +183,10 @@ class ModelAugmenter(Augmenter):
         """
         checked = self.support_outcomes(planned, outcomes)
         jobs, where = [], {}
-        for u_i, unit, o_i, source, variant in self._verifiable(planned, checked):
+        for u_i, unit, o_i, source, variant_text in self._verifiable(planned, checked):
             key = f"judge/{u_i}/{o_i}"
             answer = answer_to(unit.record, unit.texts[0][0])
-            jobs.append(judge.job(key, unit.lang, source, variant, answer, 0, self.sampling))
+            jobs.append(judge.job(key, unit.lang, source, variant_text, answer, 0, self.sampling))
             where[key] = (u_i, o_i)
         t0 = time.perf_counter()
         results = self.run_jobs(jobs)
@@ -234,7 +234,8 @@ class ModelAugmenter(Augmenter):
             return checked
         t0 = time.perf_counter()
         try:
-            verdicts = support.check_pairs(self.engine, [(src, var) for _, _, _, src, var in todo])
+            # variants are the engine's answers, so it is bound here
+            verdicts = support.check_pairs(cast(Engine, self.engine), [(src, var) for _, _, _, src, var in todo])
         except ModelError:
             self.judge_usage["support_unavailable"] += len(todo)
             return checked

@@ -16,7 +16,7 @@ import sys
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 # Before 3.12 an f-string is one STRING token: names inside it cannot be rewritten safely.
 _FSTRING_TOKENS = sys.version_info >= (3, 12)
@@ -87,7 +87,7 @@ class Analyzer:
     def _char_col(self, row: int, col: int) -> int:
         """The character column of a UTF-8 byte column; each line's table is built once (a long line with
         many names would otherwise be encoded again for every name on it)."""
-        table = self._col_tables.get(row, False)
+        table: list[int] | None | Literal[False] = self._col_tables.get(row, False)
         if table is False:
             line = self.lines[row - 1] if 0 < row <= len(self.lines) else ""
             table = None
@@ -138,8 +138,9 @@ class Analyzer:
             for d in getattr(node, "decorator_list", ()):
                 self.visit(d, scope)
             self._outer_signature(node.args, scope)
-            if getattr(node, "returns", None) is not None:
-                self.visit(node.returns, scope)
+            returns = getattr(node, "returns", None)  # a lambda has none
+            if returns is not None:
+                self.visit(returns, scope)
             if isinstance(node, ast.Lambda):
                 inner = self._new(scope, "lambda")
                 self._params(node.args, inner)
@@ -211,10 +212,10 @@ class Analyzer:
             for stmt in node.body:
                 self.visit(stmt, scope)
         elif isinstance(node, (ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
-            name = node.rest if isinstance(node, ast.MatchMapping) else node.name
-            if name:
-                scope.bind(name, "match")
-                self.pinned.add(name)
+            captured = node.rest if isinstance(node, ast.MatchMapping) else node.name
+            if captured:
+                scope.bind(captured, "match")
+                self.pinned.add(captured)
             self._generic(node, scope)
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name) and node.func.id in _INTROSPECTION:

@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.code import _PY_LABELS, _fences, _has_def, _make_block, _parse, _whole_field_is_code
@@ -31,7 +31,7 @@ from qaug.llm.engine import Result
 from qaug.quality import filters
 from qaug.quality.lang import detect
 from qaug.quality.textgates import GateInput, Reject
-from qaug.records import DEFAULT_FIELDS, FieldPath, Record, role_of
+from qaug.records import DEFAULT_FIELDS, FieldPath, Record, TurnPath, role_of
 
 ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": (),
                  "completion": ("completion",)}
@@ -69,7 +69,7 @@ def task_index(record: Record, answer_path: FieldPath) -> int | None:
     """Index of the last non-empty user turn before the answer turn of a conversation."""
     if record.fmt not in ("sharegpt", "messages") or len(answer_path) != 3:
         return None
-    key, at, body = answer_path
+    key, at, body = cast(TurnPath, answer_path)
     turns = record.data.get(key, [])
     for j in range(int(at) - 1, -1, -1):
         value = turns[j].get(body)
@@ -85,7 +85,7 @@ def task_of(record: Record, answer_path: FieldPath) -> str:
         parts = [data.get("instruction"), data.get("input")]
         return "\n\n".join(p for p in parts if isinstance(p, str) and p.strip())
     j = task_index(record, answer_path)
-    return data[answer_path[0]][j][answer_path[2]] if j is not None else ""
+    return data[cast(str, answer_path[0])][j][answer_path[2]] if j is not None else ""
 
 
 def record_lang(record: Record, fallback: str) -> str:

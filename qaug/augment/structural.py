@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant, register, register_group
@@ -30,7 +30,9 @@ __all__ = [
     "nest_value", "null_inject_value", "retype_value", "shuffle_keys_value",
 ]
 
-Docs = Union[list[tuple[FieldPath, str, list[Span]]], str, None]
+#: (path, text, its JSON documents) per selected text
+DocList = list[tuple[FieldPath, str, list[Span]]]
+Docs = Union[DocList, str, None]
 _TWO64 = 1 << 64
 _NO_DOCS = "no JSON object or array in the selected texts"
 _SAME = "nothing would change"
@@ -117,7 +119,7 @@ def _shuffle_list(value: list[Any], pool: _Pool, force: list[bool]) -> list[Any]
     for i, x in enumerate(value):
         t = type(x)
         if t is dict:
-            y = _shuffle(x, pool, force)
+            y: Any = _shuffle(x, pool, force)
         elif t is list:
             y = _shuffle_list(x, pool, force)
         else:
@@ -164,6 +166,7 @@ def null_inject_value(value: Any, rng: Rng, p: float, protected: Callable[[str],
         nonlocal bits, left, seen
         out = None
         is_obj = type(value) is dict
+        k: Any  # a key (str) when is_obj, else an index
         for k, x in value.items() if is_obj else enumerate(value):
             t = type(x)
             if is_obj:
@@ -380,7 +383,7 @@ class StructuralAugmenter(Augmenter):
         changes: dict[FieldPath, str] = {}
         infos = []
         reason = None
-        for path, text, spans in docs:
+        for path, text, spans in cast(DocList, docs):  # None and a str returned above
             edits = []
             for i, span in enumerate(spans):
                 try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.model_base import ModelAugmenter, Unit, failure_of
@@ -19,7 +19,7 @@ from qaug.llm.engine import Result
 from qaug.quality.textgates import Reject
 from qaug.quality import filters, terms
 from qaug.quality.lang import detect
-from qaug.records import FieldPath, Record, role_of
+from qaug.records import FieldPath, Record, TurnPath, role_of
 
 #: The plain inverse instruction, shown to the model as the example to vary.
 FIXED = {
@@ -84,8 +84,8 @@ def swapped(record: Record, pair: Pair, instruction: str) -> dict[str, Any]:
     if record.fmt == "alpaca":
         out["instruction"], out["input"], out["output"] = instruction, pair.answer, pair.question
         return out
-    key, qi, body = pair.q_path
-    ai = pair.a_path[1]
+    key, qi, body = cast(TurnPath, pair.q_path)
+    ai = cast(TurnPath, pair.a_path)[1]
     turns = list(out[key])
     turns[qi] = {**turns[qi], body: f"{instruction}\n\n{pair.answer}"}
     turns[ai] = {**turns[ai], body: pair.question}

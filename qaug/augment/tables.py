@@ -76,7 +76,7 @@ def cells_to_records(header: tuple[str, ...], rows: Cells) -> list[dict[str, Any
     reads back exactly as one; its empty cells become null. None if keys repeat."""
     if len(set(header)) != len(header):
         return None
-    columns = []
+    columns: list[list[Any]] = []
     for c in range(len(header)):
         cells = [row[c] for row in rows]
         filled = [x for x in cells if x]

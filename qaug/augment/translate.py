@@ -56,8 +56,8 @@ def load_glossary(path: str) -> tuple[Term, ...]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise UsageError(f"{path}:{line}: glossary is not UTF-8 text") from None
+        lineno = raw[:exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{lineno}: glossary is not UTF-8 text") from None
     terms: dict[str, Term] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -110,7 +110,8 @@ def terms_in(text: str, terms: Sequence[Term]) -> list[Term]:
 def mask_code(text: str) -> tuple[str, list[tuple[str, str]]]:
     """`text` with each fenced block replaced by a marker, and the (marker, block) pairs."""
     stem = next(s for s in ("CODE", "BLOCK", "SNIPPET", "QAUGCODE") if f"[[{s}" not in text)
-    out, blocks, at = [], [], 0
+    out, at = [], 0
+    blocks: list[tuple[str, str]] = []
     for open_at, _, _, close_end, _, _ in _fences(text):
         block = text[open_at:close_end]
         end = close_end - 1 if block.endswith("\n") else close_end
@@ -227,7 +228,8 @@ class Translate(ModelAugmenter):
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         target = self.target_for(unit.lang)
         keep = self.kept_terms(offered_label(unit.record))
-        changes, done, used = {}, [], set()
+        changes, done = {}, []
+        used: set[str] = set()
         for job in unit.jobs:
             result = results.get(job.key)
             if result is None or not result.ok:

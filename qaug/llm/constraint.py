@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import ctypes
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qaug import jsonio
 from qaug.llm.schema import check_schema
 
+if TYPE_CHECKING:
+    from llguidance._lib import JsonCompileOptions
+
 # Compact separators like json.dumps; no free whitespace a weak model could spend its budget on.
-JSON_OPTIONS = {
+JSON_OPTIONS: JsonCompileOptions = {
     "whitespace_flexible": False,
     "item_separator": ", ",
     "key_separator": ": ",
@@ -78,7 +81,8 @@ class Vocabulary:
         fptr = ctypes.cast(L.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.tokenizer = llguidance.LLTokenizer.from_llamacpp(
+            # from_llamacpp exists but llguidance's stubs omit it (its own llamacpp.py ignores this too)
+            self.tokenizer = llguidance.LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
                 tokens=marked, vocab_ptr=vocab_ptr, tokenize_fptr=fptr, eos_token=eog_tokens[0] if eog_tokens else 0,
                 slices=None)
 

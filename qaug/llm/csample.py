@@ -76,7 +76,7 @@ def _load() -> Any:
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     fn.argtypes = [p, i64, i64, p, i64, p, p, i64, p, p]
     fn.restype = ctypes.c_int
-    fn.qaug_path = origin
+    fn.qaug_path = origin  # type: ignore[attr-defined]  # ctypes function pointers take attributes
     return fn
 
 

@@ -110,7 +110,9 @@ class Engine(ABC):
     max_attempts: int = 3
 
     def __init__(self) -> None:
-        self.stats = {"jobs": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+        # counts and seconds; an engine may add notes (strings) of its own
+        self.stats: dict[str, Any] = {"jobs": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                      "seconds": 0.0}
         #: called with every finished Result (progress displays use it between batches)
         self.listener: Callable[[Result], None] | None = None
 

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qaug.llm.cached import CachedEngine, ResultCache
 from qaug.llm.engine import Engine, Job, Raw
@@ -63,7 +63,7 @@ class EngineSpec:
             return self.open()  # lazy: the model loads only on a miss, and the run sends none its way
         return StandInEngine(model_identity(self.path, self.options.chat_template)[0])
 
-    def open(self, **overrides: object) -> Engine:
+    def open(self, **overrides: Any) -> Engine:
         """The engine this spec names; `overrides` replace engine options (an actor's thread share)."""
         options = replace(self.options, **overrides) if overrides else self.options
         return open_engine(self.path, options, self.use_cache, self.folder)

@@ -21,7 +21,10 @@ KV_MEMORY_SHARE = 0.25
 def kv_bytes_per_token(metadata: dict[str, Any]) -> int:
     """f16 K+V bytes one token takes in the cache, from GGUF metadata (0 when unknown)."""
     arch = metadata.get("general.architecture")
-    get = lambda key, default=None: metadata.get(f"{arch}.{key}", default)  # noqa: E731
+
+    def get(key: str, default: Any = None) -> Any:
+        return metadata.get(f"{arch}.{key}", default)
+
     try:
         layers, embd, heads = int(get("block_count")), int(get("embedding_length")), int(get("attention.head_count"))
         kv_heads = int(get("attention.head_count_kv", heads))

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -200,8 +200,9 @@ class LlamaCppEngine(Engine):
 
     def close(self) -> None:
         L = self._L
-        if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
             self._pool = None
         if getattr(self, "_ctx", None):
             L.llama_free(self._ctx)
@@ -362,14 +363,14 @@ class LlamaCppEngine(Engine):
                 steps = (np.fromiter((s.last for s in active), np.int32, len(active)),
                          np.fromiter((s.pos for s in active), np.int32, len(active)),
                          np.fromiter((s.seq for s in active), np.int32, len(active)))
-                matchers = [s.matcher for s in active]
+                matchers = cast("list[Matcher]", [s.matcher for s in active])  # an active slot has one
                 # One mask (~50 us) is cheaper inline than a hand-off to the mask thread (~70 us, measured)
                 overlap = self._pool is not None and len(matchers) > 1
                 pending = self._pool.submit(self._masks.fill, matchers) if overlap else None  # type: ignore[union-attr]
                 try:
                     self._batch.decode(self._ctx, runs, steps)
                 finally:
-                    masks = pending.result() if pending is not None else self._masks.fill(matchers)  # type: ignore
+                    masks = pending.result() if pending is not None else self._masks.fill(matchers)
                 if self._new_prefix is not None and self._prefix is not None:
                     self._prefix.set_from(*self._new_prefix)  # a new kind of prompt, now decoded: next jobs copy it
                 self._new_prefix = None
@@ -485,8 +486,9 @@ class LlamaCppEngine(Engine):
                 s.matcher.check()  # type: ignore[union-attr]
             except ConstraintError as exc:
                 broken[i] = exc
-        tokens = self._sampler.sample(logits, masks, [s.job.sampling for s in active],  # type: ignore
-                                      [s.rng for s in active], [s.out for s in active])  # penalty: last 64
+        rngs = cast("list[np.random.Generator]", [s.rng for s in active])  # an active slot has one
+        tokens = self._sampler.sample(logits, masks, [s.job.sampling for s in active],  # type: ignore[union-attr]
+                                      rngs, [s.out for s in active])  # penalty: last 64
         return [broken.get(i, t) for i, t in enumerate(tokens)]
 
     def _logits_rows(self, n: int) -> np.ndarray:

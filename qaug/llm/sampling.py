@@ -257,8 +257,8 @@ class BatchSampler:
             rows = np.array(general)
             picked = _sample_numpy(logits[rows], None if masks is None else masks[rows], [params[i] for i in general],
                                    np.array(u)[rows], [recents[i] for i in general])
-            for i, tok in zip(general, picked):
-                out[i] = tok
+            for i, got in zip(general, picked):
+                out[i] = got
         return out
 
 

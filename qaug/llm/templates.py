@@ -110,6 +110,7 @@ class PromptFormatter:
 
     def render(self, messages: list[dict[str, Any]]) -> str:
         try:
-            return self._fmt(messages=messages).prompt
+            # llama_cpp types messages as its TypedDicts; these plain dicts have the same keys
+            return self._fmt(messages=messages).prompt  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a template may raise_exception() on role order
             raise ModelError(f"chat template from {self.template.source} failed to render: {exc}") from None

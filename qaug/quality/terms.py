@@ -216,10 +216,10 @@ def count_terms(text: str) -> list[Term]:
         word = (m.group(1) or m.group(2) or "one").lower()
         n = EN_NUMBERS.index(word) if word in EN_NUMBERS else {"single": 1, "a dozen": 12, "dozen": 12,
                                                                   "a couple of": 2, "a pair of": 2}.get(word)
-        forms = (word, str(n)) if n is not None else (word,)
+        forms: tuple[str, ...] = (word, str(n)) if n is not None else (word,)
         if word in ("one", "single"):
-            unit = re.match(r"\s*(\w+)", text[m.end():])
-            u = unit.group(1) if unit else ""
+            unit_match = re.match(r"\s*(\w+)", text[m.end():])
+            u = unit_match.group(1) if unit_match else ""
             forms = (f"one {u}", f"a {u}", f"single {u}", f"1 {u}", f"a single {u}") if u else ("one", "single")
         out.append(Term("count", m.group(0).strip(), forms, n))
     for m in _ZH_COUNT.finditer(text):
@@ -229,10 +229,10 @@ def count_terms(text: str) -> list[Term]:
             continue
         numeral = m.group(1)
         value = zh_number(numeral)
-        forms = [numeral] + ([str(value)] if value is not None else [])
+        zh_forms = [numeral] + ([str(value)] if value is not None else [])
         if numeral in ("两", "二"):
-            forms += ["两", "二"]
-        out.append(Term("count", numeral + text[m.end()], tuple(dict.fromkeys(forms)), value))
+            zh_forms += ["两", "二"]
+        out.append(Term("count", numeral + text[m.end()], tuple(dict.fromkeys(zh_forms)), value))
     return out
 
 

@@ -88,6 +88,7 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
             if decision == "reject":
                 summary[method]["rejected"] += 1
             elif decision == "edit":
+                assert d is not None  # a decision comes from d
                 data = jsonio.loads(element(line))
                 for path, text in edits_of(d):
                     set_path(data, path, text)

@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 from qaug.review.decisions import DecisionLog
@@ -86,7 +86,7 @@ def _handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
         def _local(self) -> bool:
             """Only pages of this server may talk to it: the Host must be ours (no DNS rebinding) and a
             cross-site page's POST is refused by its Origin (no other site can record decisions)."""
-            port = self.server.server_address[1]
+            port = cast("tuple[str, int]", self.server.server_address)[1]  # a TCP server
             ours = {f"127.0.0.1:{port}", f"localhost:{port}"}
             if self.headers.get("Host") not in ours:
                 return False
@@ -101,7 +101,7 @@ def _handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
             try:
                 if url.path in ("/", "/index.html") or url.path.lstrip("/") in _STATIC:
                     name = "index.html" if url.path == "/" else url.path.lstrip("/")
-                    body = resources.files("qaug.review").joinpath("static", name).read_bytes()
+                    body = resources.files("qaug.review").joinpath("static").joinpath(name).read_bytes()
                     return self._send(200, body, _TYPES[Path(name).suffix])
                 if url.path == "/api/meta":
                     return self._json(app.meta())

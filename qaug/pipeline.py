@@ -12,36 +12,29 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant
 from qaug.augment.catalog import registry
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
-from qaug import cap, faults
+from qaug import cap
 from qaug.readers import ByteCounter, InputReject, read_items
-from qaug.writers import JsonlWriter, StdoutWriter, is_run_file, journal_path, quiet_stdout, write_json_atomic
-from qaug.journal import (Checkpoint, Journal, JournalError, comparable, describe_differences, differences,
-                          file_digest)
-from qaug.lock import OutputLock
-from qaug.outformat import jsonl_to_array, wants_array
+from qaug.writers import is_run_file, quiet_stdout, write_json_atomic
+from qaug.journal import Checkpoint
 from qaug.provenance import ORIGINAL, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.report_html import write_report_html
 from qaug.report_measures import Measures
 from qaug.sample import Selection, sample_positions
+from qaug.session import RunSession
 from qaug.signals import StopOnSignal
 from qaug.scale import Executor, LocalExecutor
 from qaug.stats import RunStats, engine_report, reason_code
 from qaug.window import WindowResult
 
-#: settings that may differ between a run and its resume: they change how fast, not what, is written (model
-#: answers already computed come from the cache), or name what is compared elsewhere (the model by its sha256,
-#: a recipe by the settings it gave)
-_RESUMABLE_CHANGES = {"checkpoint_every", "recipe", "model.threads", "model.parallel", "model.gguf",
-                      "model.models_dir"}
 
 class Progress(Protocol):
     """What a run reports while it goes (the CLI's progress line implements it)."""
@@ -136,38 +129,31 @@ class Pipeline:
 
     def _run(self, resume: bool, overwrite: bool) -> RunStats:
         cfg = self.config
-        try:
-            cfg.output.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output is made, not refused
-        except OSError as exc:
-            raise UsageError(f"cannot make the output folder {cfg.output.parent}: {exc.strerror or exc}") from None
-        lock = OutputLock(cfg.output)
-        lock.acquire()
+        session = self._session = RunSession(cfg)
+        session.acquire()
         status = "failed"
-        journal = Journal(journal_path(cfg.output))
-        out = rej = None
         prepared = False  # a refused start (output exists, options differ) must not touch the earlier run's report
         try:
-            start = self._prepare(journal, resume, overwrite)
+            start = session.start(session.header({m.augmenter.name: m.augmenter.params() for m in self.methods},
+                                                 self.engine.model_id if self.engine is not None else None),
+                                  resume, overwrite)
+            if start.checkpoint is not None:
+                self._restore(start.checkpoint)
             prepared = True
-            if start == "finished":
+            if start.finished:
                 status = "ok"
                 self._measures = None  # nothing was fed: the report reads the finished files
-                self._finish_format()  # a run stopped between its last line and the array conversion
+                session.finish_format()  # a run stopped between its last line and the array conversion
                 return self.stats
-            mode = "r+b" if start is not None else "wb"
-            out = StdoutWriter() if cfg.stdout else JsonlWriter(cfg.output, mode)
-            rej = JsonlWriter(cfg.rejects_path, "wb" if start is not None and not start.rej
-                              and not cfg.rejects_path.exists() else mode)
-            if start is not None:
-                out.truncate(start.out)
-                rej.truncate(start.rej)
+            begin = start.position
+            session.open_writers(begin)
+            assert session.out is not None and session.rej is not None
+            self._out, self._rej = session.out, session.rej
+            if begin is not None:
                 # what the lines kept from the earlier run would have fed: same order, so the same sample
                 self._measures = Measures.from_files(cfg.output, cfg.rejects_path)
-            self._out, self._rej, self._journal = out, rej, journal
-            self._stream_all(start)
-            out.close()
-            journal.finish()
-            self._finish_format()
+            self._stream_all(begin)
+            session.complete()
             status = "ok"
         except Interrupted:
             status = "interrupted"
@@ -185,27 +171,26 @@ class Pipeline:
             raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and rerun with --resume") \
                 from None
         finally:
-            for closing in (out, rej, journal):
-                try:
-                    if closing is not None:
-                        closing.close()
-                except OSError:
-                    pass  # a failed flush: the journal's last checkpoint still says what is safely written
+            session.close()
             try:
                 if prepared:
                     self._write_report(status)
             finally:
-                lock.release()
+                session.lock.release()
         return self.stats
 
-    def _finish_format(self) -> None:
-        """-o out.json: the finished JSON Lines become a JSON array (qaug.outformat)."""
-        if wants_array(self.config.output) and not self.config.stdout:
-            jsonl_to_array(self.config.output)
-        elif self.config.output.name.lower().endswith(".parquet") and not self.config.stdout:
-            from qaug.parquet_io import jsonl_to_parquet  # pyarrow only when asked for
-
-            jsonl_to_parquet(self.config.output)
+    def _restore(self, cp: Checkpoint) -> None:
+        """The counters, the cap's budget and the engine's counters as the resumed run's last checkpoint left them."""
+        try:
+            self.stats.restore(cp.stats)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UsageError(f"cannot resume: the counters in the last checkpoint of {self._session.journal.path} are "
+                             "not as qaug wrote them (was the journal edited?); rerun with --overwrite") from None
+        self._budget = cp.budget
+        if self.engine is not None:
+            for k, v in cp.engine.items():
+                if isinstance(v, (int, float)) and k in self.engine.stats:
+                    self.engine.stats[k] += v
 
     def _write_report(self, status: str) -> None:
         cfg = self.config
@@ -228,66 +213,6 @@ class Pipeline:
                                 f"({exc.strerror or exc}); free some space and rerun with --resume to write it") \
                     from None
 
-    def _prepare(self, journal: Journal, resume: bool, overwrite: bool) -> Checkpoint | Literal["finished"] | None:
-        """Fresh start (None), a checkpoint to continue from, or "finished"."""
-        cfg = self.config
-        config = cfg.to_dict()
-        config["method_params"] = {m.augmenter.name: m.augmenter.params() for m in self.methods}  # typed, defaults in
-        header = {"config": config, "inputs": [{"path": str(p), "sha256": file_digest(p)} for p in cfg.inputs],
-                  "model": self.engine.model_id if self.engine is not None else None}
-        if resume and journal.path.exists() and cfg.output.exists():
-            try:
-                old, cp, finished = journal.load()
-            except JournalError as exc:
-                raise UsageError(f"cannot resume: {exc}; rerun with --overwrite") from None
-            self._check_same_run(old, header)
-            if cp is not None:
-                if not finished:  # a finished -o out.parquet was rewritten, so its size is not the checkpoint's
-                    self._check_lengths(cp)
-                try:
-                    self.stats.restore(cp.stats)
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    raise UsageError(f"cannot resume: the counters in the last checkpoint of {journal.path} are not "
-                                     "as qaug wrote them (was the journal edited?); rerun with --overwrite") from None
-                self._budget = cp.budget
-                if self.engine is not None:
-                    for k, v in cp.engine.items():
-                        if isinstance(v, (int, float)) and k in self.engine.stats:
-                            self.engine.stats[k] += v
-            if finished:
-                return "finished"
-            journal.reopen()
-            return cp if cp is not None else Checkpoint(0, 0, 0, 0, 0.0, self.stats.snapshot(), {})
-        if cfg.output.exists() and not overwrite and not resume:
-            raise UsageError(f"{cfg.output} exists: pass --resume to continue that run or --overwrite to replace it")
-        if cfg.output.exists() and resume and not journal.path.exists():
-            raise UsageError(f"{cfg.output} exists but has no run journal to resume from; use --overwrite")
-        journal.start(header)
-        return None
-
-    def _check_lengths(self, cp: Checkpoint) -> None:
-        """A file cut below what its checkpoint says is on disk lost lines: refuse, never pad it."""
-        cfg = self.config
-        for path, want, what in ((cfg.output, cp.out, "output"), (cfg.rejects_path, cp.rej, "rejects file")):
-            size = path.stat().st_size if path.exists() else 0
-            if size < want:
-                raise UsageError(f"cannot resume: the {what} {path} is {size:,} bytes, shorter than the {want:,} "
-                                 "bytes its last checkpoint recorded (it was cut or replaced since); "
-                                 "rerun with --overwrite")
-
-    def _check_same_run(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        diff = [d for d in differences(comparable(old["config"]), comparable(new["config"]))
-                if d not in _RESUMABLE_CHANGES]
-        if diff:
-            shown = describe_differences(comparable(old["config"]), comparable(new["config"]), diff)
-            raise UsageError(f"cannot resume: the configuration differs in {shown}; "
-                             "rerun with the same options, or --overwrite")
-        for a, b in zip(old.get("inputs", []), new["inputs"]):
-            if a["sha256"] != b["sha256"]:
-                raise UsageError(f"cannot resume: input {b['path']} changed since the run started (sha256 differs)")
-        if old.get("model") != new["model"]:
-            raise UsageError(f"cannot resume: the model changed ({old.get('model')} -> {new['model']})")
-
     def _due(self) -> bool:
         """Checkpoint after every batch with model work (it is expensive to redo), else every few seconds."""
         if self.engine is not None or self._stopper.requested:
@@ -297,11 +222,8 @@ class Pipeline:
     def _checkpoint(self, file_index: int, items: int) -> None:
         """Make the window durable, then record it: a unit counts only once its lines are on disk."""
         self._last_checkpoint = time.monotonic()
-        out_len, rej_len = self._out.sync(), self._rej.sync()
-        faults.point("fsync")
-        self._journal.checkpoint(Checkpoint(file_index, items, out_len, rej_len, self._budget, self.stats.snapshot(),
-                                            dict(self.engine.stats) if self.engine is not None else {}))
-        faults.point("checkpoint")
+        self._session.checkpoint(file_index, items, self._budget, self.stats.snapshot(),
+                                 dict(self.engine.stats) if self.engine is not None else {})
         if self._stopper.requested:
             raise Interrupted("interrupted: the last batch was finished and saved; continue with --resume")
 

@@ -181,6 +181,34 @@ def test_backtranslate_rejects_a_pivot_hop_in_the_wrong_language() -> None:
     assert isinstance(outs[0], Failure) and outs[0].reason == "pivot hop is in en, not zh"
 
 
+def test_a_bug_in_one_units_second_hop_fails_that_unit_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The back hop is planned under the same per-unit guard as the first: one bad unit, one Failure."""
+    other = Record(id="r2", data={"instruction": "List three primary colors.", "input": "", "output": "Red."},
+                   fmt="alpaca", source="t", line=2)
+    pivots = {"Summarise": "BOOM 用三个要点总结报告。", "List": "列出三种原色。"}
+
+    def answer(job: Job) -> str:
+        content = job.messages[1]["content"]
+        if "BOOM" in content or "列出三种原色" in content:  # the back hop
+            return json.dumps({"translation": "Name the three primary colours."})
+        return json.dumps({"translation": next(v for k, v in pivots.items() if k in content)})
+
+    aug = BackTranslate()
+    aug.bind(scripted(answer), Sampling())
+    real = aug._translate_job
+
+    def translate_job(key, text, source, target, rng, tag):
+        if "BOOM" in text:
+            raise RuntimeError("a bug in planning this unit's back hop")
+        return real(key, text, source, target, rng, tag)
+
+    monkeypatch.setattr(aug, "_translate_job", translate_job)
+    outs_a, outs_b = aug.augment_many([(EN, Rng(3)), (other, Rng(4))])
+    assert len(outs_a) == 1 and isinstance(outs_a[0], Failure) and outs_a[0].code == "internal_error"
+    assert "a bug in planning this unit's back hop" in outs_a[0].reason
+    assert len(outs_b) == 1 and not (isinstance(outs_b[0], Failure) and outs_b[0].code == "internal_error")
+
+
 def test_text_filters_work_for_chinese() -> None:
     assert filters.similarity("今天天气很好", "今天天气很好") == 1.0
     assert filters.similarity("今天天气很好", "明日有雨") < 0.2

@@ -6,6 +6,7 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 from qaug.augment.base import Failure, Outcome, Param, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
@@ -48,34 +49,38 @@ class BackTranslate(ModelAugmenter):
         pivots = [p for p in self.pivots if p != lang] if self.pivots else ["en" if lang == "zh" else "zh"]
         return pivots
 
-    def _translate_job(self, key: str, text: str, source: str, target: str, rng: Rng) -> Job:
+    def _translate_job(self, key: str, text: str, source: str, target: str, rng: Rng,
+                       tag: tuple[int, int]) -> Job:
         msgs = self.messages(source, text=text, source=source, target=target)
         budget = min(self.sampling.max_tokens, 48 + 3 * len(text))
-        return self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget)
+        return replace(self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget), tag=tag)
 
     def plan(self, unit: Unit, index: int) -> None:
+        """The first hop: every selected text into every pivot."""
         for p, pivot in enumerate(self._pivots(unit.lang)):
             for k, (_, text) in enumerate(unit.texts):
-                unit.jobs.append(self._translate_job(f"{index}/{p}/{k}/out", text, unit.lang, pivot, unit.rng))
+                unit.jobs.append(self._translate_job(f"{index}/{p}/{k}/out", text, unit.lang, pivot, unit.rng, (p, k)))
 
     def produce(self, planned: list[Unit]) -> list[list[Outcome]]:
-        for i, unit in enumerate(planned):
-            if unit.skip is None:
-                self.plan(unit, i)
-        first = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
+        """Two stages with the same per-unit guard: out to each pivot, then back from each hop that worked."""
+        self.plan_all(planned, self.plan)
+        results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
         back_jobs: list[Job] = []
-        for i, unit in enumerate(planned):
-            if unit.skip is not None:
-                continue
+
+        def plan_back(unit: Unit, index: int) -> None:
+            jobs = []
             for job in unit.jobs:
-                r = first.get(job.key)
+                r = results.get(job.key)
                 if r is not None and r.ok:
-                    _, p, k, _ = job.key.split("/")
-                    pivot = self._pivots(unit.lang)[int(p)]
-                    back_jobs.append(self._translate_job(f"{i}/{p}/{k}/back", r.value["translation"], pivot,
-                                                         unit.lang, unit.rng))
-        second = self.run_jobs(back_jobs)
-        return [[u.skip] if u.skip is not None else self._build(i, u, first, second) for i, u in enumerate(planned)]
+                    p, k = job.tag
+                    pivot = self._pivots(unit.lang)[p]
+                    jobs.append(self._translate_job(f"{index}/{p}/{k}/back", r.value["translation"], pivot,
+                                                    unit.lang, unit.rng, (p, k)))
+            back_jobs.extend(jobs)
+
+        self.plan_all(planned, plan_back)
+        results.update(self.run_jobs(back_jobs))
+        return [[u.skip] if u.skip is not None else self._build_guarded(u, results) for u in planned]
 
     def chrf_reject(self, score: float) -> Reject | None:
         """A round trip's chrF to its source outside [min_chrf, max_chrf]: drifted, or a near-copy (qaug score too)."""
@@ -85,17 +90,16 @@ class BackTranslate(ModelAugmenter):
             return Reject("chrf_high", f"round trip is a near-copy: chrF {score:.1f} above {self.max_chrf:g}")
         return None
 
-    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:  # pragma: no cover - two-phase
-        raise NotImplementedError
-
-    def _build(self, i: int, unit: Unit, first: dict[str, Result], second: dict[str, Result]) -> list[Outcome]:
+    def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
+        """One variant per pivot: the round trip of every text, checked for language and drift."""
+        i = unit.index
         out: list[Outcome] = []
         siblings: dict[int, list[str]] = {}
         for p, pivot in enumerate(self._pivots(unit.lang)):
             pivots, backs = [], []
             failed: Outcome | None = None
             for k in range(len(unit.texts)):
-                r1, r2 = first.get(f"{i}/{p}/{k}/out"), second.get(f"{i}/{p}/{k}/back")
+                r1, r2 = results.get(f"{i}/{p}/{k}/out"), results.get(f"{i}/{p}/{k}/back")
                 if r1 is None or not r1.ok:
                     failed = failure_of(r1)
                     break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -51,6 +51,8 @@ class Unit:
     lang: str
     jobs: list[Job]
     skip: Outcome | None = None
+    #: the unit's place in its window (job keys start with it)
+    index: int = -1
 
 
 class ModelAugmenter(Augmenter):
@@ -104,6 +106,13 @@ class ModelAugmenter(Augmenter):
         """Turn the unit's results into variants or failures."""
         raise NotImplementedError
 
+    def one_answer(self, unit: Unit, results: dict[str, Result]) -> Result | Failure:
+        """The result of a unit planned as one job, or that job's failure."""
+        result = results.get(unit.jobs[0].key)
+        if result is None or not result.ok:
+            return failure_of(result)
+        return result
+
     def answers(self, unit: Unit, results: dict[str, Result], field: str) -> list[Any] | Failure:
         """`field` of each of the unit's answers, in job order, or the first job's failure."""
         out = []
@@ -138,17 +147,22 @@ class ModelAugmenter(Augmenter):
 
         A bug in one unit's plan or build becomes that unit's Failure; the other units go on.
         """
+        self.plan_all(planned, self.plan)
+        results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
+        return [[u.skip] if u.skip is not None else self._build_guarded(u, results) for u in planned]
+
+    def plan_all(self, planned: list[Unit], stage: Callable[[Unit, int], None]) -> None:
+        """Run one planning stage over every unit still live; a bug in one unit skips that unit alone."""
         for i, unit in enumerate(planned):
+            unit.index = i
             if unit.skip is None:
                 try:
-                    self.plan(unit, i)
+                    stage(unit, i)
                 except (UsageError, KeyboardInterrupt):
                     raise
                 except Exception as exc:  # noqa: BLE001 - reported per unit, with its type
                     unit.jobs.clear()
                     unit.skip = self._internal(exc)
-        results = self.run_jobs([j for u in planned if u.skip is None for j in u.jobs])
-        return [[u.skip] if u.skip is not None else self._build_guarded(u, results) for u in planned]
 
     def _build_guarded(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
         try:

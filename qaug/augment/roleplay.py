@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qaug.augment.base import Outcome, Param, Skip, register
-from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
+from qaug.augment.base import Failure, Outcome, Param, Skip, register
+from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
 
@@ -66,9 +66,9 @@ class Roleplay(ModelAugmenter):
         unit.jobs.append(self.job(f"{index}/roleplay", msgs, personas_schema(keys), unit.rng, max_tokens=budget))
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        result = results.get(unit.jobs[0].key)
-        if result is None or not result.ok:
-            return [failure_of(result)]
+        result = self.one_answer(unit, results)
+        if isinstance(result, Failure):
+            return [result]
         keys = self.persona_keys(unit.lang)
         siblings: dict[int, list[str]] = {}
         path = list(unit.texts[0][0])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.model_base import ModelAugmenter, Unit, failure_of
+from qaug.augment.model_base import ModelAugmenter, Unit
 from qaug.llm.engine import Result
 from qaug.quality.textgates import Reject
 from qaug.quality import filters, terms
@@ -153,9 +153,9 @@ class Swap(ModelAugmenter):
         return None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        result = results.get(unit.jobs[0].key)
-        if result is None or not result.ok:
-            return [failure_of(result)]
+        result = self.one_answer(unit, results)
+        if isinstance(result, Failure):
+            return [result]
         pair = find_pair(unit.record)
         assert isinstance(pair, Pair)  # plan() skipped every record without one
         out: list[Outcome] = []

@@ -41,6 +41,9 @@ class Job:
     schema: dict[str, Any]
     seed: int
     sampling: Sampling = field(default_factory=Sampling)
+    #: the caller's routing data (which pivot, which text...), so it need not be packed into `key` and parsed
+    #: back; like `key` it is no part of what is computed, so neither is in the cache key
+    tag: tuple[Any, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

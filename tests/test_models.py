@@ -100,6 +100,8 @@ def test_doctor_and_models_commands(tiny_gguf: Path, tmp_path: Path) -> None:
     for word in ("llama-cpp-python", "build", "sampler", "numpy" if numpy_only else "compiled (_csample", "qwen2",
                  "chat template", "the GGUF file"):
         assert word in proc.stdout
+    ray_line = next(line for line in proc.stdout.splitlines() if " ray " in f" {line} ")
+    assert ray_line.startswith("ok ") and ("(--ray, --gpus)" in ray_line or "pip install 'qaug[ray]'" in ray_line)
     # the random model's answer is valid JSON but nonsense: the check must say which item failed
     proc = run_cli("doctor", "--gguf", str(tiny_gguf), "--threads", "1")
     assert proc.returncode == 1 and "deployment check failed" in proc.stderr

@@ -63,10 +63,21 @@ def build_items() -> list[Item]:
     items += [Item("llama-cpp-python", llama_cpp.__version__), Item("build", build)]
     items.append(Item("sampler", sampler_description()))
     items.append(Item("gpu", gpu_name() or "none seen"))
+    items.append(Item("ray", ray_description()))
     if gpu_name() and not offload:
         items.append(Item("hint", 'a GPU is present but this build is CPU-only: '
                                   'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'))
     return items
+
+
+def ray_description() -> str:
+    """Whether --ray / --gpus can run here: an optional extra, never a failure when absent."""
+    try:
+        from importlib.metadata import version
+
+        return f"{version('ray')} (--ray, --gpus)"
+    except Exception:  # noqa: BLE001 - PackageNotFoundError, or a broken install: either way not usable
+        return "not installed (optional: pip install 'qaug[ray]' for --ray and --gpus)"
 
 
 def sampler_description() -> str:

@@ -35,6 +35,16 @@ DEFAULT_FIELDS = {
     "text": ("text",),
     "completion": ("prompt",),
 }
+# The answer side of a sample: what a model trained on it learns to write. A plain `text` record is all
+# model-written text, so its one text is the answer (table_convert converts tables there); steps and bugfix
+# need a task before the answer and take nothing from it (answers.answer_fields says so where they read this).
+ANSWER_FIELDS = {
+    "alpaca": ("output",),
+    "sharegpt": ("assistant",),
+    "messages": ("assistant",),
+    "text": ("text",),
+    "completion": ("completion",),
+}
 FIELD_NAMES = ("instruction", "input", "output", "system", "user", "assistant", "tool", "text", "prompt", "completion")
 ALL_FIELDS = {
     "alpaca": ("instruction", "input", "output"),

@@ -15,10 +15,10 @@ import re
 import unicodedata
 from typing import Any, cast
 
+from qaug.augment.answers import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of
 from qaug.llm.prompts import prompt_file
-from qaug.augment.steps import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
 from qaug.quality.textgates import GateInput, Reject

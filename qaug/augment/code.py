@@ -12,104 +12,44 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from qaug.augment.answers import (
+    PY_LABELS,
+    Block,
+    code_label,
+    has_def,
+    line_end,
+    make_block,
+    parse,
+    syntax_detail,
+    whole_field_is_code,
+)
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant, register
 from qaug.augment.coderun import behaviour_change, runnable
+from qaug.augment.fences import find_fences
 from qaug.augment.pynames import is_reserved, new_name
 from qaug.augment.pyscope import FUNC_KINDS, IDENT, LINE, Analyzer, Scope, chain, keyword_safe, resolve, taint
 from qaug.records import FieldPath, Record, with_texts
 from qaug.rng import Rng
 
-_PY_LABELS = {"python", "py", "python3", "py3"}
 _NOT_CODE_LABELS = {"text", "txt", "plaintext", "output", "console", "json", "yaml", "csv", "markdown", "md", "diff"}
 _UNRENAMABLE = {"def", "class", "import", "match", "kwonly", "vararg"}
 #: the most text one record may give rename_identifiers: the work is linear, but one record must never stall a run
 MAX_CHARS = 100_000
 _WORD = re.compile(r"\w+")
-# one pass per line whatever it holds: the info string is the rest of the line (its spaces trimmed where used);
-# a lazy info between two space runs backtracked cubically on a line of spaces ending in a backtick
-_FENCE_OPEN = re.compile(r"(?P<ind>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`\r\n]*)\r?")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _CODE_LINE = re.compile(
     r"\s*(?:(?:def|class|import|from|return|if|elif|else|for|while|try|except|with|function|const|let|var"
     r"|public|private|static|fn|func|package|using|#include)\b|.*(?:[{};]|=>)\s*$|[\w.\[\]]+\s*[-+*/]?=\s*\S)"
 )
 
-@dataclass
-class _Block:
-    """A Python source found in a text: `text[start:end]` is its body, `indented` the lines that lost `indent`."""
-
-    path: FieldPath
-    start: int
-    end: int
-    source: str
-    tree: ast.Module
-    indent: str = ""
-    indented: list[bool] = field(default_factory=list)
-
-
-def _parse(source: str) -> ast.Module:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source)
-
-
-def _syntax_detail(exc: SyntaxError) -> str:
-    return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
-
-
-def _has_def(tree: ast.AST) -> bool:
-    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(tree))
-
 
 def _looks_like_code(text: str) -> bool:
     """True for text that is plainly code (most lines code-shaped), so its parse error is worth reporting."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     return len(lines) >= 2 and 2 * sum(bool(_CODE_LINE.match(ln)) for ln in lines) > len(lines)
-
-
-def _whole_field_is_code(tree: ast.Module, text: str) -> bool:
-    """A field is code when it defines something or is several statements with assignments."""
-    if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(tree)):
-        return True
-    assigns = any(isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) for n in ast.walk(tree))
-    return len(tree.body) >= 2 and "\n" in text.strip() and assigns
-
-
-def _fences(text: str) -> list[tuple[int, int, int, int, str, str]]:
-    """(open line start, body start, body end, close line end, label, indent) for each closed fence."""
-    lines = [(m.start(), m.group()) for m in LINE.finditer(text)]
-    out, i = [], 0
-    while i < len(lines):
-        start, line = lines[i]
-        m = _FENCE_OPEN.fullmatch(line.rstrip("\n"))
-        if m:
-            fence = m["fence"]
-            close = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?")
-            for j in range(i + 1, len(lines)):
-                if close.fullmatch(lines[j][1].rstrip("\n")):
-                    label = m["info"].split()[0].strip("{}.").lower() if m["info"].strip() else ""
-                    out.append((start, lines[i + 1][0], lines[j][0], lines[j][0] + len(lines[j][1]), label, m["ind"]))
-                    i = j
-                    break
-            else:
-                break  # an unclosed fence: leave the rest of the text alone
-        i += 1
-    return out
-
-
-def _make_block(path: FieldPath, text: str, start: int, end: int, indent: str) -> _Block:
-    """Parse `text[start:end]`, dropping a fence's indent from every line that has it; raises SyntaxError."""
-    body = text[start:end]
-    lines = LINE.findall(body)
-    indented = [bool(indent) and ln.startswith(indent) for ln in lines]
-    if indent and not all(flag or not ln.strip() for flag, ln in zip(indented, lines)):
-        indented = [False] * len(lines)
-    source = "".join(ln[len(indent):] if flag else ln for flag, ln in zip(indented, lines))
-    return _Block(path, start, end, source, _parse(source), indent, indented)
 
 
 def _normalised_dump(tree: ast.AST, back: dict[str, str]) -> str:
@@ -137,7 +77,7 @@ def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
 class _Scan:
     """What a record holds: Python blocks, code that is not Python, prose spans and names to keep."""
 
-    blocks: list[_Block] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     prose: list[tuple[FieldPath, int, int]] = field(default_factory=list)
     pinned: set[str] = field(default_factory=set)
@@ -145,38 +85,39 @@ class _Scan:
 
 
 def _scan_text(path: FieldPath, text: str, scan: _Scan) -> None:
-    fences = _fences(text)
+    fences = find_fences(text)
     if not fences:
         try:
-            tree = _parse(text)
+            tree = parse(text)
         except (SyntaxError, ValueError) as exc:
             if _looks_like_code(text):
-                scan.failures.append(_syntax_detail(exc) if isinstance(exc, SyntaxError) else str(exc))
+                scan.failures.append(syntax_detail(exc))
             scan.prose.append((path, 0, len(text)))
             return
-        if _whole_field_is_code(tree, text):
-            scan.blocks.append(_Block(path, 0, len(text), text, tree))
+        if whole_field_is_code(tree, text):
+            scan.blocks.append(Block(path, 0, len(text), text, tree))
         else:
             scan.prose.append((path, 0, len(text)))
         return
     cursor = 0
-    for open_at, body_start, body_end, close_end, label, indent in fences:
-        scan.prose.append((path, cursor, open_at))
-        cursor = close_end
-        body = text[body_start:body_end]
+    for fence in fences:
+        scan.prose.append((path, cursor, fence.start))
+        cursor = line_end(text, fence)
+        body = text[fence.body_start:fence.body_end]
         scan.taken.update(IDENT.findall(body))
-        if label in _NOT_CODE_LABELS or (label and label not in _PY_LABELS):
+        label = code_label(fence)
+        if label in _NOT_CODE_LABELS or (label and label not in PY_LABELS):
             if label not in _NOT_CODE_LABELS:
                 scan.failures.append(f"block labelled '{label}'")
             continue
         try:
-            block = _make_block(path, text, body_start, body_end, indent)
+            block = make_block(path, text, fence.body_start, fence.body_end, fence.margin)
         except (SyntaxError, ValueError) as exc:
             if label:  # labelled Python that does not parse: keep every name in it as it is
                 scan.pinned.update(IDENT.findall(body))
-            scan.failures.append(_syntax_detail(exc) if isinstance(exc, SyntaxError) else str(exc))
+            scan.failures.append(syntax_detail(exc))
             continue
-        if label or _has_def(block.tree):
+        if label or has_def(block.tree):
             scan.blocks.append(block)
     scan.prose.append((path, cursor, len(text)))
 
@@ -218,8 +159,8 @@ class RenameIdentifiers(Augmenter):
         chosen_paths = {p for p, _ in selected}
         for path, text in record.texts(None):
             if path not in chosen_paths:
-                for _, b0, b1, _, _, _ in _fences(text):
-                    scan.pinned.update(IDENT.findall(text[b0:b1]))
+                for fence in find_fences(text):
+                    scan.pinned.update(IDENT.findall(text[fence.body_start:fence.body_end]))
                 for span in _INLINE_CODE.findall(text):
                     scan.pinned.update(IDENT.findall(span))
         texts = dict(record.texts(None))
@@ -294,7 +235,7 @@ class RenameIdentifiers(Augmenter):
             if not positions:
                 continue
             try:
-                same = _normalised_dump(_parse(source), back) == ast.dump(block.tree)
+                same = _normalised_dump(parse(source), back) == ast.dump(block.tree)
             except SyntaxError:
                 same = False
             if not same:

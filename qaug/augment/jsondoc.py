@@ -13,7 +13,6 @@ by the stdlib with guards. The value transforms that need no randomness beyond a
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -22,12 +21,13 @@ from typing import Any, NamedTuple, Union
 import orjson
 
 from qaug import jsonio
+from qaug.augment.fences import Fence, find_fences
 from qaug.jsonio import finite_float, number_problem, refuse_constant
 
 from qaug.rng import Rng
 
 __all__ = [
-    "DuplicateKeyError", "Fence", "INEXACT", "InexactNumberError", "JSONDocError", "NotApplicable", "Span", "Style", "add_fields_value", "detect_style",
+    "DuplicateKeyError", "INEXACT", "InexactNumberError", "JSONDocError", "NotApplicable", "Span", "Style", "add_fields_value", "detect_style",
     "dumps_doc", "fenced_blocks", "find_documents", "flatten_value", "loads_doc", "nest_value", "number_text", "parse_number_text",
     "render", "retype_value", "splice",
 ]
@@ -36,12 +36,6 @@ Indent = Union[int, str, None]
 
 _LONG_DIGITS = re.compile(r"[0-9]{19,}")
 _JSON_WS = " \t\n\r"
-# A fenced code block: up to 3 spaces of margin, 3+ backticks, an info string (no backtick), a body, and a
-# closing fence of exactly the same backticks on its own line. Found line by line (`fenced_blocks`): one
-# regex over the whole text retried every unclosed opener to the end, quadratic in the number of ``` lines.
-OPEN_ANY = re.compile(r"(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})(?P<info>[^`]*)")
-_CLOSE = re.compile(r"[ \t]{0,3}(`{3,})[ \t]*")
-_LANG = re.compile(r"[ \t]*([^\s`]*)")
 # \uXXXX escapes of non-ASCII characters (controls below U+0080 are escaped in every style).
 _NON_ASCII_ESCAPE = re.compile(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])")
 _CONTAINERS = (dict, list)
@@ -82,59 +76,14 @@ _ASCII_COMPACT = Style(None, True, True)
 _ASCII_SPACED = Style(None, True, False)
 
 
-class Fence(NamedTuple):
-    """A closed fenced block: `start:end` from its opening line to the end of its closing fence (newline
-    excluded), `body_start:body_end` the lines between them, `lang` the first word of its info string."""
-
-    start: int
-    end: int
-    body_start: int
-    body_end: int
-    margin: str
-    lang: str
-
-
-def fenced_blocks(text: str, opener: re.Pattern[str] = OPEN_ANY) -> list[Fence]:
-    """Every closed fence in `text`, in order, in time linear in its lines.
-
-    An opening line (a full match of `opener` on a line with a newline after it) is closed by the next line
-    that is the same number of backticks alone; an opener never closed is passed over and the search goes on
-    from the next line, as a regex would. Closers are indexed by their length once, so each opener finds its
-    own by bisection instead of reading to the end of the text.
+def fenced_blocks(text: str, info: re.Pattern[str] | None = None) -> list[Fence]:
+    """The fences the JSON methods read (and table_convert's ```csv blocks, `info` their label): backticks
+    only, at most 3 spaces or tabs of margin, closed by exactly their own run, an unclosed opener passed
+    over, \\r plain text. This is the reading of the regex these methods used before issue 11, which
+    tests/test_jsondoc.py holds them to; rename_identifiers, steps and translate read fences CommonMark's way
+    (`find_fences`' defaults), and switching either reading would change what some method writes.
     """
-    if "```" not in text:
-        return []
-    starts = [0]
-    lines: list[str] = text.split("\n")
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
-    closers: dict[int, list[int]] = {}
-    openers: list[tuple[int, re.Match[str]]] = []
-    for i, line in enumerate(lines):
-        if "```" not in line:
-            continue
-        c = _CLOSE.fullmatch(line)
-        if c is not None:
-            closers.setdefault(len(c.group(1)), []).append(i)
-        if i < len(lines) - 1:
-            m = opener.fullmatch(line)
-            if m is not None:
-                openers.append((i, m))
-    out: list[Fence] = []
-    free = 0  # the first line a block may open on (after the last block's closing line)
-    for i, m in openers:
-        if i < free:
-            continue
-        found = closers.get(len(m.group("ticks")), ())
-        k = bisect.bisect_right(found, i)
-        if k == len(found):
-            continue
-        j = found[k]
-        info = m.groupdict().get("info") or ""
-        lang = _LANG.match(info).group(1)  # type: ignore[union-attr]
-        out.append(Fence(starts[i], starts[j] + len(lines[j]), starts[i + 1], starts[j], m.group("margin"), lang))
-        free = j + 1
-    return out
+    return find_fences(text, info=info, max_margin=3, tildes=False, exact_close=True, skip_unclosed=True, crlf=False)
 
 
 class Span(NamedTuple):

@@ -8,6 +8,7 @@ A table whose values would not survive a conversion is not converted.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import re
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from qaug.augment.base import Augmenter, Outcome, Param, Skip, Variant, register
+from qaug.augment.fences import fenced_spans
 from qaug.augment.jsondoc import dumps_doc, fenced_blocks, find_documents, number_text, parse_number_text
-from qaug.records import FieldPath, Record, iter_texts, with_texts
+from qaug.records import ANSWER_FIELDS, FieldPath, Record, iter_texts, with_texts
 from qaug.rng import Rng
 
 __all__ = ["KINDS", "Table", "TableConvert", "cells_to_records", "convert_tables", "find_tables",
@@ -26,7 +28,7 @@ __all__ = ["KINDS", "Table", "TableConvert", "cells_to_records", "convert_tables
 KINDS = ("markdown", "json", "csv")
 _SEP_ROW = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 _PIPE = re.compile(r"(?<!\\)\|")
-_CSV_OPEN = re.compile(r"(?P<margin>[ \t]{0,3})(?P<ticks>`{3,})[ \t]*(?:csv|CSV|Csv)[ \t]*")
+_CSV_INFO = re.compile(r"[ \t]*(?:csv|CSV|Csv)[ \t]*")
 _TICK_RUN = re.compile(r"`+")
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -113,6 +115,7 @@ def _split_row(line: str) -> list[str]:
 
 
 def _markdown_tables(text: str) -> list[Table]:
+    """Markdown tables outside fenced code (a table shown inside a code block is code, not a table)."""
     if "|" not in text or "-" not in text:
         return []
     lines = text.split("\n")
@@ -121,14 +124,15 @@ def _markdown_tables(text: str) -> list[Table]:
     for line in lines:
         starts.append(pos)
         pos += len(line) + 1
+    fenced = [False] * len(lines)
+    for a, b in fenced_spans(text):
+        for k in range(bisect.bisect_left(starts, a), bisect.bisect_right(starts, b)):
+            fenced[k] = True
     out = []
-    in_fence = False
     i = 0
     while i < len(lines) - 1:
         line = lines[i]
-        if line.lstrip().startswith("```"):
-            in_fence = not in_fence
-        if in_fence or "|" not in line or "|" not in lines[i + 1] or not _SEP_ROW.fullmatch(lines[i + 1]):
+        if fenced[i] or "|" not in line or "|" not in lines[i + 1] or not _SEP_ROW.fullmatch(lines[i + 1]):
             i += 1
             continue
         header = _split_row(line)
@@ -148,7 +152,7 @@ def _markdown_tables(text: str) -> list[Table]:
 
 def _csv_tables(text: str) -> list[Table]:
     out = []
-    for block in fenced_blocks(text, _CSV_OPEN):
+    for block in fenced_blocks(text, _CSV_INFO):
         try:
             rows = [r for r in csv.reader(io.StringIO(text[block.body_start:block.body_end], newline="")) if r]
         except csv.Error:
@@ -259,10 +263,6 @@ def convert_tables(text: str, to: str, rng: Rng) -> tuple[str, list[dict[str, An
     return "".join(parts), done, None
 
 
-_ANSWER_FIELDS = {"alpaca": ("output",), "sharegpt": ("assistant",), "messages": ("assistant",), "text": ("text",),
-                  "completion": ("completion",)}
-
-
 @register
 class TableConvert(Augmenter):
     name = "table_convert"
@@ -274,7 +274,7 @@ class TableConvert(Augmenter):
         """The answer texts by default: tables are what a model writes, not what it is asked."""
         if self.fields is not None:
             return self.fields
-        return _ANSWER_FIELDS.get(record.fmt)
+        return ANSWER_FIELDS.get(record.fmt)
 
     def augment(self, record: Record, rng: Rng) -> Iterator[Outcome]:
         if self.target == "record":

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
+from qaug.augment.answers import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.code import _fences
+from qaug.augment.fences import find_fences
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.prompts import prompt_file
-from qaug.augment.steps import is_json_document, lost_number, path_name, python_code, record_lang
 from qaug.errors import UsageError
 from qaug.llm.engine import Result
 from qaug.quality import textgates
@@ -112,13 +112,11 @@ def mask_code(text: str) -> tuple[str, list[tuple[str, str]]]:
     stem = next(s for s in ("CODE", "BLOCK", "SNIPPET", "QAUGCODE") if f"[[{s}" not in text)
     out, at = [], 0
     blocks: list[tuple[str, str]] = []
-    for open_at, _, _, close_end, _, _ in _fences(text):
-        block = text[open_at:close_end]
-        end = close_end - 1 if block.endswith("\n") else close_end
+    for fence in find_fences(text):  # a block ends at its closing fence: the newline after it stays prose
         marker = f"[[{stem}{len(blocks) + 1}]]"
-        out += [text[at:open_at], marker]
-        blocks.append((marker, text[open_at:end]))
-        at = end
+        out += [text[at:fence.start], marker]
+        blocks.append((marker, text[fence.start:fence.end]))
+        at = fence.end
     out.append(text[at:])
     return "".join(out), blocks
 
@@ -202,7 +200,7 @@ class Translate(ModelAugmenter):
         restored = translation
         for marker, block in blocks:
             restored = restored.replace(marker, block)
-        if any(block not in restored for _, block in blocks) or len(_fences(restored)) != len(_fences(source)):
+        if any(block not in restored for _, block in blocks) or len(find_fences(restored)) != len(find_fences(source)):
             return Reject("code_changed", "code block not kept verbatim"), restored
         got = detect(prose_of(translation))
         if got != target:

@@ -6,8 +6,6 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from qaug.augment.base import Failure, Outcome, Param, Variant, register
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
@@ -53,7 +51,7 @@ class BackTranslate(ModelAugmenter):
                        tag: tuple[int, int]) -> Job:
         msgs = self.messages(source, text=text, source=source, target=target)
         budget = min(self.sampling.max_tokens, 48 + 3 * len(text))
-        return replace(self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget), tag=tag)
+        return self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget, tag=tag)
 
     def plan(self, unit: Unit, index: int) -> None:
         """The first hop: every selected text into every pivot."""

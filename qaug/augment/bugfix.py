@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from qaug.augment.answers import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of
+from qaug.augment.model_base import GATE_PARAMS, Unit
 from qaug.llm.prompts import prompt_file
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates
@@ -69,7 +69,8 @@ class BugFix(AnswerMethod):
         p = prompt_file(self.prompt_name)["zh" if unit.lang == "zh" else "en"]
         msgs = self.messages(unit.lang, text=text, task=task, hint=p[kind], language=unit.lang)
         budget = min(self.sampling.max_tokens, 96 + 3 * len(text))
-        unit.jobs.append(self.job(f"{index}/{kind}", msgs, CORRUPTION_SCHEMA, unit.rng, max_tokens=budget))
+        unit.jobs.append(self.job(f"{index}/{kind}", msgs, CORRUPTION_SCHEMA, unit.rng, max_tokens=budget,
+                                  tag=(kind,)))
 
     def corruption_reason(self, kind: str, original: str, corrupted: str) -> Reject | None:
         """Why `corrupted` is not one real, well-formed error in `original`, or None."""
@@ -95,11 +96,10 @@ class BugFix(AnswerMethod):
         return None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        job = unit.jobs[0]
-        result = results.get(job.key)
-        if result is None or not result.ok:
-            return [failure_of(result)]
-        kind = job.key.rsplit("/", 1)[1]
+        result = self.one_answer(unit, results)
+        if isinstance(result, Failure):
+            return [result]
+        kind = result.job.tag[0]
         path, original = unit.texts[0]
         corrupted, error = result.value["corrupted"], " ".join(result.value["error"].split())
         reject = self.corruption_reason(kind, original, corrupted)

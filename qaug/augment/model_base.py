@@ -89,13 +89,15 @@ class ModelAugmenter(Augmenter):
         return chat(prompt or self.prompt_name, lang, **fields)
 
     def job(self, key: str, messages: tuple[dict[str, str], ...], schema: dict[str, Any], rng: Rng,
-            max_tokens: int | None = None) -> Job:
+            max_tokens: int | None = None, tag: tuple[Any, ...] = ()) -> Job:
+        """A job of this method; `tag` routes its result back (which text, pivot, kind), outside the key."""
         sampling = self.sampling
         if max_tokens is not None and max_tokens < sampling.max_tokens:
             from dataclasses import replace
 
             sampling = replace(sampling, max_tokens=max_tokens)
-        return Job(key=key, messages=messages, schema=schema, seed=rng.next64() & 0x7FFFFFFF, sampling=sampling)
+        return Job(key=key, messages=messages, schema=schema, seed=rng.next64() & 0x7FFFFFFF, sampling=sampling,
+                   tag=tag)
 
     # -- planning and building, per method -------------------------------------------------
     def plan(self, unit: Unit, index: int) -> None:

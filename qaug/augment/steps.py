@@ -33,7 +33,7 @@ from qaug.augment.answers import (
     task_of,
 )
 from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
-from qaug.augment.model_base import GATE_PARAMS, Unit, failure_of
+from qaug.augment.model_base import GATE_PARAMS, Unit
 from qaug.llm.prompts import prompt_file
 from qaug.llm.engine import Result
 from qaug.quality import filters
@@ -142,7 +142,7 @@ class Steps(AnswerMethod):
         msgs = self.messages(unit.lang, text=text, task=task_of(unit.record, path) or "-", how=p[how], keep=keep,
                              language=unit.lang)
         budget = min(self.sampling.max_tokens, 64 + 3 * len(text))
-        unit.jobs.append(self.job(f"{index}/{how}", msgs, SOLUTION_SCHEMA, unit.rng, max_tokens=budget))
+        unit.jobs.append(self.job(f"{index}/{how}", msgs, SOLUTION_SCHEMA, unit.rng, max_tokens=budget, tag=(how,)))
 
     #: a worked solution may repeat itself and mix scripts (code in prose); near-copies and lost numbers
     #: are checked in extra_gate, order-aware and label-blind
@@ -159,10 +159,9 @@ class Steps(AnswerMethod):
         return Reject("number_lost", missing) if missing else None
 
     def build(self, unit: Unit, results: dict[str, Result]) -> list[Outcome]:
-        job = unit.jobs[0]
-        result = results.get(job.key)
-        if result is None or not result.ok:
-            return [failure_of(result)]
+        result = self.one_answer(unit, results)
+        if isinstance(result, Failure):
+            return [result]
         path, source = unit.texts[0]
         new = result.value["solution"]
         final = final_answer(source)
@@ -175,7 +174,7 @@ class Steps(AnswerMethod):
             reason = self._code_reason(code, new)
             if reason:
                 return [Failure(reason, stage="gate", text=new, code="code_changed")]
-        info: dict[str, Any] = {"lang": unit.lang, "how": job.key.rsplit("/", 1)[1],
+        info: dict[str, Any] = {"lang": unit.lang, "how": result.job.tag[0],
                                 "kind": "code" if code.trees else "math", "field": path_name(path)}
         if final is not None:
             info["final_answer"] = final.text

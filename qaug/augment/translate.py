@@ -176,7 +176,8 @@ class Translate(ModelAugmenter):
             msgs = self.messages(unit.lang, text=masked, source=unit.lang, target=target, glossary=glossary,
                                  markers=p["markers"] if blocks else "")
             budget = min(self.sampling.max_tokens, 64 + 3 * len(masked))
-            unit.jobs.append(self.job(f"{index}/{k}", msgs, TRANSLATION_SCHEMA, unit.rng, max_tokens=budget))
+            unit.jobs.append(self.job(f"{index}/{k}", msgs, TRANSLATION_SCHEMA, unit.rng, max_tokens=budget,
+                                      tag=(k,)))
         if not unit.jobs:
             unit.skip = Skip(f"nothing to translate: only code, JSON or text already in {target}")
 
@@ -232,7 +233,7 @@ class Translate(ModelAugmenter):
             result = results.get(job.key)
             if result is None or not result.ok:
                 return [failure_of(result)]
-            path, source = unit.texts[int(job.key.rsplit("/", 1)[1])]
+            path, source = unit.texts[job.tag[0]]
             reject, restored = self.translation_reason(source, result.value["translation"], target,
                                                        text_role(unit.record, path), keep)
             if reject is not None:

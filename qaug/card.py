@@ -123,8 +123,9 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
         full = model_sha256(run, model, sha) if model and sha else None
         qaug.update({"seed": cfg.get("seed"), "max_aug_ratio": cfg.get("max_aug_ratio"), "model": model,
                      "model_sha256": full, "model_sha256_prefix": sha, "verify": cfg.get("verify"),
-                     "methods": {r["method"]: {"params": r["params"], "written": r["written"], "rejected": r["rejected"],
-                                               "reject_rate": r["reject_rate"], "capped": r["capped"]} for r in rows},
+                     "methods": {r["method"]: {"params": r["params"], "written": r["written"],
+                                               "rejected": r["rejected"], "reject_rate": r["reject_rate"],
+                                               "capped": r["capped"]} for r in rows},
                      "originals_written": run.get("originals_written"), "variants_written": run.get("variants_written"),
                      "input_rejects": run.get("input_rejects")})
     header = {"pretty_name": name, "tags": ["qaug", "synthetic", "data-augmentation"],
@@ -137,7 +138,8 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
            "## Splits", "", "| split | file | groups | originals | variants | lines |", "|---|---|---|---|---|---|"]
     for s in sides:
         st = split.sides[s]
-        out.append(f"| {HF_SPLIT[s]} | {s}.jsonl | {st['groups']} | {st['originals']} | {st['variants']} | {st['lines']} |")
+        out.append(f"| {HF_SPLIT[s]} | {s}.jsonl | {st['groups']} | {st['originals']} | {st['variants']} "
+                   f"| {st['lines']} |")
     held = sum(split.held_out_variants.values())
     out += ["", "The split is by group, never by line: an original and all its variants (`_qaug.parent`), lines "
             "sharing a record `id`, and originals whose prompts are near-duplicates "
@@ -160,7 +162,8 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
             out.append(f"| {r['method']} | `{json.dumps(r['params'], ensure_ascii=False)}` | {r['written']} | "
                        f"{r['rejected']} | {rate} | {r['capped']} |")
     else:
-        out += ["", "No run report (`out.report.json`) was found beside the input, so methods and model are not listed."]
+        out += ["", "No run report (`out.report.json`) was found beside the input, "
+                    "so methods and model are not listed."]
     out += ["", "## Fields", "", "Each line is a record in its own format plus `_qaug` (id, parent, method, version, "
             "seed, index, params, source, model, info, score, review): which original a line came from and how.", ""]
     return "\n".join(out)

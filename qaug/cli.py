@@ -77,51 +77,111 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 @guarded
 def run(
-    inputs: list[Path] = typer.Argument(..., help="Dataset files (.jsonl, .json array, .csv, .tsv; .gz read transparently), folders of them or globs ('data/*.jsonl'), read in sorted order; - is stdin."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output: .jsonl, or .json for a JSON array; - for stdout (rejects and report then go to the current folder). Rejects and report are written beside it."),
-    methods: Optional[list[str]] = typer.Option(None, "--methods", "-m", help="Comma-separated methods or groups, repeatable: -m a -m b is -m a,b (default rewrite; see `qaug methods`)."),
-    task: Optional[str] = typer.Option(None, "--task", help="Recommended methods for a task: classification, sft, structured, reasoning, multilingual (--methods wins)."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="TOML recipe: methods, parameters, gates, model, sampling. Flags override it."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed; results depend only on seed, record id, method and parameters (default 0)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Record format: alpaca, sharegpt, messages, text or completion (prompt/completion pairs) (default: detected per record)."),
-    fields: Optional[str] = typer.Option(None, "--fields", help="Texts methods may change, e.g. instruction,input or user,assistant (default: per method)."),
-    target: Optional[str] = typer.Option(None, "--target", help="'texts': JSON inside the record's texts; 'record': the record object itself (default texts)."),
-    no_originals: Optional[bool] = typer.Option(None, "--no-originals", help="Write only the variants, not the input records."),
-    strict: Optional[bool] = typer.Option(None, "--strict", help="Stop with exit 1 at the first input or quality reject (variants over --max-aug-ratio are not rejects)."),
-    variants: Optional[int] = typer.Option(None, "--variants", min=1, help="Variants to try per record and method (default 1)."),
-    max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0, help="Largest share of augmented records in the output (default 0.3; 1 = no cap)."),
-    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", help="The model judges each model variant against its source, one yes/no question per failure kind (answered, entity changed, constraint dropped...), and rejects the failures. --no-verify skips it (faster, fewer safeguards) (default on)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
+    inputs: list[Path] = typer.Argument(...,
+                                        help="Dataset files (.jsonl, .json array, .csv, .tsv; "
+                                             ".gz read transparently), folders of them or globs "
+                                             "('data/*.jsonl'), read in sorted order; - is stdin."),
+    output: Path = typer.Option(..., "-o", "--output",
+                                help="Output: .jsonl, or .json for a JSON array; - for stdout (rejects and report "
+                                     "then go to the current folder). Rejects and report are written beside it."),
+    methods: Optional[list[str]] = typer.Option(None, "--methods", "-m",
+                                                help="Comma-separated methods or groups, repeatable: -m a "
+                                                     "-m b is -m a,b (default rewrite; see `qaug methods`)."),
+    task: Optional[str] = typer.Option(None, "--task",
+                                       help="Recommended methods for a task: classification, sft, "
+                                            "structured, reasoning, multilingual (--methods wins)."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe",
+                                          help="TOML recipe: methods, parameters, gates, "
+                                               "model, sampling. Flags override it."),
+    seed: Optional[int] = typer.Option(None, "--seed",
+                                       help="Run seed; results depend only on seed, "
+                                            "record id, method and parameters (default 0)."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="Record format: alpaca, sharegpt, messages, text or completion "
+                                           "(prompt/completion pairs) (default: detected per record)."),
+    fields: Optional[str] = typer.Option(None, "--fields",
+                                         help="Texts methods may change, e.g. instruction,input "
+                                              "or user,assistant (default: per method)."),
+    target: Optional[str] = typer.Option(None, "--target",
+                                         help="'texts': JSON inside the record's texts; 'record': "
+                                              "the record object itself (default texts)."),
+    no_originals: Optional[bool] = typer.Option(None, "--no-originals",
+                                                help="Write only the variants, not the input records."),
+    strict: Optional[bool] = typer.Option(None, "--strict",
+                                          help="Stop with exit 1 at the first input or quality reject "
+                                               "(variants over --max-aug-ratio are not rejects)."),
+    variants: Optional[int] = typer.Option(None, "--variants", min=1,
+                                           help="Variants to try per record and method (default 1)."),
+    max_aug_ratio: Optional[float] = typer.Option(None, "--max-aug-ratio", min=0.0, max=1.0,
+                                                  help="Largest share of augmented records in "
+                                                       "the output (default 0.3; 1 = no cap)."),
+    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
+                                          help="The model judges each model variant against its source, one "
+                                               "yes/no question per failure kind (answered, entity changed, "
+                                               "constraint dropped...), and rejects the failures. "
+                                               "--no-verify skips it (faster, fewer safeguards) (default on)."),
+    param: list[str] = typer.Option([], "--param", "-p",
+                                    help="Method parameter METHOD.NAME=VALUE (repeatable), e.g. flatten.depth=1."),
     null_p: Optional[float] = typer.Option(None, "--null-p", help="Shorthand for null_inject.p / perturb.null_p."),
-    max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb", help="Lines longer than this go to the rejects file (default 8)."),
+    max_line_mb: Optional[float] = typer.Option(None, "--max-line-mb",
+                                                help="Lines longer than this go to the rejects file (default 8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary table."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same options) into the same output."),
-    window: Optional[int] = typer.Option(None, "--window", min=1, help="Records per batch (default 256; 32 with model methods)."),
-    checkpoint_every: float = typer.Option(1.0, "--checkpoint-every", min=0.0, help="Seconds between checkpoints of a pure-Python run (model runs checkpoint every batch)."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue an interrupted run (same options) into the same output."),
+    window: Optional[int] = typer.Option(None, "--window", min=1,
+                                         help="Records per batch (default 256; 32 with model methods)."),
+    checkpoint_every: float = typer.Option(1.0, "--checkpoint-every", min=0.0,
+                                           help="Seconds between checkpoints of a pure-Python "
+                                                "run (model runs checkpoint every batch)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output instead of refusing."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder (default $QAUG_CACHE_DIR or ~/.cache/qaug)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir",
+                                             help="Model-result cache folder (default "
+                                                  "$QAUG_CACHE_DIR or ~/.cache/qaug)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
-    gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for model methods (default: $QAUG_MODEL, ./models, HF cache, demo)."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf",
+                                        help="GGUF model for model methods (default: "
+                                             "$QAUG_MODEL, ./models, HF cache, demo)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=64,
+                                      help="Context per sequence (default: the model's, at most 4096)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
-    n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers", help="'auto': all layers when the build can offload, else 0 (default auto)."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together in one context (default: chosen from the hardware)."),
-    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (default 0.7, as Qwen2.5 recommends)."),
+    n_gpu_layers: Optional[str] = typer.Option(None, "--n-gpu-layers",
+                                               help="'auto': all layers when the build "
+                                                    "can offload, else 0 (default auto)."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64,
+                                           help="Sequences decoded together in one context "
+                                                "(default: chosen from the hardware)."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template",
+                                                help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0,
+                                                help="Sampling temperature (default 0.7, as Qwen2.5 recommends)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default 0.8)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=0, help="Top-k sampling (default 20; 0 = off)."),
     min_p: Optional[float] = typer.Option(None, "--min-p", min=0.0, max=1.0, help="Min-p sampling (default 0)."),
-    repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty", help="Repeat penalty over the last 64 tokens (default 1.05)."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8, help="Token budget of one model answer (default 512)."),
-    deterministic: Optional[bool] = typer.Option(None, "--deterministic", help="One sequence at a time, no prefix reuse: byte-identical reruns (slower)."),
-    verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
+    repeat_penalty: Optional[float] = typer.Option(None, "--repeat-penalty",
+                                                   help="Repeat penalty over the last 64 tokens (default 1.05)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=8,
+                                             help="Token budget of one model answer (default 512)."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic",
+                                                 help="One sequence at a time, no prefix "
+                                                      "reuse: byte-identical reruns (slower)."),
+    verbose: bool = typer.Option(False, "--verbose",
+                                 help="Show llama.cpp's own log on stderr (default: ~/.cache/qaug/llama.log)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N records of the inputs."),
-    sample: Optional[int] = typer.Option(None, "--sample", min=1, help="A uniform sample of N records, seeded by --seed (one streaming pass)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (records, model calls, tokens, time, what the cap lets through) and stop."),
-    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Compute on Ray actors, each with its own engine: --ray alone starts a local Ray; --ray auto or --ray ray://host:port joins a cluster. Output as without it (pip install 'qaug[ray]')."),
-    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPUs of this machine for a local Ray, e.g. 0,1,2,3: one actor per GPU."),
-    actors: Optional[int] = typer.Option(None, "--actors", min=1, help="Ray actors (default: one per GPU; without GPUs one per 8 CPUs for model methods, one per CPU otherwise)."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1,
+                                         help="A uniform sample of N records, seeded by --seed (one streaming pass)."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Print the plan (records, model calls, tokens, "
+                                      "time, what the cap lets through) and stop."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                      help="Compute on Ray actors, each with its own engine: --ray alone "
+                                           "starts a local Ray; --ray auto or --ray ray://host:port joins "
+                                           "a cluster. Output as without it (pip install 'qaug[ray]')."),
+    gpus: Optional[str] = typer.Option(None, "--gpus",
+                                       help="GPUs of this machine for a local Ray, e.g. 0,1,2,3: one actor per GPU."),
+    actors: Optional[int] = typer.Option(None, "--actors", min=1,
+                                         help="Ray actors (default: one per GPU; without GPUs one "
+                                              "per 8 CPUs for model methods, one per CPU otherwise)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
     from dataclasses import replace
@@ -231,7 +291,8 @@ def run(
             _record_speed(engine)
             engine.close()
     if show:
-        print_summary(err_console if to_stdout else out_console, stats, config, pipeline.engine_report() if engine is not None else None)
+        print_summary(err_console if to_stdout else out_console, stats, config,
+                      pipeline.engine_report() if engine is not None else None)
     if stats.records == 0:
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
         err_console.print(f"qaug: warning: no records were read ({stats.input_rejects:,} input lines and {files} "
@@ -305,13 +366,21 @@ def _engine_spec(model_opts: dict[str, Any], verbose: bool, use_cache: bool, cac
 def score(
     pairs: Path = typer.Argument(..., help="JSONL of {source, candidate[, method, answer, context, role]}."),
     output: Path = typer.Option(..., "--output", "-o", help="Scored JSONL: each pair plus keep, reasons, scores."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Also ask the model judge (needs a model); --no-verify: the text gates only."),
-    judge_all: bool = typer.Option(False, "--judge-all", help="Judge (and with --support check) every pair, also those the gates reject (to measure each alone)."),
-    support_check: bool = typer.Option(False, "--support", help="Also run the model support check of rewrite and backtranslate; measured for the model's own variants, it drops most paraphrases written by people."),
-    gguf: Optional[Path] = typer.Option(None, "--gguf", help="GGUF model for the judge (default: as `qaug models` shows)."),
+    verify: bool = typer.Option(True, "--verify/--no-verify",
+                                help="Also ask the model judge (needs a model); --no-verify: the text gates only."),
+    judge_all: bool = typer.Option(False, "--judge-all",
+                                   help="Judge (and with --support check) every pair, also "
+                                        "those the gates reject (to measure each alone)."),
+    support_check: bool = typer.Option(False, "--support",
+                                       help="Also run the model support check of rewrite and "
+                                            "backtranslate; measured for the model's own variants, "
+                                            "it drops most paraphrases written by people."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf",
+                                        help="GGUF model for the judge (default: as `qaug models` shows)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences judged together (default: chosen from the hardware)."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64,
+                                           help="Sequences judged together (default: chosen from the hardware)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
@@ -398,7 +467,9 @@ def review(
 
 @app.command("methods")
 @guarded
-def methods_cmd(name: Optional[str] = typer.Argument(None, help="One method: its parameters, limits and an example.")) -> None:
+def methods_cmd(name: Optional[str] = typer.Argument(None,
+                                                     help="One method: its parameters, "
+                                                          "limits and an example.")) -> None:
     """List every augmentation method with its parameters, or one method in detail."""
     from qaug.augment.catalog import groups, registry
 
@@ -427,11 +498,14 @@ def methods_cmd(name: Optional[str] = typer.Argument(None, help="One method: its
 def doctor(
     gguf: Optional[Path] = typer.Option(None, "--gguf", help="Model file (default: the resolution order, see README)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", min=64, help="Context per sequence (default: the model's, at most 4096)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=64,
+                                      help="Context per sequence (default: the model's, at most 4096)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
     n_gpu_layers: str = typer.Option("auto", "--n-gpu-layers", help="'auto' offloads every layer when the build can."),
-    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64, help="Sequences decoded together (default: chosen from the hardware)."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template",
+                                                help="chatml, gemma, llama3, phi3, mistral or a .jinja file."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64,
+                                           help="Sequences decoded together (default: chosen from the hardware)."),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the generation check (build and model facts only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
 ) -> None:
@@ -500,7 +574,8 @@ def _print_items(items: list[Any], note: Collection[str] = ()) -> None:
 
 @app.command()
 @guarded
-def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of .gguf files (default ./models).")) -> None:
+def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir",
+                                                     help="Folder of .gguf files (default ./models).")) -> None:
     """List local models from every place qaug looks, and which one a run would use."""
     from qaug.llm.gguf_file import read_gguf
     from qaug.errors import ModelError

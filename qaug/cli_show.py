@@ -14,9 +14,13 @@ from qaug.cli import app, guarded
 @app.command()
 @guarded
 def show(
-    output: Path = typer.Argument(..., help="A run's output (.jsonl or .json); its rejects file is read from beside it."),
-    record_id: Optional[str] = typer.Option(None, "--id", help="The original's _qaug.id, e.g. in.jsonl:3 [default: the first originals with variants]."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="Only this method's variants and rejects [default: all]."),
+    output: Path = typer.Argument(...,
+                                  help="A run's output (.jsonl or .json); its rejects file is read from beside it."),
+    record_id: Optional[str] = typer.Option(None, "--id",
+                                            help="The original's _qaug.id, e.g. in.jsonl:3 "
+                                                 "[default: the first originals with variants]."),
+    method: Optional[str] = typer.Option(None, "--method", "-m",
+                                         help="Only this method's variants and rejects [default: all]."),
     most: int = typer.Option(10, "--max", min=1, help="Originals shown without --id."),
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the diff [default: on a terminal]."),
 ) -> None:

@@ -14,13 +14,20 @@ from qaug.cli import app, guarded
 @guarded
 def split_cmd(
     output: Path = typer.Argument(..., help="A run's output (.jsonl or .parquet), or any JSONL dataset."),
-    out_dir: Path = typer.Option(..., "-o", "--out-dir", help="Folder for train/eval/test files and split.report.json."),
+    out_dir: Path = typer.Option(..., "-o", "--out-dir",
+                                 help="Folder for train/eval/test files and split.report.json."),
     eval_frac: float = typer.Option(0.1, "--eval", help="Share of groups for eval."),
     test_frac: float = typer.Option(0.0, "--test", help="Share of groups for test (0: no test file)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the side hash."),
-    near_dup: float = typer.Option(0.85, "--near-dup", help="Prompt similarity (character 3-gram Dice) at which two originals are one group."),
-    originals_only: bool = typer.Option(True, "--eval-originals-only/--keep-eval-variants", help="Eval/test hold originals only, their variants go to <side>.variants.jsonl; --keep-eval-variants writes them into eval/test."),
-    emit: Optional[str] = typer.Option(None, "--emit", help="Also write trainer config: llama-factory (dataset_info.json) or axolotl (prints the datasets: block)."),
+    near_dup: float = typer.Option(0.85, "--near-dup",
+                                   help="Prompt similarity (character 3-gram Dice) "
+                                        "at which two originals are one group."),
+    originals_only: bool = typer.Option(True, "--eval-originals-only/--keep-eval-variants",
+                                        help="Eval/test hold originals only, their variants go to "
+                                             "<side>.variants.jsonl; --keep-eval-variants writes them into eval/test."),
+    emit: Optional[str] = typer.Option(None, "--emit",
+                                       help="Also write trainer config: llama-factory "
+                                            "(dataset_info.json) or axolotl (prints the datasets: block)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing split in the folder."),
 ) -> None:
     """Split by original into train/eval[/test]: variants and near-duplicates never straddle sides."""

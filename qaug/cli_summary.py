@@ -121,12 +121,14 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
         table.add_column("over cap", justify="right")
     table.add_column("reasons")
     table.add_row("originals", f"{stats.originals_written:,}", f"{stats.input_rejects + stats.file_rejects:,}",
-                  *(["-"] if capped else []), reason_list(stats.rejects_by_stage.get("read", Counter()), stats.examples))
+                  *(["-"] if capped else []),
+                  reason_list(stats.rejects_by_stage.get("read", Counter()), stats.examples))
     for name, ms in stats.methods.items():
         reasons = reason_list(ms.rejected, ms.examples)
         skipped = sum(ms.skipped.values())
         if skipped:
-            reasons = (reasons + "; " if reasons else "") + f"skipped {skipped:,}: " + reason_list(ms.skipped, ms.examples)
+            reasons = ((reasons + "; " if reasons else "") + f"skipped {skipped:,}: "
+                       + reason_list(ms.skipped, ms.examples))
         table.add_row(name, f"{ms.written:,}", f"{sum(ms.rejected.values()):,}",
                       *([f"{ms.capped:,}"] if capped else []), reasons)
     print_table(out_console, table)
@@ -151,13 +153,16 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
                           f"rejects{skipped}; 1 disables the cap)", markup=False)
     if stats.review_marked:
         out_console.print(f"{stats.review_marked:,} variants marked _qaug.review = true for a person to check")
-    out_console.print(f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
-                      f"in {stats.elapsed:.1f}s{rate_text(stats.records_done - stats.resumed_records if stats.records else 0, stats.elapsed)}",
-                      markup=False)
+    out_console.print(
+        f"{stats.input_lines:,} input lines -> {stats.originals_written + stats.variants_written:,} lines "
+        f"in {stats.elapsed:.1f}s"
+        f"{rate_text(stats.records_done - stats.resumed_records if stats.records else 0, stats.elapsed)}",
+        markup=False)
     if stats.resumed_records:
         this_run = stats.records_done - stats.resumed_records
         out_console.print(f"resumed: {stats.resumed_records:,} input lines were done before; "
-                          + (f"{this_run:,} processed in this run" if this_run else "the run had finished: nothing was left"),
+                          + (f"{this_run:,} processed in this run" if this_run
+                             else "the run had finished: nothing was left"),
                           markup=False)
     if model:
         cached = f", {model.get('cached', 0):,} read from the cache, {model.get('computed', 0):,} computed" \
@@ -190,7 +195,8 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
     from qaug.plan import format_seconds
 
     p = the_plan
-    out_console.print(f"records: {p.records:,}" + (f" ({p.rejects:,} input lines would be rejects)" if p.rejects else "")
+    out_console.print(f"records: {p.records:,}"
+                      + (f" ({p.rejects:,} input lines would be rejects)" if p.rejects else "")
                       + (" - " + ", ".join(f"{f} {n:,}" for f, n in p.formats.most_common()) if p.formats else ""),
                       markup=False)
     for m in p.methods:
@@ -198,7 +204,8 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
             out_console.print(f"{m.name}: {m.units:,} units, no model", markup=False)
         else:
             support = f" + {m.support_scorings:,} support scorings" if m.support_scorings else ""
-            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + {m.judge_calls:,} judge calls{support}, "
+            out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + "
+                              f"{m.judge_calls:,} judge calls{support}, "
                               f"about {m.prompt_tokens:,} prompt + at most {m.completion_tokens:,} generated tokens",
                               markup=False)
     prompt, completion = p.tokens
@@ -206,13 +213,15 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
         out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + at most {completion:,} "
                           "generated tokens", markup=False)
         if probed is not None and seconds is not None:
-            out_console.print(f"time: at most about {format_seconds(seconds)} of model time, from a measurement just now "
-                              f"({probed.prompt_tps:,.0f} prompt and {probed.generate_tps:,.1f} generated tokens/s, one "
-                              "stream, every call using its whole token budget; batching and shorter answers make a run "
-                              "faster, and a finished run records its real speed)", markup=False)
+            out_console.print(f"time: at most about {format_seconds(seconds)} of model time, from a measurement "
+                              f"just now ({probed.prompt_tps:,.0f} prompt and {probed.generate_tps:,.1f} generated "
+                              "tokens/s, one stream, every call using its whole token budget; batching and shorter "
+                              "answers make a run faster, and a finished run records its real speed)", markup=False)
         else:
-            out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed" if seconds is not None
-                              else "time: unknown: no run with this model has been measured yet (a run records its speed)",
+            out_console.print(f"time: about {format_seconds(seconds)} of model time at the measured speed"
+                              if seconds is not None
+                              else "time: unknown: no run with this model has been measured yet "
+                                   "(a run records its speed)",
                               markup=False)
     out_console.print(f"cap: --max-aug-ratio {p.ratio:g} lets through at most {p.cap_allows:,} variants"
                       if p.cap_allows is not None else "cap: none (--max-aug-ratio 1)", markup=False)

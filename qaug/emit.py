@@ -56,7 +56,8 @@ def llama_factory_entry(report: SplitReport, file_name: str) -> dict[str, Any]:
     if fmt == "text":  # pre-training: only the text column is learned
         return {"file_name": file_name, "columns": {"prompt": "text"}}
     if fmt == "completion":  # prompt/completion pairs are alpaca with the columns renamed
-        return {"file_name": file_name, "formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion"}}
+        return {"file_name": file_name, "formatting": "alpaca",
+                "columns": {"prompt": "prompt", "response": "completion"}}
     column, role_tag, content_tag = ("conversations", "from", "value") if fmt == "sharegpt" else \
         ("messages", "role", "content")
     columns = {"messages": column}
@@ -131,7 +132,8 @@ def emit_config(kind: str, out_dir: Path, report: SplitReport) -> str:
     """Write or build the trainer config `kind`; returns text for the terminal."""
     if kind == "llama-factory":
         path = write_llama_factory(out_dir, report)
-        return f"wrote {path}: train with dataset: {dataset_name(out_dir)}_train, eval_dataset: {dataset_name(out_dir)}_eval, dataset_dir: {out_dir}\n"
+        return (f"wrote {path}: train with dataset: {dataset_name(out_dir)}_train, "
+                f"eval_dataset: {dataset_name(out_dir)}_eval, dataset_dir: {out_dir}\n")
     if kind == "axolotl":
         return axolotl_block(out_dir, report)
     raise UsageError(f"--emit must be llama-factory or axolotl, not {kind!r}")

@@ -307,7 +307,8 @@ class Pipeline:
                 h = _id_hash(item.id)
                 if h in seen:
                     raw = getattr(item, "raw", None)
-                    yield InputReject(item.source, item.line, f"duplicate record id {item.id!r} (the first one was kept)",
+                    yield InputReject(item.source, item.line,
+                                      f"duplicate record id {item.id!r} (the first one was kept)",
                                       raw.decode("utf-8") if raw is not None else jsonio.dumps_str(item.data))
                     continue
                 seen.add(h)
@@ -335,8 +336,9 @@ class Pipeline:
             if isinstance(item, InputReject):
                 self._input_reject(item)
                 continue
-            gated.append(self._gate(item, {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
-                                           for name, res in by_method.items()}))
+            gated.append(self._gate(item,
+                                    {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
+                                     for name, res in by_method.items()}))
             r_index += 1
         self._cap(gated)
         for g in gated:
@@ -361,7 +363,8 @@ class Pipeline:
         code = reason_code(item.reason)
         self.stats.reject("read", item.reason, code)
         self._rej.write({"source": item.source, "line": item.line, "parent": None, "method": None,
-                         "stage": "read", "code": code, "reason": item.reason, "raw": item.raw, "truncated": item.truncated})
+                         "stage": "read", "code": code, "reason": item.reason, "raw": item.raw,
+                         "truncated": item.truncated})
         if self.config.strict:
             where = f"{item.source}:{item.line}" if item.line is not None else item.source
             raise RunFailed(f"{where}: {item.reason} (--strict)")

@@ -70,7 +70,8 @@ def too_small_note(records: int, ratio: float) -> str | None:
     if records == 0 or cap.max_variants(records, ratio) > 0:
         return None
     need = cap.records_needed(ratio)
-    return (f"note: {records:,} record{'' if records == 1 else 's'} allow{'s' if records == 1 else ''} no variant at --max-aug-ratio {ratio:g} "
+    return (f"note: {records:,} record{'' if records == 1 else 's'} allow{'s' if records == 1 else ''} "
+            f"no variant at --max-aug-ratio {ratio:g} "
             f"(a variant needs at least {need:,} originals); no model work will be done. "
             f"Raise --max-aug-ratio (e.g. 0.5) or give more records")
 
@@ -250,7 +251,8 @@ def selected_items(config: Any) -> Iterable[Record | InputReject]:
     labels = source_labels(tuple(config.inputs))
 
     def files() -> Iterable[Iterable[Record | InputReject]]:
-        return (read_items(p, config.fmt, config.max_line_bytes, None, label) for p, label in zip(config.inputs, labels))
+        return (read_items(p, config.fmt, config.max_line_bytes, None, label)
+                for p, label in zip(config.inputs, labels))
 
     positions = sample_positions(files(), config.sample, config.seed, Record) if config.sample is not None else None
     selection = Selection(Record, config.limit, positions)

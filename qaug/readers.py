@@ -116,7 +116,8 @@ def read_items(path: Path, fmt: str | None = None, max_line_bytes: int = DEFAULT
             yield InputReject(source, None, f"file could not be read to the end: {exc}", "")
 
 
-def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], source: str, fmt: str | None) -> Iterator[Item]:
+def _to_items(values: Iterator[tuple[int, Any, str | bytes] | InputReject], source: str,
+              fmt: str | None) -> Iterator[Item]:
     file_fmt = fmt
     seen_any = False
     for entry in values:
@@ -183,7 +184,8 @@ def _record_id(value: dict[str, Any], source: str, line: int) -> str:
     return f"{source}:{line}"
 
 
-def _jsonl_values(stream: IO[bytes], source: str, max_line_bytes: int) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+def _jsonl_values(stream: IO[bytes], source: str,
+                  max_line_bytes: int) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
     lineno = 0
     readline = stream.readline
     while True:
@@ -224,8 +226,8 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
-def _json_array_values(stream: IO[bytes], source: str,
-                       max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
+def _json_array_values(stream: IO[bytes], source: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+                       ) -> Iterator[tuple[int, Any, str | bytes] | InputReject]:
     """The array's elements: parsed whole when the file is clean, else element by element, so that a poison
     element (invalid UTF-8, a 5000-digit integer, deep nesting, a duplicate key) is one reject, not the file."""
     data = stream.read()
@@ -241,7 +243,8 @@ def _json_array_values(stream: IO[bytes], source: str,
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
-        yield InputReject(source, None, "JSON file holds neither an array of records nor one record", _text(data[:PREVIEW_BYTES]))
+        yield InputReject(source, None, "JSON file holds neither an array of records nor one record",
+                          _text(data[:PREVIEW_BYTES]))
         return
     for i, item in enumerate(value, start=1):
         yield i, item, jsonio.dumps_str(item)

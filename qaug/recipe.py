@@ -52,7 +52,8 @@ TOP_KEYS = {"methods", "task", "seed", "format", "fields", "target", "no_origina
             "max_aug_ratio", "verify", "max_line_mb", "params", "gates", "model", "sampling"}
 MODEL_KEYS = {"gguf", "models_dir", "ctx", "threads", "n_gpu_layers", "parallel", "chat_template", "deterministic"}
 SAMPLING_KEYS = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"}
-GATE_KEYS = {"min_len_ratio", "max_len_ratio", "max_similarity", "min_overlap", "min_word_overlap", "min_chrf", "max_chrf"}
+GATE_KEYS = {"min_len_ratio", "max_len_ratio", "max_similarity", "min_overlap", "min_word_overlap", "min_chrf",
+             "max_chrf"}
 
 
 def load_recipe(path: Path) -> dict[str, Any]:

@@ -105,10 +105,12 @@ def validate(data: Any, fmt: str) -> str | None:
     if fmt == "completion":
         for key in ("prompt", "completion"):
             if not isinstance(data.get(key), str):
-                return f"field '{key}' is {'missing' if key not in data else 'a ' + _json_type(data[key])}, expected a string"
+                return (f"field '{key}' is {'missing' if key not in data else 'a ' + _json_type(data[key])}, "
+                        "expected a string")
         return None
     if fmt in ("sharegpt", "messages"):
-        key, speaker, body = ("conversations", "from", "value") if fmt == "sharegpt" else ("messages", "role", "content")
+        key, speaker, body = (("conversations", "from", "value") if fmt == "sharegpt"
+                              else ("messages", "role", "content"))
         turns = data.get(key)
         if not isinstance(turns, list):
             return f"field '{key}' is {'missing' if turns is None else 'a ' + _json_type(turns)}, expected a list"

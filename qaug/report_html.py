@@ -62,11 +62,13 @@ def _hist(counts: list[int], title: str, lo: float, hi: float, colour: str = PAL
         bh = (h - 30) * n / top
         y = h - bh
         out.append(f'<rect x="{pad + i * bw:.1f}" y="{y:.1f}" width="{bw - 1:.1f}" height="{bh:.1f}" fill="{colour}">'
-                   f'<title>{lo + (hi - lo) * i / _BINS:.2f}–{lo + (hi - lo) * (i + 1) / _BINS:.2f}: {n:,}</title></rect>')
+                   f'<title>{lo + (hi - lo) * i / _BINS:.2f}–{lo + (hi - lo) * (i + 1) / _BINS:.2f}: {n:,}</title>'
+                   '</rect>')
         if second and second[i]:
             bh2 = (h - 30) * second[i] / top
             out.append(f'<rect x="{pad + i * bw:.1f}" y="{y - bh2:.1f}" width="{bw - 1:.1f}" height="{bh2:.1f}" '
-                       f'fill="{PALETTE[1]}" stroke="#000" stroke-width=".5"><title>rejected: {second[i]:,}</title></rect>')
+                       f'fill="{PALETTE[1]}" stroke="#000" stroke-width=".5">'
+                       f'<title>rejected: {second[i]:,}</title></rect>')
     out.append(f'<line x1="{pad}" y1="{h}" x2="{w - pad}" y2="{h}" stroke="#333"/>')
     for frac in (0, 0.5, 1):
         out.append(f'<text x="{pad + frac * (w - 2 * pad):.1f}" y="{h + 14}" text-anchor="middle">'
@@ -146,7 +148,8 @@ def render(report: dict[str, Any], m: Measures) -> str:
     parts.append(_stacked(rows, keys) if rows else "<p class=muted>no methods ran</p>")
     parts.append('<h2 id="lengths">Length ratio (variant / source) per method</h2><div class=grid>')
     parts.extend(_hist(sampled[n].ratio, n, 0, 3) for n in methods)
-    parts.append('</div><h2 id="similarity">Similarity to the source (character bigrams) per method</h2><div class=grid>')
+    parts.append('</div><h2 id="similarity">Similarity to the source (character bigrams) per method</h2>'
+                 '<div class=grid>')
     parts.extend(_hist(sampled[n].sim, n, 0, 1, PALETTE[2]) for n in methods)
     parts.append("</div>" + _sample_note(sampled, m.cap))
     parts.append('<h2 id="chrf">chrF of back-translations to their source</h2>')

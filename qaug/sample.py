@@ -44,7 +44,8 @@ class Selection:
     A sample needs the number of records first: `positions` are (file index, item index) of the sampled
     records, found by one reading pass before the run (`sample_positions`)."""
 
-    def __init__(self, is_record: type, limit: int | None = None, positions: set[tuple[int, int]] | None = None) -> None:
+    def __init__(self, is_record: type, limit: int | None = None,
+                 positions: set[tuple[int, int]] | None = None) -> None:
         self.is_record = is_record
         self.left = limit
         self.positions = positions

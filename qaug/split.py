@@ -278,8 +278,8 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
     if not path.is_file():
         raise UsageError(f"cannot read {path}: no such file")
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
-    names = [f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]] + ["rejects.jsonl",
-                                                                                          "split.report.json", "README.md"]
+    names = ([f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]]
+             + ["rejects.jsonl", "split.report.json", "README.md"])
     out_dir.mkdir(parents=True, exist_ok=True)
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not overwrite:

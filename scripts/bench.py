@@ -110,7 +110,8 @@ def llama_cpp_python_rows(path: Path, args: argparse.Namespace) -> list[Row]:
                           n_threads_batch=args.threads, verbose=False)
     grammar = LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
     rows = []
-    for label, kw in (("llama-cpp-python, free", {}), ("llama-cpp-python, its JSON-schema grammar", {"grammar": grammar})):
+    for label, kw in (("llama-cpp-python, free", {}),
+                      ("llama-cpp-python, its JSON-schema grammar", {"grammar": grammar})):
         tokens, secs = 0, 0.0
         for run, prompt in enumerate(prompts):
             llm.reset()
@@ -186,7 +187,8 @@ def end_to_end(path: Path, args: argparse.Namespace, parallel: int, tmp: Path) -
         tokens = model.get("completion_tokens", "")  # records/s depends on how long the answers were
         attempts = f", {model['attempts']} attempts" if "attempts" in model else ""
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    row = Row(f"qaug run --methods rewrite, {args.records} records, rewrite.n=2 ({written}{attempts}; exit {res.returncode})",
+    row = Row(f"qaug run --methods rewrite, {args.records} records, rewrite.n=2 "
+              f"({written}{attempts}; exit {res.returncode})",
               str(parallel), tokens, wall, args.records / wall, "records/s",
               ratio=f"{tokens / wall:.1f} tokens/s" if isinstance(tokens, int) and wall else "")
     return row, rss
@@ -240,7 +242,8 @@ def main() -> None:
         runs = {}
         for n in ns:
             runs[n] = r = engine_run(path, args, n)
-            rows.append(engine_row(r, "qaug engine, llguidance grammar", f"{r['tokens'] / r['wall'] / s_rate:.2f} x 1 stream"))
+            rows.append(engine_row(r, "qaug engine, llguidance grammar",
+                                   f"{r['tokens'] / r['wall'] / s_rate:.2f} x 1 stream"))
         if not args.skip_numpy_sampler:
             for n in sorted({1, max(ns, default=1)}):
                 base = single if n == 1 else runs[n]
@@ -274,7 +277,8 @@ def main() -> None:
     print("| what | N | gen tokens | wall s | rate | unit | ratio | decode-only ceiling tokens/s | vs ceiling |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r.what} | {r.n} | {fmt(r.tokens)} | {fmt(r.seconds, 2)} | {fmt(r.rate, 3 if r.unit == 'records/s' else 1)} "
+        print(f"| {r.what} | {r.n} | {fmt(r.tokens)} | {fmt(r.seconds, 2)} "
+              f"| {fmt(r.rate, 3 if r.unit == 'records/s' else 1)} "
               f"| {r.unit} | {r.ratio} "
               f"| {r.ceiling} | {r.vs_ceiling} |")
 

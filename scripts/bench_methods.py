@@ -90,7 +90,8 @@ def main() -> None:
                          ", ".join(f"{k} ({v})" for k, v in rejected.most_common(2))))
     engine.close()
     print(f"model {gguf.name}, {args.records} records per method, {args.threads} threads, parallel {args.parallel}")
-    print(f"{'method':<14} {'tok/s':>6} {'rec/s':>6} {'kept':>5} {'rej':>5} {'dist-2':>7} {'chrF':>6}  top reject reasons")
+    print(f"{'method':<14} {'tok/s':>6} {'rec/s':>6} {'kept':>5} {'rej':>5} {'dist-2':>7} {'chrF':>6}  "
+          "top reject reasons")
     for m, tps, rps, kept, rej, d2, cf, reasons in rows:
         d2s = f"{d2:.2f}" if d2 is not None else "-"
         cfs = f"{cf:.1f}" if cf is not None else "-"

@@ -41,7 +41,8 @@ def make_record(i: int) -> dict:
         "guidance": "raised", "notes": "Figures restated for the 2019 acquisition.",
     }
     return {"instruction": "Extract the key figures from the report as JSON.",
-            "input": f"Company {i % 97} reported revenue of {1000 + i * 7 % 100000} million USD in fiscal {2000 + i % 25}.",
+            "input": f"Company {i % 97} reported revenue of {1000 + i * 7 % 100000} million USD "
+                     f"in fiscal {2000 + i % 25}.",
             "output": json.dumps(answer, ensure_ascii=False)}
 
 

@@ -133,7 +133,8 @@ def main() -> int:
             supported = [not any(x["code"].startswith("support_") for x in ln["reasons"]) and "support" in ln["scores"]
                          for ln in lines]
             results.append((f"judge alone, {model.name}", metrics(rows, verdicts)))
-            results.append((f"gates + judge, {model.name}", metrics(rows, [g and v for g, v in zip(gates_keep, verdicts)])))
+            results.append((f"gates + judge, {model.name}",
+                            metrics(rows, [g and v for g, v in zip(gates_keep, verdicts)])))
             results.append((f"gates + support, {model.name}",
                             metrics(rows, [g and s for g, s in zip(gates_keep, supported)])))
             results.append((f"gates + support + judge, {model.name}",
@@ -148,7 +149,8 @@ def main() -> int:
         print("\n".join(kinds_table(results)))
         for model in args.gguf:
             lines = judged[(model.name, s.name)]
-            print(f"\njudge questions on {model.name} (raised on good / on bad; same_meaning: false on good / on bad):\n")
+            print(f"\njudge questions on {model.name} "
+                  "(raised on good / on bad; same_meaning: false on good / on bad):\n")
             print("| question | good | bad |")
             print("|---|---:|---:|")
             for flag in (*judge.FLAGS, "same_meaning"):
@@ -163,7 +165,8 @@ def main() -> int:
                 print(f"| {flag} | {on_good} | {on_bad} |")
     if costs:
         print("\n### judge and support cost\n")
-        print("| model | set | pairs | judge's generated tokens | seconds (uncached work) | of it, support scoring | s/pair |")
+        print("| model | set | pairs | judge's generated tokens | seconds (uncached work) "
+              "| of it, support scoring | s/pair |")
         print("|---|---|---:|---:|---:|---:|---:|")
         print("\n".join(costs))
     for path in args.e2e:

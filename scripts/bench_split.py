@@ -71,7 +71,8 @@ def main() -> int:
           "| seconds | lines/s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     sides = " / ".join(str(report["sides"].get(s, {}).get("lines", 0)) for s in ("train", "eval", "test"))
-    print(f"| {lines:,} | {args.originals:,} | {size:.0f} | {report['groups']:,} | {report['merged_pairs']:,} | {sides} "
+    print(f"| {lines:,} | {args.originals:,} | {size:.0f} | {report['groups']:,} | {report['merged_pairs']:,} "
+          f"| {sides} "
           f"| {sum(report['held_out_variants'].values()):,} | {seconds:.1f} | {lines / seconds:,.0f} | {rss:.0f} |")
     return 0
 

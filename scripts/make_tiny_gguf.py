@@ -97,7 +97,7 @@ QWEN25_CHAT_TEMPLATE = """{%- if tools %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\\n' }}
 {%- endif %}
-"""
+"""  # noqa: E501
 
 # Qwen2.5's added tokens from id 151643 on: (text, is_control). The non-control ones are
 # "special": false in tokenizer_config.json and become USER_DEFINED in converted GGUFs.
@@ -175,7 +175,8 @@ def _default_vocab() -> tuple[list[str], list[int], list[str]]:
 
 
 _SCALAR_FMT = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-_NP_DTYPE = {0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1", 10: "<u8", 11: "<i8", 12: "<f8"}
+_NP_DTYPE = {0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1", 10: "<u8", 11: "<i8",
+             12: "<f8"}
 
 
 def read_gguf_kv(path: str | os.PathLike) -> dict:
@@ -251,7 +252,8 @@ def apply_qwen25_overlay(vocab: dict) -> dict:
     """Make a Qwen2-family vocab look like Qwen2.5-Instruct's: added tokens, EOS, chat template."""
     tokens = list(vocab["tokens"])
     types = list(vocab["types"])
-    if len(tokens) < QWEN25_FIRST_ADDED_ID + len(QWEN25_ADDED_TOKENS) or tokens[QWEN25_FIRST_ADDED_ID] != b"<|endoftext|>":
+    if (len(tokens) < QWEN25_FIRST_ADDED_ID + len(QWEN25_ADDED_TOKENS)
+            or tokens[QWEN25_FIRST_ADDED_ID] != b"<|endoftext|>"):
         raise ValueError("not a Qwen2 vocabulary (no <|endoftext|> at id 151643)")
     for i, (text, control) in enumerate(QWEN25_ADDED_TOKENS):
         tokens[QWEN25_FIRST_ADDED_ID + i] = text.encode()
@@ -492,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--vocab-from", metavar="GGUF", help="copy the tokenizer of this (vocab-only) GGUF")
     src.add_argument("--qwen2-vocab", action="store_true",
                      help="use Qwen2's 151,936-token vocabulary (fetched once from the llama-cpp-python sdist)")
-    ap.add_argument("--fetch-qwen2-vocab", action="store_true", help="fetch/cache the Qwen2 vocab file and print its path")
+    ap.add_argument("--fetch-qwen2-vocab", action="store_true",
+                    help="fetch/cache the Qwen2 vocab file and print its path")
     ap.add_argument("--no-qwen25", action="store_true",
                     help="with --vocab-from/--qwen2-vocab: keep the source's specials and template as they are")
     ap.add_argument("--seed", type=int, default=0)

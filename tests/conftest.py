@@ -62,7 +62,8 @@ def scripted_outcomes(aug, records: list, script, seeds: list[int]):
     return out, engine
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m qaug ...` as a user would, capturing both streams."""
     return subprocess.run([sys.executable, "-m", "qaug", *args], cwd=cwd or ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -81,7 +82,8 @@ def _private_state_dir(tmp_path_factory):
 def alpaca_rows() -> list[dict]:
     return [
         {"instruction": "Extract the fields as JSON.", "input": "ACME earned $5M in 2023.",
-         "output": '{"company": "ACME", "revenue": 5000000, "year": 2023, "meta": {"currency": "USD", "audited": true}}'},
+         "output": '{"company": "ACME", "revenue": 5000000, "year": 2023, '
+                   '"meta": {"currency": "USD", "audited": true}}'},
         {"instruction": "Say hello.", "input": "", "output": "Hello!"},
         {"id": "r3", "instruction": "列出城市数据", "input": "",
          "output": '```json\n{"城市": "北京", "人口": 21893095, "区": ["东城", "西城"]}\n```'},
@@ -127,6 +129,7 @@ def qwen_vocab_gguf(tmp_path_factory) -> Path:
     mtg = load_script("make_tiny_gguf")
     vocab = mtg.cached_qwen2_vocab()
     if vocab is None:
-        pytest.skip("Qwen2 vocab not cached: run `python scripts/make_tiny_gguf.py --fetch-qwen2-vocab` (scripts/test.sh does)")
+        pytest.skip("Qwen2 vocab not cached: run `python scripts/make_tiny_gguf.py --fetch-qwen2-vocab` "
+                    "(scripts/test.sh does)")
     path = tmp_path_factory.mktemp("models") / "qwen-vocab.gguf"
     return mtg.write_tiny_gguf(path, seed=0, vocab_from=vocab)

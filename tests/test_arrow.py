@@ -11,8 +11,8 @@ from conftest import EXAMPLES, run_cli
 
 def test_output_is_one_arrow_table_across_methods(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    proc = run_cli("run", str(EXAMPLES / "alpaca_en.jsonl"), "-o", str(out), "-m", "perturb,structural,rename_identifiers",
-                   "--max-aug-ratio", "1", "-q")
+    proc = run_cli("run", str(EXAMPLES / "alpaca_en.jsonl"), "-o", str(out),
+                   "-m", "perturb,structural,rename_identifiers", "--max-aug-ratio", "1", "-q")
     assert proc.returncode == 0, proc.stderr
     # small blocks force Arrow to infer each block's types separately and unify them, as datasets does
     table = pj.read_json(out, read_options=pj.ReadOptions(block_size=4096))

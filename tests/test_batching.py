@@ -30,8 +30,10 @@ TEXTS = ["Summarise the report.", "请把这句话改写成三种说法。", "Li
 
 def _jobs(n: int, max_tokens: int = 48, schema_offset: int = 0) -> list[Job]:
     return [Job(key=f"j{i}", messages=({"role": "system", "content": SYSTEM},
-                                       {"role": "user", "content": f"Rewrite the text.\n<text>\n{TEXTS[i % len(TEXTS)]}\n</text>"}),
-                schema=SCHEMAS[(i + schema_offset) % len(SCHEMAS)], seed=100 + i, sampling=Sampling(max_tokens=max_tokens))
+                                       {"role": "user", "content": f"Rewrite the text.\n<text>\n"
+                                                                   f"{TEXTS[i % len(TEXTS)]}\n</text>"}),
+                schema=SCHEMAS[(i + schema_offset) % len(SCHEMAS)], seed=100 + i,
+                sampling=Sampling(max_tokens=max_tokens))
             for i in range(n)]
 
 

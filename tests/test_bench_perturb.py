@@ -1,4 +1,4 @@
-"""scripts/bench_perturb.py and its peer, scripts/naive_perturb.py, on a few records (the numbers are BENCHMARKS.md's)."""
+"""scripts/bench_perturb.py and its peer, scripts/naive_perturb.py, on a few records (the numbers are BENCHMARKS.md's)."""  # noqa: E501
 
 from __future__ import annotations
 

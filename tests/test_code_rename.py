@@ -296,9 +296,11 @@ def test_fstring_names_left_alone_before_312() -> None:
 
 
 @pytest.mark.parametrize("code, expected", [
-    ('def greet(name):\r\n    msg = "h\u00e9llo \u2192 " + name; gr\u00f6\u00dfe = len(msg)\r\n    return gr\u00f6\u00dfe\r\n',
+    ('def greet(name):\r\n    msg = "h\u00e9llo \u2192 " + name; gr\u00f6\u00dfe = len(msg)\r\n'
+     '    return gr\u00f6\u00dfe\r\n',
      {"name", "msg", "gr\u00f6\u00dfe"}),
-    ("def f(x):\n    match x:\n        case [a, *rest]:\n            y = a\n        case _:\n            y = 0\n    return y\n",
+    ("def f(x):\n    match x:\n        case [a, *rest]:\n            y = a\n        case _:\n"
+     "            y = 0\n    return y\n",
      {"x", "y"}),  # match captures are kept, to be conservative
     ("def f(xs):\n    if (n := len(xs)) > 2:\n        return [y for x in xs if (y := x * 2)]\n    return n\n",
      {"xs", "n", "x", "y"}),
@@ -317,7 +319,8 @@ def test_edge_syntax(code: str, expected: set[str]) -> None:
 
 
 def test_class_attribute_and_enclosing_local_of_the_same_name() -> None:
-    code = "def outer():\n    x = 1\n    class C:\n        x = 2\n        def m(self):\n            return x\n    return C\n"
+    code = ("def outer():\n    x = 1\n    class C:\n        x = 2\n        def m(self):\n            return x\n"
+            "    return C\n")
     out = run(text_record(code))
     assert isinstance(out, Variant)
     new_x = out.info["renamed"]["x"]

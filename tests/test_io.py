@@ -217,7 +217,8 @@ def test_numbers_a_double_cannot_hold_and_duplicate_keys_are_rejected_with_the_r
             '{"text": "kept", "a": 1.50, "b": 1E5, "c": -0.0, "d": "-0", "e": 123456789012345678901234567890}']
     recs, rejs = _split(list(read_items(write_jsonl(tmp_path / "n.jsonl", rows))))
     assert [r.line for r in recs] == [7]
-    assert recs[0].data == {"text": "kept", "a": 1.5, "b": 1e5, "c": -0.0, "d": "-0", "e": 123456789012345678901234567890}
+    assert recs[0].data == {"text": "kept", "a": 1.5, "b": 1e5, "c": -0.0, "d": "-0",
+                            "e": 123456789012345678901234567890}
     for rej, (line, expected) in zip(rejs, INEXACT.items()):
         assert rej.reason.startswith("inexact number: ") and expected in rej.reason and rej.raw == line
     assert rejs[4].reason.startswith("duplicate key: 'text'") and rejs[5].reason.startswith("duplicate key: 'k'")

@@ -42,7 +42,8 @@ values = st.recursive(
 )
 deep = st.integers(0, 3000).map(lambda n: '{"text": "d", "x": ' + "[" * n + "]" * n + "}")
 records = st.one_of(
-    st.tuples(strings, values, values).map(lambda t: _obj([('"instruction"', t[0]), ('"output"', t[1]), ('"x"', t[2])])),
+    st.tuples(strings, values, values).map(lambda t: _obj([('"instruction"', t[0]), ('"output"', t[1]),
+                                                           ('"x"', t[2])])),
     st.lists(st.tuples(keys, values), max_size=5).map(_obj),
     values, deep,
 )
@@ -71,7 +72,8 @@ def test_every_jsonl_line_is_a_record_or_a_reject(tmp_path_factory, rows: list[b
 
 @FUZZ
 @given(st.lists(st.one_of(records, deep), min_size=1, max_size=8),
-       st.one_of(st.none(), st.tuples(st.integers(0, 8), st.sampled_from(["", "[", "]", "{", '"open', '"esc\\"', "1 2"]))),
+       st.one_of(st.none(), st.tuples(st.integers(0, 8),
+                                      st.sampled_from(["", "[", "]", "{", '"open', '"esc\\"', "1 2"]))),
        st.integers(0, 50))
 def test_every_json_array_element_is_a_record_or_a_reject(tmp_path_factory, elements: list[str],
                                                           broken: tuple[int, str] | None, cut: int) -> None:

@@ -20,7 +20,8 @@ from qaug.augment.jsondoc import (
 
 # -- shared helpers (test_structural imports them) ----------------------------------------------
 
-BIG = st.one_of(st.integers(min_value=2**64, max_value=2**200), st.integers(min_value=-(2**200), max_value=-(2**63) - 1))
+BIG = st.one_of(st.integers(min_value=2**64, max_value=2**200),
+                st.integers(min_value=-(2**200), max_value=-(2**63) - 1))
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), BIG, st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12), st.text(alphabet="名前城市,:.\"\\ \n\t\x00\x1f\u2028é😀ab", max_size=8),
@@ -28,7 +29,8 @@ SCALARS = st.one_of(
 KEYS = st.one_of(st.text(max_size=8), st.text(alphabet="ab名.: _\"\\", max_size=4))
 
 
-def json_values(keys: st.SearchStrategy[str] = KEYS, scalars: st.SearchStrategy[Any] = SCALARS) -> st.SearchStrategy[Any]:
+def json_values(keys: st.SearchStrategy[str] = KEYS,
+                scalars: st.SearchStrategy[Any] = SCALARS) -> st.SearchStrategy[Any]:
     """Arbitrary JSON values: nulls, bools, ints of any size, finite floats, unicode text, nesting."""
     return st.recursive(
         scalars,

@@ -215,7 +215,8 @@ def test_steps_code_solution_and_last_assistant_turn() -> None:
     v = one(outcomes, Variant)
     turns = v.data["conversations"]
     assert turns[3]["value"] == swapped and turns[:3] == ZH_CHAT["conversations"][:3]
-    assert v.info["field"] == "conversations.3.value" and "<task>\n如果一家公司" in engine.jobs_seen[0].messages[1]["content"]
+    assert (v.info["field"] == "conversations.3.value"
+            and "<task>\n如果一家公司" in engine.jobs_seen[0].messages[1]["content"])
 
 
 @pytest.mark.parametrize("new,reason", [
@@ -285,7 +286,8 @@ def test_bugfix_zh_record_gets_zh_prompt_and_instruction() -> None:
     assert v.data["instruction"].startswith("找出并修正这段解答中的错误。\n\n题目：\n小王向银行借款")
     assert v.data["output"] == ZH_MATH["output"] and v.data["input"] == corrupted
     system, user = (m["content"] for m in engine.jobs_seen[0].messages)
-    assert "只输出 JSON" in system and "错误要放在计算里" in user and between(engine.jobs_seen[0], "text") == ZH_MATH["output"]
+    assert ("只输出 JSON" in system and "错误要放在计算里" in user
+            and between(engine.jobs_seen[0], "text") == ZH_MATH["output"])
 
 
 def test_bugfix_python_code_sample_and_conversation_shape() -> None:
@@ -372,8 +374,8 @@ def test_translate_whole_record_zh_to_en() -> None:
 
 def test_translate_keeps_code_blocks_verbatim_and_applies_the_glossary(tmp_path: Path) -> None:
     gloss = tmp_path / "fin.tsv"
-    gloss.write_text("# finance terms\n复合年增长率\tcompound annual growth rate\nCAGR\t\n营业收入\toperating revenue\n",
-                     encoding="utf-8")
+    gloss.write_text("# finance terms\n复合年增长率\tcompound annual growth rate\nCAGR\t\n"
+                     "营业收入\toperating revenue\n", encoding="utf-8")
     outcomes, engine = run(Translate(glossary=str(gloss)), ZH_CODE, translator(ZH_CODE_EN))
     v = one(outcomes, Variant)
     assert ZH_CODE_BLOCK in v.data["output"] and v.data["output"].startswith("The implementation below")
@@ -426,9 +428,11 @@ def test_translate_lost_number_and_wrong_language_on_math() -> None:
 
 @pytest.mark.parametrize("content,message", [
     ("营业收入 operating revenue\n", ":1: expected 'source_term<TAB>target_term', found no tab"),
-    ("营业收入\toperating revenue\n净利润\tnet\tprofit\n", ":2: expected 'source_term<TAB>target_term', found 3 columns"),
+    ("营业收入\toperating revenue\n净利润\tnet\tprofit\n",
+     ":2: expected 'source_term<TAB>target_term', found 3 columns"),
     ("\n\t营业收入\n", ":2: empty source term"),
-    ("营业收入\toperating revenue\n营业收入\trevenue\n", ":2: term '营业收入' already has another translation on line 1"),
+    ("营业收入\toperating revenue\n营业收入\trevenue\n",
+     ":2: term '营业收入' already has another translation on line 1"),
     ("# only a comment\n", ": glossary has no terms"),
 ])
 def test_glossary_errors_name_file_and_line(tmp_path: Path, content: str, message: str) -> None:
@@ -500,7 +504,8 @@ def test_translate_copies_an_offered_label_through_and_keeps_it_in_the_prompt() 
     v = one(outcomes, Variant)
     assert v.data["output"] == "negative" and v.info["kept"] == ["output"]  # the label space does not change
     assert not any(between(j, "text") == "negative" for j in engine.jobs_seen)
-    assert any("negative → 保持原样" in j.messages[-1]["content"] or "negative → keep as is" in j.messages[-1]["content"]
+    assert any("negative → 保持原样" in j.messages[-1]["content"]
+               or "negative → keep as is" in j.messages[-1]["content"]
                for j in engine.jobs_seen)
     lost = {**table, EN_CLS["instruction"]: "判断这条评论的情感是正面还是负面。"}
     f = one(run(Translate(), EN_CLS, translator(lost))[0], Failure)

@@ -65,7 +65,8 @@ def codes(outcomes: list[Outcome]) -> list[str]:
 
 ALPACA_EN = {"id": "a1", "instruction": "Explain in 3 sentences how a bicycle gear works.", "input": "",
              "output": "A gear changes the ratio between pedal and wheel turns..."}
-ALPACA_ZH = {"instruction": "用3句话解释自行车的变速器是如何工作的。", "input": "", "output": "变速器改变踏板与车轮转数之比……"}
+ALPACA_ZH = {"instruction": "用3句话解释自行车的变速器是如何工作的。", "input": "",
+             "output": "变速器改变踏板与车轮转数之比……"}
 SHAREGPT = {"conversations": [
     {"from": "system", "value": "You are helpful."},
     {"from": "human", "value": "What is the capital of France?"},
@@ -222,7 +223,8 @@ def test_swap_conversation_swaps_the_last_pair_only() -> None:
     [out], _ = run(Swap(), [rec(msgs)], ans)
     [v] = variants(out)
     assert data_of(seen[0]) == refusal
-    assert v.data["messages"] == [{"role": "user", "content": f"Write the user message this reply answers.\n\n{refusal}"},
+    assert v.data["messages"] == [{"role": "user",
+                                   "content": f"Write the user message this reply answers.\n\n{refusal}"},
                                   {"role": "assistant", "content": INJECTION}]
 
 
@@ -269,7 +271,8 @@ def test_swap_skips_and_retries() -> None:
 
 CLS_EN = {"instruction": "Classify the sentiment of the review as positive or negative.",
           "input": "I loved this movie, the acting was great and it only cost 5 dollars.", "output": "positive"}
-CLS_ZH = {"instruction": "判断这条评论的情感是正面还是负面。", "input": "这家餐厅的菜很好吃，服务也很周到，人均只要80元。",
+CLS_ZH = {"instruction": "判断这条评论的情感是正面还是负面。",
+          "input": "这家餐厅的菜很好吃，服务也很周到，人均只要80元。",
           "output": "正面"}
 
 
@@ -305,7 +308,8 @@ def test_synonym_variants_change_only_the_input() -> None:
 
 def test_synonym_gates() -> None:
     src = CLS_EN["input"]
-    bad = [src, src.replace("only cost 5 dollars", "was cheap"), "Terrible weather today, we stayed at home and watched 5 old movies.",
+    bad = [src, src.replace("only cost 5 dollars", "was cheap"),
+           "Terrible weather today, we stayed at home and watched 5 old movies.",
            "I loved this movie, the acting was great and it only cost 5 dollars, so positive.",
            "I adored this movie, the acting was superb and it only cost 5 dollars.",
            "I adored this movie, the acting was superb and it only cost 5 dollars!"]
@@ -330,7 +334,8 @@ def test_synonym_never_touches_the_label_and_skips() -> None:
     assert all(v.data["messages"][1] == conv["messages"][1] for v in variants(out))
     outs, engine = run(Synonym(fields=["output"]), [rec(CLS_EN)], answer())
     assert reasons(outs[0]) == ["the selected fields hold only the label, which synonym never changes"]
-    outs, engine = run(Synonym(), [rec({"text": "prose"}), rec({"instruction": "Sentiment: ok", "output": ""})], answer())
+    outs, engine = run(Synonym(), [rec({"text": "prose"}), rec({"instruction": "Sentiment: ok", "output": ""})],
+                       answer())
     assert [reasons(o) for o in outs] == [["no label (alpaca output / last assistant turn) to keep"]] * 2
     assert engine.jobs_seen == []
     [out], engine = run(Synonym(), [rec(CLS_EN)], answer(variants=["one", "two"]))

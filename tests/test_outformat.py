@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import read_jsonl, run_cli, write_jsonl
 
-ROWS = [{"instruction": f"列出第{i}个城市", "output": f'{{"城市": "北京", "n": {i}, "m": {{"k": 1}}}}'} for i in range(4)]
+ROWS = [{"instruction": f"列出第{i}个城市", "output": f'{{"城市": "北京", "n": {i}, "m": {{"k": 1}}}}'}
+        for i in range(4)]
 
 
 def test_json_output_is_an_array_that_reads_back(tmp_path: Path) -> None:

@@ -73,7 +73,8 @@ def test_parquet_input_round_trip(tmp_path: Path) -> None:
 
 def test_parquet_input_mixing_formats(tmp_path: Path) -> None:
     table = pa.table({"instruction": ["Say hi", None], "output": ["hi", None],
-                      "messages": [None, [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "hi"}]]})
+                      "messages": [None, [{"role": "user", "content": "Say hi"},
+                                          {"role": "assistant", "content": "hi"}]]})
     pq.write_table(table, tmp_path / "mixed.parquet")
     out = _run(tmp_path, tmp_path / "mixed.parquet", "o.jsonl", "--no-originals")
     report = json.loads((tmp_path / "o.report.json").read_text())
@@ -136,7 +137,8 @@ def test_hf_datasets_loads_the_parquet_and_the_jsonl_output(tmp_path: Path) -> N
         "j = datasets.load_dataset('json', data_files=sys.argv[2], split='train', cache_dir=sys.argv[3])\n"
         "q = p.features['_qaug']\n"
         "print(json.dumps({'rows': [p.num_rows, j.num_rows], 'seed': q['seed'].dtype, 'review': q['review'].dtype,\n"
-        "                  'same': p.to_list() == j.to_list(), 'parents': sorted({r['_qaug']['parent'] or '' for r in p})}))\n")
+        "                  'same': p.to_list() == j.to_list(),"
+        " 'parents': sorted({r['_qaug']['parent'] or '' for r in p})}))\n")
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     proc = subprocess.run([sys.executable, "-c", script, str(parquet), str(jsonl), str(tmp_path / "hf-cache")],
                           capture_output=True, text=True, env=env, timeout=300)

@@ -103,7 +103,8 @@ def test_no_originals_and_strict(tmp_path: Path) -> None:
 
 def test_output_equal_to_input_is_refused_before_writing(tmp_path: Path) -> None:
     # the output itself, or a file written beside it (o.jsonl writes o.rejects.jsonl)
-    for src, out in ((tmp_path / "in.jsonl", tmp_path / "in.jsonl"), (tmp_path / "o.rejects.jsonl", tmp_path / "o.jsonl")):
+    for src, out in ((tmp_path / "in.jsonl", tmp_path / "in.jsonl"),
+                     (tmp_path / "o.rejects.jsonl", tmp_path / "o.jsonl")):
         write_jsonl(src, ROWS)
         before = src.read_bytes()
         cfg = RunConfig(inputs=(src,), output=out, methods=("suffix",))
@@ -139,7 +140,8 @@ def test_max_aug_ratio_holds_at_every_batch_and_says_so(tmp_path: Path) -> None:
     assert augmented / len(out) <= 0.3 and augmented == int(40 * 0.3 / 0.7)
     # over the cap is no quality reject: counted per method, not written to the rejects file
     assert not [r for r in rejects if r["stage"] == "cap"] and "cap" not in report["rejects"]
-    assert report["cap_dropped"] == report["methods"]["suffix"]["capped"] == report["methods"]["suffix"]["accepted"] - augmented > 0
+    assert (report["cap_dropped"] == report["methods"]["suffix"]["capped"]
+            == report["methods"]["suffix"]["accepted"] - augmented > 0)
     assert report["originals_written"] == 40
 
 
@@ -235,7 +237,8 @@ def _model_run(tmp_path: Path, files: list[list[dict]], ratio: float, methods=No
 
 def test_the_cap_is_decided_before_model_work(tmp_path: Path) -> None:
     """Issue 12: two one-record files used 22 s of model time, then kept 0 of 4 variants."""
-    aug, stats = _model_run(tmp_path, [[{"instruction": "one", "output": "a"}], [{"instruction": "two", "output": "b"}]],
+    aug, stats = _model_run(tmp_path,
+                            [[{"instruction": "one", "output": "a"}], [{"instruction": "two", "output": "b"}]],
                             0.3, variants=2)
     assert aug.computed == 0 and stats.variants_written == 0 and stats.cap_dropped == 0
     assert stats.methods["model_suffix"].not_planned == 4

@@ -76,7 +76,8 @@ def test_flags_override_recipe_and_report_has_effective_config(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "o.report.json").read_text())
     cfg = report["config"]
-    assert cfg["seed"] == 9 and cfg["methods"] == ["flatten"] and cfg["method_params"] == {"flatten": {"depth": 0, "sep": "/"}}
+    assert (cfg["seed"] == 9 and cfg["methods"] == ["flatten"]
+            and cfg["method_params"] == {"flatten": {"depth": 0, "sep": "/"}})
     assert cfg["recipe"] == str(recipe) and cfg["max_aug_ratio"] == 1.0
     out = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert json.loads(out[1]["output"]) == {"a": 1, "b/c": 2}
@@ -96,7 +97,8 @@ def test_rewrite_prompt_language_delimiters_and_gates() -> None:
     job = eng.jobs_seen[0]
     user = job.messages[-1]["content"]
     assert "<text>\nSummarise the 2023 report for {company} in 3 bullet points.\n</text>" in user
-    assert "Must keep: bullet points, 2023, 3, {company}" in user and "Do not answer" in user  # the gates' terms, told up front
+    # the gates' terms, told up front
+    assert "Must keep: bullet points, 2023, 3, {company}" in user and "Do not answer" in user
     assert len(job.messages) > 2 and job.messages[1]["role"] == "user"  # few-shot turns before the request
     assert [type(o).__name__ for o in outs] == ["Variant", "Failure", "Failure", "Variant"]
     assert outs[1].reason == "identical to source after normalisation" and outs[2].reason == "lost number '2023'"
@@ -159,7 +161,8 @@ def test_backtranslate_hops_languages_and_chrf_floor_and_ceiling() -> None:
     }
     for case, expect in (("good", Variant), ("copy", "near-copy"), ("drift", "drifted")):
         def answer(job: Job, case=case) -> str:
-            if "from English into Chinese" in job.messages[1]["content"] or "从英文翻译成中文" in job.messages[1]["content"]:
+            if ("from English into Chinese" in job.messages[1]["content"]
+                    or "从英文翻译成中文" in job.messages[1]["content"]):
                 return json.dumps({"translation": "用通俗的话解释本合同的终止条款。"})
             return json.dumps({"translation": backs[case]})
         aug = BackTranslate()
@@ -242,7 +245,8 @@ def test_a_bug_in_one_record_fails_that_record_only() -> None:
             super().plan(unit, index)
 
     aug = Fragile(n=1)
-    aug.bind(scripted(lambda job: json.dumps({"variants": ["Give three bullet points on the 2023 report of {company}."]})),
+    aug.bind(scripted(lambda job: json.dumps({"variants": ["Give three bullet points on the 2023 report "
+                                                           "of {company}."]})),
              Sampling())
     bad = Record(id="x", data={"instruction": "boom"}, fmt="alpaca", source="t", line=3)
     good, broken = aug.augment_many([(EN, Rng(1)), (bad, Rng(2))])

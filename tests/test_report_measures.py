@@ -16,7 +16,8 @@ from conftest import write_jsonl
 
 
 def _state(m: Measures) -> dict:
-    return {"seen": dict(m.seen), "stride": dict(m.stride), "kept": {k: [i for i, _, _ in v] for k, v in m.kept.items()},
+    return {"seen": dict(m.seen), "stride": dict(m.stride),
+            "kept": {k: [i for i, _, _ in v] for k, v in m.kept.items()},
             "chrf": (m.chrf_kept, m.chrf_rejected), "judge": (m.judged, dict(m.judge_flags), dict(m.judge_codes)),
             "sampled": {k: m.sampled(k) for k in m.kept}}
 

@@ -39,7 +39,8 @@ def test_a_flag_beats_the_recipe_which_beats_the_default() -> None:
 
 
 def test_methods_then_task_then_recipe_methods_then_recipe_task() -> None:
-    assert resolve(_flags(methods="perturb", task="structured"), {"methods": ["flatten"]}).config.methods == ("perturb",)
+    assert (resolve(_flags(methods="perturb", task="structured"), {"methods": ["flatten"]}).config.methods
+            == ("perturb",))
     assert resolve(_flags(), {"methods": ["flatten"], "task": "structured"}).config.methods == ("flatten",)
     r = resolve(_flags(methods="perturb"), {})
     assert not r.needs_model and r.config.model == {} and r.config.sampling == {}

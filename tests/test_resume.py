@@ -158,8 +158,8 @@ def test_unwritable_output_is_one_line_and_resumable(tmp_path: Path) -> None:
 def test_cache_rerun_does_no_model_work(tmp_path: Path, tiny_gguf: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Explain clause {i} of the lease.", "output": "x"}
                                               for i in range(6)])
-    common = ["-m", "rewrite", "--max-aug-ratio", "1", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "48", "-q",
-              "--cache-dir", str(tmp_path / "c")]
+    common = ["-m", "rewrite", "--max-aug-ratio", "1", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "48",
+              "-q", "--cache-dir", str(tmp_path / "c")]
     assert _run([str(src), "-o", str(tmp_path / "a.jsonl"), *common]).returncode == 0
     assert _run([str(src), "-o", str(tmp_path / "b.jsonl"), *common]).returncode == 0
     rep = json.loads((tmp_path / "b.report.json").read_text())["model"]
@@ -185,8 +185,9 @@ def test_no_network_needed_or_attempted(tmp_path: Path, tiny_gguf: Path) -> None
         "    raise OSError('network disabled by test')\n"
         "socket.socket.connect = _refuse\nsocket.create_connection = _refuse\n" % str(tmp_path / "attempts.log"))
     env = dict(os.environ, PYTHONPATH=str(guard), HF_HUB_OFFLINE="0")
-    args = [sys.executable, "-m", "qaug", "run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "rewrite,backtranslate",
-            "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "32", "-q", "--no-cache"]
+    args = [sys.executable, "-m", "qaug", "run", str(src), "-o", str(tmp_path / "o.jsonl"),
+            "-m", "rewrite,backtranslate", "--gguf", str(tiny_gguf), "--threads", "1", "--max-tokens", "32", "-q",
+            "--no-cache"]
     unshare = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     cmd = (["unshare", "-n"] if unshare.returncode == 0 else []) + args
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
@@ -284,7 +285,8 @@ def test_a_hand_edited_journal_is_one_line_not_an_internal_error(tmp_path: Path)
              text.replace('"kind": "checkpoint",', '"kind": "checkpoint", "extra": 1,', 1),
              text + "[1, 2]\n",
              text.replace('"sha256": ', '"sha": ', 1),
-             "".join(text.rsplit('"stats": {"files"', 1)[0] + '"stats": {"filez"' + text.rsplit('"stats": {"files"', 1)[1])]
+             "".join(text.rsplit('"stats": {"files"', 1)[0] + '"stats": {"filez"'
+                     + text.rsplit('"stats": {"files"', 1)[1])]
     for edited in edits:
         assert edited != text
         journal.write_text(edited)
@@ -365,7 +367,8 @@ def test_resume_accepts_a_default_written_out_and_a_speed_only_change(tmp_path: 
     assert resumed.returncode == 0, resumed.stderr
     other = _run([str(src), "-o", str(out), *pure, "--param", "flatten.depth=1", "--resume"])
     assert other.returncode == 2 and "method_params.flatten.depth" in other.stderr  # a real change is still named
-    few = write_jsonl(tmp_path / "few.jsonl", [{"instruction": f"Summarise report {i}.", "output": "ok"} for i in range(3)])
+    few = write_jsonl(tmp_path / "few.jsonl",
+                      [{"instruction": f"Summarise report {i}.", "output": "ok"} for i in range(3)])
     model = [str(few), "-o", str(tmp_path / "m.jsonl"), "-m", "rewrite", "--param", "rewrite.n=1", "--gguf",
              str(tiny_gguf), "--max-tokens", "32", "-q", "--cache-dir", str(tmp_path / "cache")]
     assert _run([*model, "--threads", "1"]).returncode == 0

@@ -91,7 +91,8 @@ def test_server_api_and_apply_through_the_cli(run: Path, tmp_path: Path) -> None
                 urllib.request.urlopen(req, timeout=10)
             assert err.value.code == 403
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(urllib.request.Request(url + "api/meta", headers={"Host": "evil.example"}), timeout=10)
+            urllib.request.urlopen(urllib.request.Request(url + "api/meta", headers={"Host": "evil.example"}),
+                                   timeout=10)
         assert err.value.code == 403
         with urllib.request.urlopen(url, timeout=10) as r:
             page = r.read().decode()

@@ -40,8 +40,8 @@ def test_show_an_original_with_its_variants_rejects_and_decoded_provenance(tmp_p
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert "== r1 (from in.jsonl:1)" in text and "r2" not in text
-    assert 'rewrite v1 #0 · seed 0 · model m.gguf@sha256:abc · params {"n": 5} · info {"judge": {"same_meaning": true}}' \
-        in text
+    assert 'rewrite v1 #0 · seed 0 · model m.gguf@sha256:abc · params {"n": 5} · ' \
+        'info {"judge": {"same_meaning": true}}' in text
     assert "instruction: {+创作+}[-写-]" not in text and "instruction: [-写-]{+创作+}一首关于春天的诗" in text
     assert "xx rejected rewrite (gate: off_topic): shares 0.05 content" in text
     assert "instruction: 写一首关于[-春-]{+秋+}天的诗" in text  # a rejected text, diffed against its source text

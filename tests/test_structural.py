@@ -50,7 +50,8 @@ def eligible_leaves(value: Any, protect: set[str], path: tuple = ()) -> list[tup
                 out.append(path + (k,))
         return out
     if type(value) is list:
-        return [p for i, x in enumerate(value) if type(x) in (dict, list) for p in eligible_leaves(x, protect, path + (i,))]
+        return [p for i, x in enumerate(value) if type(x) in (dict, list)
+                for p in eligible_leaves(x, protect, path + (i,))]
     return []
 
 
@@ -285,7 +286,8 @@ def test_every_method_gives_a_valid_new_record_and_leaves_the_input_alone(name: 
 
 
 def test_indented_fence_never_gives_the_same_text_back() -> None:
-    text = 'Steps:\n  ```json\n  {\n    "a": 1,\n    "b": {"c": 2}\n  }\n  ```\n'.replace('{"c": 2}', '{\n      "c": 2\n    }')
+    text = ('Steps:\n  ```json\n  {\n    "a": 1,\n    "b": {"c": 2}\n  }\n  ```\n'
+            .replace('{"c": 2}', '{\n      "c": 2\n    }'))
     record = alpaca(text)
     for name in ("reformat", "shuffle_keys", "perturb", "flatten"):
         for seed in range(10):
@@ -382,7 +384,8 @@ def test_skip_reasons() -> None:
 
 
 def test_fields_restrict_the_texts() -> None:
-    record = Record("r", {"instruction": '{"q": 1, "r": 2}', "input": "", "output": '{"a": 1, "b": 2}'}, "alpaca", "t", 1)
+    record = Record("r", {"instruction": '{"q": 1, "r": 2}', "input": "", "output": '{"a": 1, "b": 2}'},
+                    "alpaca", "t", 1)
     out = run("shuffle_keys", record, fields=["instruction"])
     assert out.data["output"] == record.data["output"] and out.data["instruction"] == '{"r": 2, "q": 1}'
     both = run("shuffle_keys", record)
@@ -397,7 +400,8 @@ def test_target_record() -> None:
     out = run("flatten", record, target="record")
     assert out.data == {"instruction": "Say hi", "input": "", "output": "hi", "meta.lang": "en", "meta.src": "web"}
     out = run("null_inject", record, target="record", p=1.0)
-    assert {k: out.data[k] for k in ("instruction", "input", "output")} == {"instruction": "Say hi", "input": "", "output": "hi"}
+    assert ({k: out.data[k] for k in ("instruction", "input", "output")}
+            == {"instruction": "Say hi", "input": "", "output": "hi"})
     assert out.data["meta"] == {"lang": None, "src": None}
     assert run("add_fields", record, target="record").data["_meta"]
     assert run("reformat", record, target="record") == Skip("reformat does not apply to target=record")
@@ -422,7 +426,8 @@ def test_big_integers_survive_every_method() -> None:
 def test_params_are_validated() -> None:
     reg = registry()
     for name, kw in [("null_inject", {"p": 2}), ("flatten", {"sep": ""}), ("flatten", {"depth": -1}),
-                     ("perturb", {"methods": ["retype"]}), ("retype", {"direction": "up"}), ("perturb", {"null_p": -1})]:
+                     ("perturb", {"methods": ["retype"]}), ("retype", {"direction": "up"}),
+                     ("perturb", {"null_p": -1})]:
         with pytest.raises(UsageError):
             reg[name](**kw)
     assert Perturb(methods="flatten,nest", null_p="0.5").params() == {"methods": ["flatten", "nest"], "null_p": 0.5,
@@ -457,7 +462,8 @@ def test_augment_many_turns_a_bug_into_a_failure(monkeypatch: pytest.MonkeyPatch
 
 
 def test_add_fields_takes_the_record_id_only_from_the_records_own_id() -> None:
-    no_id = Record("t.jsonl:1", {"instruction": "Extract as JSON.", "output": json.dumps(ANSWER)}, "alpaca", "t.jsonl", 1)
+    no_id = Record("t.jsonl:1", {"instruction": "Extract as JSON.", "output": json.dumps(ANSWER)},
+                   "alpaca", "t.jsonl", 1)
     own = Record("en-7", {"id": "en-7", "instruction": "Extract as JSON.", "output": json.dumps(ANSWER)}, "alpaca",
                  "t.jsonl", 1)
     ids_no, ids_own = set(), set()

@@ -32,7 +32,8 @@ def test_surprisal_covers_the_target_and_reuse_changes_nothing(llama) -> None:
     # the third request reuses the prompt's KV from the second: the numbers match a fresh scoring
     fresh = llama.surprisal([ScoreRequest(msgs, targets[2])])[0]
     assert fresh.pieces == scored[2].pieces == scored[0].pieces
-    assert fresh.nats == pytest.approx(scored[2].nats, abs=1e-2) and fresh.nats == pytest.approx(scored[0].nats, abs=1e-2)
+    assert (fresh.nats == pytest.approx(scored[2].nats, abs=1e-2)
+            and fresh.nats == pytest.approx(scored[0].nats, abs=1e-2))
     # generation still works after scoring: the scoring sequence is left empty
     job = Job("j", msgs, {"type": "object", "properties": {"a": {"type": "boolean"}}, "required": ["a"],
                           "additionalProperties": False}, seed=1, sampling=Sampling(max_tokens=32))
@@ -51,7 +52,8 @@ def test_surprisal_is_cached(tmp_path: Path, tiny_gguf: Path) -> None:
         return LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=512, n_threads=1, parallel=1))
 
     reqs = support.requests("Summarise the lease in two sentences.", "Give a two-sentence summary of the lease.")
-    assert [r.target for r in reqs] == ["Summarise the lease in two sentences.", "Give a two-sentence summary of the lease."]
+    assert [r.target for r in reqs] == ["Summarise the lease in two sentences.",
+                                        "Give a two-sentence summary of the lease."]
     engine = CachedEngine(load, ResultCache(tmp_path / "cache"), "tiny-v1", "tiny")
     first = engine.surprisal(reqs)
     engine.close()
@@ -188,7 +190,8 @@ def test_qaug_score_runs_the_support_check_only_when_asked() -> None:
     assert all("support" not in ln["scores"] for ln in plain)
     checked = list(score_pairs(pairs, ScriptedEngine(_answer, scorer=_scorer), support_check=True))
     assert [ln["keep"] for ln in checked] == [True, False]
-    assert checked[1]["reasons"][-1]["code"] == "support_lost" and checked[1]["scores"]["support"]["lost"] == ["accounts-payable"]
+    assert (checked[1]["reasons"][-1]["code"] == "support_lost"
+            and checked[1]["scores"]["support"]["lost"] == ["accounts-payable"])
 
 
 def test_a_library_run_gets_the_cli_window_default(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def test_json_records_survive_a_round_trip(records: list[dict[str, Any]], via: s
 
 def test_cells_helpers() -> None:
     assert records_to_cells([{"a": 1, "b": None}, {"b": "x", "a": 2.5}]) == (("a", "b"), (("1", ""), ("2.5", "x")))
-    assert records_to_cells([{"a": [1]}]) is None and records_to_cells([]) is None and records_to_cells({"a": 1}) is None
+    assert (records_to_cells([{"a": [1]}]) is None and records_to_cells([]) is None
+            and records_to_cells({"a": 1}) is None)
     assert cells_to_records(("a", "a"), (("1", "2"),)) is None
     assert render_table(("a",), ((" x",),), "markdown") is None
     assert render_table(("a", "b"), (("1", "|"),), "markdown") == "| a | b |\n| --- | --- |\n| 1 | \\| |"
@@ -138,7 +139,8 @@ def test_table_convert_augmenter() -> None:
     assert type(out) is Variant
     assert out.data["instruction"] == record.data["instruction"] and record.data["output"] == MD
     [info] = out.info["tables"]
-    assert info["text"] == "output" and info["from"] == "markdown" and info["to"] in ("json", "csv") and info["rows"] == 2
+    assert (info["text"] == "output" and info["from"] == "markdown" and info["to"] in ("json", "csv")
+            and info["rows"] == 2)
     assert [list(aug.augment(record, Rng(3)))] == [[out]]
     kinds = {next(iter(aug.augment(record, Rng(s)))).info["tables"][0]["to"] for s in range(20)}
     assert kinds == {"json", "csv"}

@@ -141,7 +141,8 @@ def qwen2_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("qwen2") / "qwen2-vocab-tiny.gguf"
     t0 = time.perf_counter()
     mtg.write_tiny_gguf(path, vocab_from=QWEN2_VOCAB)
-    print(f"\nqwen2-vocab GGUF written in {(time.perf_counter() - t0) * 1000:.0f} ms, {path.stat().st_size / 1e6:.1f} MB")
+    print(f"\nqwen2-vocab GGUF written in {(time.perf_counter() - t0) * 1000:.0f} ms, "
+          f"{path.stat().st_size / 1e6:.1f} MB")
     return path
 
 

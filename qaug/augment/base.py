@@ -127,7 +127,8 @@ class Augmenter:
                 + (f" (known: {', '.join(known)})" if known else " (it takes none)")
                 + "".join(f"; {RENAMED[u]}" for u in unknown if u in RENAMED)
             )
-        self._params = {name: p.coerce(self.name, params[name]) if name in params else p.default for name, p in known.items()}
+        self._params = {name: p.coerce(self.name, params[name]) if name in params else p.default
+                        for name, p in known.items()}
         self.fields = tuple(fields) if fields is not None else None
         if target not in ("texts", "record"):
             raise UsageError(f"--target must be 'texts' or 'record', not {target!r}")

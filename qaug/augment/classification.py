@@ -26,7 +26,8 @@ MAX_LABEL = 64  # longer "labels" are answers, not class names: no label-word ch
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _CJK = re.compile(f"[{_CJK_CLASS}]")
 _TOKEN = re.compile(f"[{_CJK_CLASS}]|[^\\W_{_CJK_CLASS}]+")
-_QUOTED = re.compile(r"\"([^\"\n]{1,24})\"|(?<![A-Za-z])'([^'\n]{1,24})'(?![A-Za-z])|“([^”\n]{1,24})”|‘([^’\n]{1,24})’|「([^」\n]{1,24})」")
+_QUOTED = re.compile(r"\"([^\"\n]{1,24})\"|(?<![A-Za-z])'([^'\n]{1,24})'(?![A-Za-z])|"
+                     r"“([^”\n]{1,24})”|‘([^’\n]{1,24})’|「([^」\n]{1,24})」")
 
 
 def label_of(record: Record) -> tuple[FieldPath, str] | None:

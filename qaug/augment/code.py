@@ -130,7 +130,8 @@ class RenameIdentifiers(Augmenter):
     # 2: a parameter whose name a string holds, or whose function is passed on or wrapped, keeps its name;
     # self-contained code is run before and after (run_check)
     version = "2"
-    description = "Rename local variables and parameters in Python code blocks (AST-checked, comments and strings kept)."
+    description = ("Rename local variables and parameters in Python code blocks "
+                   "(AST-checked, comments and strings kept).")
     PARAMS = (
         Param("fraction", float, 1.0, "share of the eligible names to rename (at least one)", min=0.0, max=1.0),
         Param("run_check", bool, True, "run self-contained code (pure modules only, sandboxed) before and after, "
@@ -199,7 +200,8 @@ class RenameIdentifiers(Augmenter):
             scope, kinds = scopes[key], scopes[key].kinds.get(name, set())
             return not (
                 None in bindings[key] or name in pinned or is_reserved(name) or id(scope) in tainted[bi]
-                or kinds & _UNRENAMABLE or ("param" in kinds and not keyword_safe(scope, name, kwargs, strings, escaped))
+                or kinds & _UNRENAMABLE
+                or ("param" in kinds and not keyword_safe(scope, name, kwargs, strings, escaped))
                 or (scope.kind == "comp" and all(s.kind not in FUNC_KINDS for s in chain(scope)))
                 or any(name in s.doc_words for s in chain(scope))
             )
@@ -229,7 +231,8 @@ class RenameIdentifiers(Augmenter):
         for bi, block in enumerate(scan.blocks):
             positions = per_block.get(bi, {})
             starts = [m.start() for m in LINE.finditer(block.source)] or [0]
-            spans = [(starts[r - 1] + c, starts[r - 1] + c + len(old), mapping[old]) for (r, c), old in positions.items()]
+            spans = [(starts[r - 1] + c, starts[r - 1] + c + len(old), mapping[old])
+                     for (r, c), old in positions.items()]
             source = _splice(block.source, spans)
             new_sources.append(source)
             if not positions:

@@ -27,9 +27,9 @@ from qaug.jsonio import finite_float, number_problem, refuse_constant
 from qaug.rng import Rng
 
 __all__ = [
-    "DuplicateKeyError", "INEXACT", "InexactNumberError", "JSONDocError", "NotApplicable", "Span", "Style", "add_fields_value", "detect_style",
-    "dumps_doc", "fenced_blocks", "find_documents", "flatten_value", "loads_doc", "nest_value", "number_text", "parse_number_text",
-    "render", "retype_value", "splice",
+    "DuplicateKeyError", "INEXACT", "InexactNumberError", "JSONDocError", "NotApplicable", "Span", "Style",
+    "add_fields_value", "detect_style", "dumps_doc", "fenced_blocks", "find_documents", "flatten_value", "loads_doc",
+    "nest_value", "number_text", "parse_number_text", "render", "retype_value", "splice",
 ]
 
 Indent = Union[int, str, None]

@@ -281,7 +281,8 @@ class ModelAugmenter(Augmenter):
                             min_overlap=p.get("min_overlap", d.min_overlap),
                             keep_numbers=self.keep_numbers, same_language=self.same_language)
 
-    def gate_input(self, record: Record, path: FieldPath, source: str, variant: str, siblings: Sequence[str]) -> GateInput:
+    def gate_input(self, record: Record, path: FieldPath, source: str, variant: str,
+                   siblings: Sequence[str]) -> GateInput:
         """What the gates see of one text: its role in the sample, the sample's answer and the prompt's rest."""
         return GateInput(source, variant, answer=answer_to(record, path), siblings=tuple(siblings),
                          role=text_role(record, path), context=context_of(record, path))

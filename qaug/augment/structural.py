@@ -533,7 +533,8 @@ class Reformat(StructuralAugmenter):
     version = "2"  # 2: Chinese (any non-ASCII text) stays as written unless reformat.ascii is set
     description = "Re-serialise JSON in another layout: compact, spaced, indented 2/4; ASCII-escaped only if asked."
     record_ok = False
-    PARAMS = (Param("ascii", bool, False, "also offer \\u-escaped layouts for non-ASCII text (中文 -> \\u4e2d\\u6587)"),)
+    PARAMS = (Param("ascii", bool, False,
+                    "also offer \\u-escaped layouts for non-ASCII text (中文 -> \\u4e2d\\u6587)"),)
 
     def edit(self, value: Any, rng: Rng, ctx: _Ctx, span: Span | None) -> tuple[Any, str | None, dict[str, Any]]:
         assert span is not None

@@ -27,7 +27,8 @@ FIXED = {
     "zh": "请写出这段回答所对应的问题或指令。",
 }
 #: an inverse instruction must ask for the question: it names it (question, instruction, prompt, 问题, 指令...)
-ASKS_FOR_QUESTION = re.compile(r"\b(?:questions?|instructions?|prompts?|requests?|messages?|tasks?|queries|query|asked|ask)\b|"
+ASKS_FOR_QUESTION = re.compile(r"\b(?:questions?|instructions?|prompts?|requests?|messages?|tasks?|queries|query|"
+                               r"asked|ask)\b|"
                                r"问题|指令|提问|题目|请求|任务|问的|问了", re.IGNORECASE)
 #: answers shorter than this (content units: CJK characters, English word stems) cannot identify their question
 MIN_ANSWER_UNITS = 5

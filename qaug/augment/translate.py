@@ -195,7 +195,8 @@ class Translate(ModelAugmenter):
         for marker, _ in blocks:
             count = translation.count(marker)
             if count != 1:
-                return Reject("code_changed", f"code block {marker} {'lost' if count == 0 else 'repeated'}"), translation
+                return Reject("code_changed",
+                              f"code block {marker} {'lost' if count == 0 else 'repeated'}"), translation
         if translation.count("```") > masked.count("```"):
             return Reject("code_changed", "translation adds a code block"), translation
         restored = translation
@@ -210,8 +211,10 @@ class Translate(ModelAugmenter):
         for term in terms_in(prose_of(masked), keep):
             if not term.pattern(term.target).search(prose_of(translation)):
                 if term.line == 0:
-                    return Reject("label_lost", f"label {term.source!r} not kept as is (the label space must not change)"), restored
-                return Reject("glossary_term", f"glossary term {term.source!r} not translated as {term.target!r}"), restored
+                    return Reject("label_lost",
+                                  f"label {term.source!r} not kept as is (the label space must not change)"), restored
+                return Reject("glossary_term",
+                              f"glossary term {term.source!r} not translated as {term.target!r}"), restored
         # into Chinese, only the source's names (capitalised words, acronyms) may stay in Latin script
         names = " ".join(re.findall(r"\b[A-Z][\w'-]*", prose_of(masked))) if is_cjk(target) else ""
         foreign = foreign_words(prose_of(translation), target, " ".join([names, *(t.target for t in keep)]))

@@ -55,14 +55,16 @@ class ResultCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA_SQL)
         except (OSError, sqlite3.Error) as exc:
-            raise UsageError(f"cannot open the result cache {self.path}: {exc} (use --no-cache or --cache-dir)") from None
+            raise UsageError(f"cannot open the result cache {self.path}: {exc} "
+                             "(use --no-cache or --cache-dir)") from None
 
     def get(self, key: str) -> Raw | None:
         row = self._db.execute("SELECT text, finish, error, prompt_tokens, completion_tokens FROM answers WHERE key=?",
                                (key,)).fetchone()
         if row is None:
             return None
-        return Raw(text=row[0], finish=row[1], error=row[2], prompt_tokens=row[3], completion_tokens=row[4], cached=True)
+        return Raw(text=row[0], finish=row[1], error=row[2], prompt_tokens=row[3], completion_tokens=row[4],
+                   cached=True)
 
     def put(self, key: str, model: str, raw: Raw) -> None:
         self._db.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
@@ -166,7 +168,8 @@ class CachedEngine(Engine):
             inner = self.inner
             before = inner.stats.get("score_seconds", 0.0)
             scored = inner.surprisal([requests[i] for i in misses])
-            self.stats["score_seconds"] = self.stats.get("score_seconds", 0.0) + inner.stats.get("score_seconds", 0.0) - before
+            self.stats["score_seconds"] = (self.stats.get("score_seconds", 0.0)
+                                           + inner.stats.get("score_seconds", 0.0) - before)
             for i, sc in zip(misses, scored):
                 if sc is None:  # too long for the context: not an answer to keep
                     found[i] = None

@@ -66,7 +66,8 @@ def build_items() -> list[Item]:
     items.append(Item("ray", ray_description()))
     if gpu_name() and not offload:
         items.append(Item("hint", 'a GPU is present but this build is CPU-only: '
-                                  'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'))
+                                  'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall '
+                                  '--no-cache-dir llama-cpp-python'))
     return items
 
 
@@ -173,5 +174,6 @@ def implausible(population: Any, gdp: Any) -> str | None:
     if not fits(population, _POPULATION):
         return f"implausible population {population!r} (expected people or millions: 13-26 million)"
     if not fits(gdp, _GDP):
-        return f"implausible gdp {gdp!r} (expected 3-5 trillion yuan, in billions or trillions of yuan or billions of $)"
+        return (f"implausible gdp {gdp!r} (expected 3-5 trillion yuan, in billions or trillions of yuan "
+                "or billions of $)")
     return None

@@ -125,7 +125,8 @@ class LlamaCppEngine(Engine):
         self.eog = self._eog_tokens()
         self.vocab = Vocabulary(self._vocab_ptr, self.eog)
         self._eog_set = set(self.eog)
-        self.template: ChatTemplate = resolve_template(self.info.architecture, self.info.chat_template, opts.chat_template)
+        self.template: ChatTemplate = resolve_template(self.info.architecture, self.info.chat_template,
+                                                       opts.chat_template)
         bos_id, eos_id = L.llama_vocab_bos(self._vocab_ptr), L.llama_vocab_eos(self._vocab_ptr)
         self.bos_text = self._piece(bos_id) if bos_id >= 0 else ""
         self.add_bos = bool(L.llama_vocab_get_add_bos(self._vocab_ptr)) and bos_id >= 0

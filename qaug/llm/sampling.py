@@ -173,7 +173,8 @@ def _penalise(logits: np.ndarray, params: Sequence[Sampling], recents: Sequence[
 
 
 def _candidates_rows(x: np.ndarray, masks: np.ndarray | None, ks: list[int]
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[np.ndarray, np.ndarray] | Exception]]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                dict[int, tuple[np.ndarray, np.ndarray] | Exception]]:
     """The top-k allowed candidates of every row.
 
     Returns (rows, ids, vals, rest): for the usual rows, ids and vals are (len(rows), k) matrices sorted

@@ -43,11 +43,12 @@ construct draft compose prepare outline tell answer return returns output output
 translate following below above given here there
 """.split())
 #: Chinese request verbs and deictic words a faithful rewrite may choose anew (each a whole model token)
-FREE_ZH = frozenset({"写", "编写", "撰写", "写出", "请", "用", "将", "把", "生成", "给出", "列出", "解释", "说明", "总结",
-                     "概括", "提取", "转换", "转为", "改写", "重写", "计算", "求", "下面", "以下", "下列", "如下", "给定",
-                     "这段", "这篇", "该"})
+FREE_ZH = frozenset({"写", "编写", "撰写", "写出", "请", "用", "将", "把", "生成", "给出", "列出", "解释", "说明",
+                     "总结", "概括", "提取", "转换", "转为", "改写", "重写", "计算", "求", "下面", "以下", "下列",
+                     "如下", "给定", "这段", "这篇", "该"})
 #: Chinese function characters: a piece made only of these carries no content of its own. Narrower than
-#: terms.ZH_FUNCTION_CHARS on purpose: 我, 你, 中, 下 and the like do carry meaning here (我父亲 -> 父亲 changes who asks)
+#: terms.ZH_FUNCTION_CHARS on purpose: 我, 你, 中, 下 and the like do carry meaning here
+#: (我父亲 -> 父亲 changes who asks)
 FUNCTION_ZH = frozenset("的了是在和与及并或等把将被请这那个一些中为以对从而且也都就之其此该")
 
 

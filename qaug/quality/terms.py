@@ -42,10 +42,11 @@ NATURAL = {
     "yue": ("Cantonese", "粤语"), "wenyan": ("classical Chinese", "文言文", "古文"),
 }
 #: a country and the adjective its language name doubles as ("Portuguese cities" = cities in Portugal)
-COUNTRIES = {"pt": ("Portugal", "葡萄牙"), "fr": ("France", "法国"), "de": ("Germany", "德国"), "es": ("Spain", "西班牙"),
-             "ja": ("Japan", "日本"), "zh": ("China", "中国"), "ko": ("Korea", "韩国"), "it": ("Italy", "意大利"),
-             "ru": ("Russia", "俄罗斯"), "el": ("Greece", "希腊"), "nl": ("Netherlands", "荷兰"), "vi": ("Vietnam", "越南"),
-             "th": ("Thailand", "泰国"), "en": ("England", "英国")}
+COUNTRIES = {"pt": ("Portugal", "葡萄牙"), "fr": ("France", "法国"), "de": ("Germany", "德国"),
+             "es": ("Spain", "西班牙"), "ja": ("Japan", "日本"), "zh": ("China", "中国"), "ko": ("Korea", "韩国"),
+             "it": ("Italy", "意大利"), "ru": ("Russia", "俄罗斯"), "el": ("Greece", "希腊"),
+             "nl": ("Netherlands", "荷兰"), "vi": ("Vietnam", "越南"), "th": ("Thailand", "泰国"),
+             "en": ("England", "英国")}
 _COUNTRY_FORMS = {c.casefold(): (c, NATURAL[code][0]) for code, names in COUNTRIES.items() for c in names[:1]}
 #: single letters and common words that name a language only when written exactly so, mid-sentence
 _CASE_SENSITIVE = {"R", "C", "Go", "Shell", "Spark", "Vue", "React", "Julia", "Dart", "Swift", "Rust", "Ruby", "Lua",
@@ -58,19 +59,23 @@ _EQUIVALENT = {"app": ("App", "应用", "软件", "程序", "APP"), "api": ("API
                "bullet points": ("bullet points", "bullet list", "bulleted list", "bullets"),
                "bullet list": ("bullet list", "bullet points", "bulleted list", "bullets"),
                "step-by-step": ("step-by-step", "step by step", "steps"),
-               "分步": ("分步", "逐步", "一步一步", "一步步", "步骤"), "逐步": ("逐步", "分步", "一步一步", "一步步", "步骤"),
-               "一步一步": ("一步一步", "一步步", "逐步", "分步", "步骤"), "一步步": ("一步步", "一步一步", "逐步", "分步", "步骤")}
+               "分步": ("分步", "逐步", "一步一步", "一步步", "步骤"),
+               "逐步": ("逐步", "分步", "一步一步", "一步步", "步骤"),
+               "一步一步": ("一步一步", "一步步", "逐步", "分步", "步骤"),
+               "一步步": ("一步步", "一步一步", "逐步", "分步", "步骤")}
 
 # -- counts ---------------------------------------------------------------------------------------
 EN_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
               "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}
 _ZH_CLASSIFIERS = "个种条点段句首篇位名项步行列字词张本道类次天年倍页份组对则件封章节幅门样处家所部集轮"
 #: "one" counts only with a unit of length or amount: "one sentence" is a constraint, "one function" is not
 _EN_ONE_UNITS = ("sentence", "word", "paragraph", "line", "phrase", "page", "example", "question", "bullet", "emoji")
 _EN_COUNT = re.compile(r"\b(" + "|".join(EN_NUMBERS[2:]) + r")\b|\bone\s+(?=(?:" + "|".join(_EN_ONE_UNITS) + r"))"
                        r"|\b(single|a dozen|dozen|a couple of|a pair of)\b", re.IGNORECASE)
-_ZH_COUNT = re.compile(f"(?<![哪这那每某同任另第])(?:([两二三四五六七八九十百千万]+)(?=[{_ZH_CLASSIFIERS}])|一(?=[句行]))")
+_ZH_COUNT = re.compile(f"(?<![哪这那每某同任另第])(?:([两二三四五六七八九十百千万]+)(?=[{_ZH_CLASSIFIERS}])"
+                       "|一(?=[句行]))")
 
 # -- negation -----------------------------------------------------------------------------------------
 _EN_NEG = re.compile(r"\b(?:not|no|never|none|nor|neither|without|cannot|avoid|avoiding|refrain|exclude|excluding|"
@@ -78,11 +83,12 @@ _EN_NEG = re.compile(r"\b(?:not|no|never|none|nor|neither|without|cannot|avoid|a
                      r"leaving out|left out|other than|apart from)\b|n't\b|"
                      r"\bleav(?:e|es|ing)\b[^.;:]{1,40}?\bout\b", re.IGNORECASE)
 #: Chinese negation markers, with the common words in which the character is not a negation removed first
-_ZH_NOT_NEG = re.compile("不超过|不多于|不少于|不低于|不高于|不只|不止|不同|不断|不仅|不过|不但|不管|不论|不少|不错|不久|不如|不止|不时|不妨|不禁|不外|无论|"
-                         "非常|并非不|是否|能否|可否|与否|否则|未来|分别|区别|特别|别人|别的|识别|类别|性别|级别|"
-                         "差别|个别|告别|离别|别名|无线|无人机|毫无疑问")
+_ZH_NOT_NEG = re.compile("不超过|不多于|不少于|不低于|不高于|不只|不止|不同|不断|不仅|不过|不但|不管|不论|不少|不错|"
+                         "不久|不如|不止|不时|不妨|不禁|不外|无论|非常|并非不|是否|能否|可否|与否|否则|未来|分别|区别|"
+                         "特别|别人|别的|识别|类别|性别|级别|差别|个别|告别|离别|别名|无线|无人机|毫无疑问")
 _EN_NOT_NEG = re.compile(r"\b(?:no|not) (?:more|less|fewer|longer|shorter) than\b|\bnot exceed\w*|\bno later than\b|"
-                         r"\bno (?:more|less|fewer)\W+(?:and |or )?no (?:more|less|fewer)\b",  # "no more, no fewer": exactly
+                         # "no more, no fewer": exactly
+                         r"\bno (?:more|less|fewer)\W+(?:and |or )?no (?:more|less|fewer)\b",
                          re.IGNORECASE)
 _ZH_NEG = re.compile("不|没|别|无|勿|未|非|否|莫|禁止|避免|切忌|免去|省略|排除|除了|除去|除外")
 
@@ -109,12 +115,13 @@ _EN_ASK = re.compile(r"\?|\b(?:please|kindly|could you|can you|would you|will yo
                      r"help me|tell me|show me|let's|let us|your task|you should|you need to|you must|i'm looking for|"
                      r"i am looking for)\b", re.IGNORECASE)
 #: question words ask only where a clause starts with them ("How does X work"), not inside one ("measures of how well")
-_EN_WH = frozenset("what which who whom whose when where why how is are do does did can could would should will".split())
+_EN_WH = frozenset("what which who whom whose when where why how is are do does did "
+                   "can could would should will".split())
 _EN_CLAUSE_START = re.compile(r"(?:^|[.!?:;,\n]\s*|\b(?:then|and|but|also)\s+)"
                               r"(?:(?:now|first|then|also|just|briefly|simply|quickly|carefully|next|finally)\s+)?"
                               r"([A-Za-z]+)", re.IGNORECASE)
-_ZH_ASK = re.compile("[?？]|吗|呢|请|帮我|帮忙|麻烦|能否|能不能|可以|可否|如何|怎么|怎样|什么|哪|几|多少|是否|为什么|谁|"
-                     "需要你|你需要|要求你|我想|我需要|我要|试着|尝试")
+_ZH_ASK = re.compile("[?？]|吗|呢|请|帮我|帮忙|麻烦|能否|能不能|可以|可否|如何|怎么|怎样|什么|哪|几|多少|是否|为什么|"
+                     "谁|需要你|你需要|要求你|我想|我需要|我要|试着|尝试")
 _ZH_VERB_START = re.compile(
     "(?:^|[。！？；;：:\n，,]\\s*)(?:再|然后|并|并且|同时|最后|先|首先|接着)?"
     "(?:写|编写|撰写|起草|创作|作|列|列出|列举|给|给出|提供|解释|说明|阐述|描述|介绍|计算|算|求|求解|解|判断|分析|总结|概括|"
@@ -178,8 +185,9 @@ def _language_terms(text: str) -> list[Term]:
     for name in PROGRAMMING:
         if name in _CASE_SENSITIVE and name in ("R", "C", "Go"):
             # a lone letter or "Go" names a language only beside a word that says so
-            if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_+#])\s*(?:语言|代码|程序|language|code|program|"
-                         rf"function|函数|实现)|(?:用|in|using|with)\s*{re.escape(name)}(?![A-Za-z0-9_+#])", text):
+            if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_+#])\s*(?:语言|代码|程序|language|code|"
+                         r"program|function|函数|实现)|"
+                         rf"(?:用|in|using|with)\s*{re.escape(name)}(?![A-Za-z0-9_+#])", text):
                 out.append(Term("language", name, (name,)))
             continue
         if _contains(text, name) and not (name in _CASE_SENSITIVE and _sentence_initial_only(text, name)):
@@ -468,8 +476,8 @@ def is_request(text: str) -> bool:
                for m in _EN_CLAUSE_START.finditer(text))
 
 
-ZH_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而请把被将对从向给为以于之其这那个些一下吗呢吧啊么如何怎哪着过得地所并且等能可要会用"
-                               "让使该每各下上中里内出来去到对于关于有中你我他她它们您")
+ZH_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而请把被将对从向给为以于之其这那个些一下吗呢吧啊么如何怎哪着过得地"
+                              "所并且等能可要会用让使该每各下上中里内出来去到对于关于有中你我他她它们您")
 _EN_STOP = _FUNCTION_EN | frozenset("""
 write give make create provide explain describe list please using use based following given below above text
 """.split())

@@ -300,7 +300,8 @@ def negation_changed(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
-_ASKER_EN = re.compile(r"\b(?:I|[Mm]y|[Mm]ine|[Mm]yself)\b")  # the asker as subject or owner; "tell me" is only a request's object
+# the asker as subject or owner; "tell me" is only a request's object
+_ASKER_EN = re.compile(r"\b(?:I|[Mm]y|[Mm]ine|[Mm]yself)\b")
 _FIRST_EN = re.compile(r"\b(?:I|me|my|mine|myself)\b", re.IGNORECASE)
 _SECOND_EN = re.compile(r"\b(?:you|your|yours|yourself)\b", re.IGNORECASE)
 
@@ -319,15 +320,16 @@ def person_changed(g: GateInput, s: GateSettings) -> Reject | None:
     return None
 
 
-_LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|最长|最短|(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
+_LIMITS = re.compile(r"不超过|不多于|不少于|不低于|不高于|至少|至多|最多|最少|最长|最短|"
+                     r"(?<=[\d一二两三四五六七八九十百千万字个词句行条页])"
                      r"(?:以内|以上|以下)|超过|少于|多于|高于|低于|大于|小于|"
                      r"\b(?:at most|at least|no more than|no less than|no fewer than|not more than|not less than|"
                      r"up to|more than|less than|fewer than|greater than|higher than|lower than|exceeds?|"
                      r"exceeding|under|over|within|maximum|minimum|max|min)\b",
                      re.IGNORECASE)
-_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "最长", "以内", "以下", "少于", "低于", "小于", "at most", "no more than",
-          "not more than", "up to", "less than", "fewer than", "lower than", "under", "within", "maximum",
-          "max"}
+_UPPER = {"不超过", "不多于", "不高于", "至多", "最多", "最长", "以内", "以下", "少于", "低于", "小于", "at most",
+          "no more than", "not more than", "up to", "less than", "fewer than", "lower than", "under", "within",
+          "maximum", "max"}
 
 
 def _limit_directions(text: str) -> set[str]:

@@ -27,12 +27,13 @@ from qaug.provenance import ORIGINAL, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
 from qaug.records import Record
 from qaug.report_html import write_report_html
+from qaug.rejects import RejectSink
 from qaug.report_measures import Measures
 from qaug.sample import Selection, sample_positions
 from qaug.session import RunSession
 from qaug.signals import StopOnSignal
 from qaug.scale import Executor, LocalExecutor
-from qaug.stats import RunStats, engine_report, reason_code
+from qaug.stats import RunStats, engine_report
 from qaug.window import WindowResult
 
 
@@ -148,10 +149,11 @@ class Pipeline:
             begin = start.position
             session.open_writers(begin)
             assert session.out is not None and session.rej is not None
-            self._out, self._rej = session.out, session.rej
+            self._out = session.out
             if begin is not None:
                 # what the lines kept from the earlier run would have fed: same order, so the same sample
                 self._measures = Measures.from_files(cfg.output, cfg.rejects_path)
+            self._rejects = RejectSink(session.rej, self.stats, self._measures, cfg.strict)
             self._stream_all(begin)
             session.complete()
             status = "ok"
@@ -334,7 +336,7 @@ class Pipeline:
         for item in window:
             self.stats.records_done += 1
             if isinstance(item, InputReject):
-                self._input_reject(item)
+                self._rejects.input(item)
                 continue
             gated.append(self._gate(item,
                                     {name: res[r_index * self.config.variants:(r_index + 1) * self.config.variants]
@@ -352,22 +354,6 @@ class Pipeline:
         if self.progress is not None:
             for _ in range(int(delta.get("cached", 0) + delta.get("computed", 0))):
                 self.progress.answer()
-
-    def _input_reject(self, item: InputReject) -> None:
-        fs = self.stats.file(item.source)
-        if item.line is None:
-            fs.file_rejects += 1
-        else:
-            fs.lines += 1
-            fs.rejects += 1
-        code = reason_code(item.reason)
-        self.stats.reject("read", item.reason, code)
-        self._rej.write({"source": item.source, "line": item.line, "parent": None, "method": None,
-                         "stage": "read", "code": code, "reason": item.reason, "raw": item.raw,
-                         "truncated": item.truncated})
-        if self.config.strict:
-            where = f"{item.source}:{item.line}" if item.line is not None else item.source
-            raise RunFailed(f"{where}: {item.reason} (--strict)")
 
     def _gate(self, record: Record, results: dict[str, list[list[Outcome]]]) -> "_Gated":
         """Count the record, write its failures to the rejects file, and keep what passed the gates."""
@@ -390,7 +376,7 @@ class Pipeline:
                     cid = f"{pid}/{name}/{index}"  # child_id(record.id, name, index), the escaping done once
                     index += 1
                     if isinstance(outcome, Failure):
-                        self._variant_reject(record, name, cid, outcome.stage, outcome.reason, outcome.text or "",
+                        self._rejects.variant(record, name, cid, outcome.stage, outcome.reason, outcome.text or "",
                                              code=outcome.code)
                         continue
                     data_bytes = jsonio.dumps(outcome.data)
@@ -398,7 +384,7 @@ class Pipeline:
                         gate = SiblingGate(parent_bytes)
                     reason = gate.check(data_bytes)
                     if reason is not None:
-                        self._variant_reject(record, name, cid, "gate", reason, data_bytes.decode("utf-8"),
+                        self._rejects.variant(record, name, cid, "gate", reason, data_bytes.decode("utf-8"),
                                              code="identical" if reason.startswith("identical") else "duplicate")
                         continue
                     accepted.append(Accepted(m, cid, index - 1, data_bytes, outcome))
@@ -480,18 +466,6 @@ class Pipeline:
                 self.stats.cap_dropped += 1
                 self.stats.method(entry.method.augmenter.name).capped += 1
             g.accepted = kept
-
-    def _variant_reject(self, record: Record, method: str, cid: str, stage: str, reason: str, raw: str,
-                        strict: bool = True, code: str = "") -> None:
-        code = code or reason_code(reason)
-        self.stats.method(method).reject(reason, code)
-        self.stats.reject(stage, reason, code)
-        self._rej.write({"source": record.source, "line": record.line, "parent": output_id(record.id), "method": method,
-                         "stage": stage, "code": code, "reason": reason, "raw": raw, "truncated": False})
-        if self._measures is not None:
-            self._measures.reject(code, reason)
-        if self.config.strict and strict:
-            raise RunFailed(f"{record.source}:{record.line}: {method} variant {cid} rejected: {reason} (--strict)")
 
 
 def _refuse_own_files(config: RunConfig) -> None:

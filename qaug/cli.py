@@ -176,7 +176,7 @@ def run(
     ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
                                       help="Compute on Ray actors, each with its own engine: --ray alone "
                                            "starts a local Ray; --ray auto or --ray ray://host:port joins "
-                                           "a cluster. Output as without it (pip install 'qaug[ray]')."),
+                                           "a cluster. Output as without it (pip install 'qaug\\[ray]')."),
     gpus: Optional[str] = typer.Option(None, "--gpus",
                                        help="GPUs of this machine for a local Ray, e.g. 0,1,2,3: one actor per GPU."),
     actors: Optional[int] = typer.Option(None, "--actors", min=1,
@@ -251,30 +251,35 @@ def run(
         sampling = Sampling(**sampling_opts)
     say = (lambda msg: err_console.print(f"qaug: {msg}", markup=False)) if show else None
     executor = start_executor(config, spec, sampling, scale, needs_model, engine, say) if scale else None
-    if needs_model or dry_run:
-        the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
-                                      config.variants, config.seed, config.verify and needs_model,
-                                      int(sampling_opts.get("max_tokens", Sampling().max_tokens)))
-        per_call = _measured_speed(engine)
-        if per_call is not None and executor is not None:  # the actors answer side by side
-            per_call /= executor.actors
-        small = planning.too_small_note(the_plan.records, config.max_aug_ratio) if needs_model else None
-        if dry_run:
-            seconds, probed = planning.seconds_for(the_plan, per_call), None
-            try:
-                if seconds is None and engine is not None and the_plan.model_calls:
-                    probed = planning.probe_speed(engine)
-                    seconds = probed.seconds(the_plan)
-            finally:
-                if engine is not None:
-                    engine.close()
-            print_plan(out_console, the_plan, seconds, small, probed)
-            return
-        if show or small:
-            if small:
-                err_console.print(f"qaug: {small}", markup=False)
-            err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
-                              markup=False)
+    try:  # the plan; Ray, when it started, is shut down however this ends
+        if needs_model or dry_run:
+            the_plan = planning.make_plan(planning.selected_items(config), augmenters, config.max_aug_ratio,
+                                          config.variants, config.seed, config.verify and needs_model,
+                                          int(sampling_opts.get("max_tokens", Sampling().max_tokens)))
+            per_call = _measured_speed(engine)
+            if per_call is not None and executor is not None:  # the actors answer side by side
+                per_call /= executor.actors
+            small = planning.too_small_note(the_plan.records, config.max_aug_ratio) if needs_model else None
+            if dry_run:
+                seconds, probed = planning.seconds_for(the_plan, per_call), None
+                try:
+                    if seconds is None and engine is not None and the_plan.model_calls:
+                        probed = planning.probe_speed(engine)
+                        seconds = probed.seconds(the_plan)
+                finally:
+                    if engine is not None:
+                        engine.close()
+                print_plan(out_console, the_plan, seconds, small, probed)
+                return
+            if show or small:
+                if small:
+                    err_console.print(f"qaug: {small}", markup=False)
+                err_console.print(f"qaug: {planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call))}",
+                                  markup=False)
+    except BaseException:
+        if executor is not None:
+            executor.close()
+        raise
     progress = None
     try:
         progress = Progress(err_console, the_plan.records if needs_model else None) if show else None
@@ -583,7 +588,8 @@ def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir",
 
     found = candidates(models_dir)
     if not found:
-        out_console.print("no local models; `qaug pull` downloads Qwen2.5-7B-Instruct, or pip install 'qaug[demo]'")
+        out_console.print("no local models; `qaug pull` downloads Qwen2.5-7B-Instruct, or pip install 'qaug[demo]'",
+                          markup=False)
         return
     table = Table(box=None, pad_edge=False)
     for col in ("", "file", "size", "quant", "arch", "params", "found in"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +33,30 @@ def start_executor(config: Any, spec: Any, sampling: Any, scale: Any, needs_mode
     """The Ray actor pool of a --ray / --gpus run, announced on stderr."""
     from qaug.ray_pool import RayExecutor
 
+    executor = None
     try:
-        executor = RayExecutor(config, spec, sampling, scale, needs_model)
+        # Ray's start is not safe to interrupt (a Ctrl-C there could be lost, or crash the process at exit):
+        # hold SIGINT/SIGTERM until it has started, then shut it down cleanly if one came
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            executor = RayExecutor(config, spec, sampling, scale, needs_model)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     except BaseException:
+        if executor is not None:
+            executor.close()
         if engine is not None:
             engine.close()
         raise
+    if say is not None and scale.gpus:
+        from qaug.llm.doctor import gpu_indices
+
+        visible = gpu_indices()
+        unseen = [g for g in scale.gpus if g not in visible]
+        if unseen:
+            seen = f"nvidia-smi lists {', '.join(visible)}" if visible else "no GPU is visible"
+            say(f"note: --gpus: GPU {', '.join(unseen)} not found here ({seen}); "
+                f"{'its actor runs' if len(unseen) == 1 else 'their actors run'} on the CPU")
     if say is not None:
         where = scale.address or (f"GPUs {','.join(scale.gpus)}" if scale.gpus else "local")
         say(f"Ray ({where}): {executor.actors} actor{'s' if executor.actors != 1 else ''}, "
@@ -61,6 +80,8 @@ def scale_options(ray: str | None, gpus: str | None, actors: int | None, threads
             raise UsageError(f"--gpus {gpus}: give GPU indices, e.g. --gpus 0,1,2,3")
         if ray not in (None, "local"):
             raise UsageError("--gpus starts a local Ray on this machine; to join a cluster give --ray ADDRESS alone")
+        if len(set(listed)) != len(listed):
+            raise UsageError(f"--gpus {gpus}: a GPU is listed twice; give each once")
         if actors is not None and actors != len(listed):
             raise UsageError(f"--gpus {gpus} runs one actor per GPU ({len(listed)}); leave out --actors")
     return ScaleOptions(address=None if ray in (None, "local") else ray, gpus=listed, actors=actors, threads=threads)

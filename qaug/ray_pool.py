@@ -22,8 +22,8 @@ from qaug import faults
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
 from qaug.records import Record
-from qaug.scale import RAY_DEPTH, ScaleOptions, actor_plan, forwarded_env
-from qaug.window import WindowResult, compute_window
+from qaug.scale import RAY_DEPTH, ScaleOptions, actor_plan, forwarded_env, unreachable
+from qaug.window import WindowResult, compute_window, merge_results, split_plan
 
 
 class WindowWorker:
@@ -53,11 +53,21 @@ class WindowWorker:
 
 
 @dataclass
-class _Task:
+class _Part:
+    """Records of a window sent to one actor, and where its result will come from."""
+
     records: Sequence[Record]
     plan: dict[str, set[int]]
     actor: int = 0
     ref: Any = None
+    done: bool = False
+
+
+@dataclass
+class _Task:
+    """One window in flight: one part, or one per actor when the window is split."""
+
+    parts: list[_Part]
 
 
 @dataclass
@@ -97,11 +107,14 @@ class RayExecutor:
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
                                       "log_to_driver": False, "runtime_env": {"env_vars": forwarded_env()}}
             if self.options.address:
+                why = unreachable(self.options.address)
+                if why is not None:
+                    raise UsageError(f"cannot join the Ray cluster at {self.options.address}: nothing answers there "
+                                     f"({why}); is `ray start --head` running, and is this the address it printed?")
                 try:
                     ray.init(address=self.options.address, **kwargs)
                 except (ConnectionError, RuntimeError, ValueError) as exc:
-                    raise UsageError(f"cannot join the Ray cluster at {self.options.address}: {_last_line(exc)} "
-                                     "(is `ray start --head` running there, and is this the address it printed?)") \
+                    raise UsageError(f"cannot join the Ray cluster at {self.options.address}: {_last_line(exc)}") \
                         from None
             else:
                 if self.options.gpus:  # Ray gives each actor one of these, as its CUDA_VISIBLE_DEVICES
@@ -128,6 +141,10 @@ class RayExecutor:
         self._actors = [self._start(i) for i in range(n)]
         self._tally = [ActorTally() for _ in range(n)]
         self._restarts_left = 2 * n + 2
+        # under a cap, a model method plans each window from the counts of the one before, as without Ray:
+        # one window at a time, its records shared out among the actors, gives the same plan and output
+        self.split = self.needs_model and self.config.max_aug_ratio < 1.0
+        self.depth = 1 if self.split else RAY_DEPTH
 
     def _start(self, index: int) -> Any:
         return self._remote.remote(self.config, self.spec, self.sampling, index, self.threads)
@@ -139,44 +156,58 @@ class RayExecutor:
     def submit(self, records: Sequence[Record], plan: dict[str, set[int]]) -> None:
         if self._started is None:
             self._started = time.perf_counter()
-        task = _Task(records, plan)
-        self._send(task)
+        n = min(len(self._actors), len(records)) if self.split else 1
+        bounds = [round(i * len(records) / n) for i in range(n + 1)]
+        v = self.config.variants
+        task = _Task([_Part(records[a:b], split_plan(plan, a * v, b * v) if n > 1 else plan)
+                      for a, b in zip(bounds, bounds[1:])])
+        for part in task.parts:
+            self._send(part)
         self._queue.append(task)
 
-    def _send(self, task: _Task) -> None:
-        """To the actor with the fewest windows waiting."""
+    def _send(self, part: _Part) -> None:
+        """To the actor with the fewest parts waiting."""
         load = [0] * len(self._actors)
         for t in self._queue:
-            load[t.actor] += 1
-        task.actor = min(range(len(load)), key=lambda i: (load[i], i))
-        task.ref = self._actors[task.actor].compute.remote(task.records, task.plan)
+            for p in t.parts:
+                if p is not part:
+                    load[p.actor] += 1
+        part.actor = min(range(len(load)), key=lambda i: (load[i], i))
+        part.ref = self._actors[part.actor].compute.remote(part.records, part.plan)
 
     def next_result(self) -> WindowResult:
+        task = self._queue.popleft()
+        results = []
+        for part in task.parts:
+            result = self._wait(part, task)
+            part.done = True
+            tally = self._tally[result.worker if result.worker is not None else part.actor]
+            tally.windows += 1
+            tally.records += len(part.records)
+            tally.busy_seconds += result.busy_seconds
+            tally.completion_tokens += int(result.engine_delta.get("completion_tokens", 0))
+            results.append(result)
+        return results[0] if len(results) == 1 else merge_results(results)
+
+    def _wait(self, part: _Part, task: _Task) -> WindowResult:
+        """The part's result; a lost actor is replaced and its parts (this window's and later ones) sent again."""
         import ray
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
 
-        task = self._queue.popleft()
         while True:
             try:
-                result: WindowResult = ray.get(task.ref)
-                break
+                result: WindowResult = ray.get(part.ref)
+                return result
             except RayTaskError as exc:  # the method itself raised (a usage error): as if it ran here
                 raise exc.as_instanceof_cause() from None
             except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
                 if self.stopping():
                     raise Interrupted("interrupted: the windows written so far were saved; continue with --resume") \
                         from None
-                self._replace(task.actor, exc)
-                self._send(task)
-                for other in self._queue:  # the lost actor's other windows too, before they are waited for
-                    if other.actor == task.actor:
-                        self._send(other)
-        tally = self._tally[result.worker if result.worker is not None else task.actor]
-        tally.windows += 1
-        tally.records += len(task.records)
-        tally.busy_seconds += result.busy_seconds
-        tally.completion_tokens += int(result.engine_delta.get("completion_tokens", 0))
-        return result
+                lost = part.actor
+                self._replace(lost, exc)
+                for other in [p for t in (task, *self._queue) for p in t.parts if p.actor == lost and not p.done]:
+                    self._send(other)
 
     def _replace(self, index: int, exc: BaseException) -> None:
         """A new actor in a dead one's place; a pool that keeps losing them ends the run with the cause."""

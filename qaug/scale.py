@@ -2,10 +2,10 @@
 
 The run reads, plans, gates, caps and writes every window itself, in input order; an executor
 only computes windows (qaug.window). `depth` is how many windows may be in flight: the run plans
-window k after writing window k - depth, so a plan depends on the depth, never on how many
-actors there are or which finished first. Here the depth is 1 (each window is planned with
-everything before it written); on Ray it is RAY_DEPTH, the same for 1 actor or 8, which is what
-makes a Ray run's output the same whatever its actor count.
+window k after writing window k - depth. Here the depth is 1. On Ray it is RAY_DEPTH when no plan
+depends on what came before (pure methods, or no cap); under a cap a model method plans each window
+from the counts of the one before, so Ray keeps one window in flight and shares its records out
+among the actors. Either way the plan, and so the output, is the one a run without Ray makes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from qaug.augment.base import Augmenter
 from qaug.records import Record
 from qaug.window import WindowResult, compute_window
 
-#: windows in flight on Ray (and so the lag of the cap's plan): enough to keep 8 actors busy twice over
+#: windows in flight on Ray when no plan depends on the window before: enough to keep 8 actors busy twice over
 RAY_DEPTH = 16
 
 
@@ -94,7 +94,7 @@ def actor_plan(options: ScaleOptions, gpus: int, cpus: int, needs_model: bool) -
 def ray_missing_message() -> str:
     """What a user without the extra is told (exit 2)."""
     return ("--ray and --gpus need Ray, an optional extra: pip install 'qaug[ray]' (offline: pip download "
-            "'ray[default]' on a connected machine, carry the wheels over and pip install --no-index "
+            "'ray[client]>=2.9' on a connected machine, carry the wheels over and pip install --no-index "
             "--find-links WHEELS 'qaug[ray]'); see the README, 'Multi-GPU and cluster'")
 
 
@@ -109,3 +109,18 @@ def ray_available() -> bool:
 def forwarded_env() -> dict[str, str]:
     """The QAUG_* settings of this process (cache folder, fault injection), for the actors' environment."""
     return {k: v for k, v in os.environ.items() if k.startswith("QAUG_")}
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing answers at a HOST:PORT address, or None (also for `auto` and ray://, which Ray checks
+    itself quickly): Ray would retry a dead address for minutes."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__

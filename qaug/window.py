@@ -88,3 +88,28 @@ def _numeric(engine: Any) -> dict[str, float]:
     if engine is None:
         return {}
     return {k: v for k, v in engine.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def merge_results(parts: Sequence[WindowResult]) -> WindowResult:
+    """One window's result from the results of its consecutive record ranges, computed apart (on several
+    actors): outcomes joined in order, costs added."""
+    outcomes = {name: [o for part in parts for o in part.outcomes[name]] for name in parts[0].outcomes}
+    work: dict[str, MethodWork] = {}
+    for part in parts:
+        for name, w in part.work.items():
+            total = work.setdefault(name, MethodWork())
+            total.seconds += w.seconds
+            total.model_seconds += w.model_seconds
+            total.tried += w.tried
+            total.not_planned += w.not_planned
+            total.judge.update(w.judge)
+    delta: dict[str, float] = {}
+    for part in parts:
+        for k, v in part.engine_delta.items():
+            delta[k] = delta.get(k, 0) + v
+    return WindowResult(outcomes, work, delta, parts[0].worker, sum(p.busy_seconds for p in parts))
+
+
+def split_plan(plan: dict[str, set[int]], start: int, stop: int) -> dict[str, set[int]]:
+    """The plan of units [start, stop) of a window, renumbered from 0 (a method absent stays absent: all units)."""
+    return {name: {u - start for u in units if start <= u < stop} for name, units in plan.items()}

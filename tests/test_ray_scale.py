@@ -64,12 +64,15 @@ def test_pure_methods_on_two_actors_write_the_single_process_bytes(tmp_path: Pat
     assert 0 < scale["efficiency"] <= 1.5
 
 
-def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tiny_gguf: Path) -> None:
+@pytest.mark.parametrize("ratio", ["1", "0.3"])
+def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tiny_gguf: Path, ratio: str) -> None:
+    """Without a cap windows go to actors whole; under one each window is shared out among them, so the
+    cap's plan (which units to compute) is the one a run without Ray makes."""
     pytest.importorskip("llama_cpp")
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"Describe item {i} briefly.", "input": "",
                                                "output": f"Item {i} is small."} for i in range(12)])
     common = ["-m", "rewrite", "--gguf", str(tiny_gguf), "--deterministic", "--no-verify", "--max-tokens", "24",
-              "--max-aug-ratio", "1", "--window", "4", "--threads", "1", "--ctx", "2048", "-q", "--no-cache"]
+              "--max-aug-ratio", ratio, "--window", "4", "--threads", "1", "--ctx", "2048", "-q", "--no-cache"]
     single, ray2 = tmp_path / "single.jsonl", tmp_path / "ray2.jsonl"
     first = _run(str(src), "-o", str(single), *common)
     assert first.returncode == 0, first.stderr
@@ -79,7 +82,10 @@ def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tin
     one = json.loads((tmp_path / "single.report.json").read_text())["model"]
     two = json.loads((tmp_path / "ray2.report.json").read_text())
     # the actors' engine counters reach the run's report as if computed here
-    assert two["model"]["jobs"] == one["jobs"] == 12
+    assert two["model"]["jobs"] == one["jobs"] > 0
+    plan_one = json.loads((tmp_path / "single.report.json").read_text())["methods"]["rewrite"]
+    assert two["methods"]["rewrite"]["not_planned"] == plan_one["not_planned"]
+    assert (plan_one["not_planned"] > 0) == (ratio != "1")
     assert two["model"]["completion_tokens"] == one["completion_tokens"] > 0
     assert sum(p["completion_tokens"] for p in two["scale"]["per_actor"]) == one["completion_tokens"]
 
@@ -156,9 +162,12 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
     """`ray start --head`, then `--ray HOST:PORT`: the run joins it and leaves the cluster running."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    port, client_port = free_port(), free_port()
     tag = f"{os.getpid()}-{time.time_ns()}"
     # this test's cluster only: no token (a real one has its own), and ended by the tag, never `ray stop`
     auth = {"QAUG_TEST_TAG": tag, "RAY_AUTH_MODE": "disabled"}
@@ -170,17 +179,25 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
     single, joined = tmp_path / "single.jsonl", tmp_path / "joined.jsonl"
     assert _run(str(src), "-o", str(single), *PURE).returncode == 0
     try:
+        dead = _run(str(src), "-o", str(tmp_path / "dead.jsonl"), *PURE, "--ray", f"127.0.0.1:{port}", env=auth)
+        assert dead.returncode == 2 and f"cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers" \
+            in dead.stderr, dead.stderr  # at once, not after Ray's minutes of retries
         head = subprocess.run([str(ray_cli), "start", "--head", "--port", str(port), "--num-cpus", "2",
+                               "--ray-client-server-port", str(client_port),
                                "--include-dashboard", "false", "--disable-usage-stats"],
                               capture_output=True, text=True, timeout=120, env=env)
         assert head.returncode == 0, head.stderr
         done = _run(str(src), "-o", str(joined), *PURE, "--ray", f"127.0.0.1:{port}", "--actors", "2", env=auth)
         assert done.returncode == 0, done.stderr
+        client = _run(str(src), "-o", str(tmp_path / "client.jsonl"), *PURE, "--ray",
+                      f"ray://127.0.0.1:{client_port}", "--actors", "2", env=auth)
+        assert client.returncode == 0, client.stderr  # through the Ray client (the ray extra brings it)
     finally:
         _kill_tagged(tag)
         if not had_current:  # what `ray stop` would remove: a later ray.init() must not look for this cluster
             current.unlink(missing_ok=True)
     _same_files(single, joined)
+    _same_files(single, tmp_path / "client.jsonl")
     assert json.loads((tmp_path / "joined.report.json").read_text())["scale"]["actors"] == 2
 
 

@@ -91,6 +91,19 @@ def sampler_description() -> str:
     return f"numpy (compiled sampler: {unavailable_reason()})"
 
 
+def gpu_indices() -> list[str]:
+    """The indices nvidia-smi lists (none without it): what --gpus may name."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
 def gpu_name() -> str | None:
     exe = shutil.which("nvidia-smi")
     if not exe:

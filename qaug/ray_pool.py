@@ -58,7 +58,7 @@ class _Part:
 
     records: Sequence[Record]
     plan: dict[str, set[int]]
-    actor: int = 0
+    actor: int = -1  # -1 until sent
     ref: Any = None
     done: bool = False
 
@@ -161,16 +161,16 @@ class RayExecutor:
         v = self.config.variants
         task = _Task([_Part(records[a:b], split_plan(plan, a * v, b * v) if n > 1 else plan)
                       for a, b in zip(bounds, bounds[1:])])
-        for part in task.parts:
-            self._send(part)
         self._queue.append(task)
+        for part in task.parts:  # in turn, so a window shared out goes to different actors
+            self._send(part)
 
     def _send(self, part: _Part) -> None:
         """To the actor with the fewest parts waiting."""
         load = [0] * len(self._actors)
         for t in self._queue:
             for p in t.parts:
-                if p is not part:
+                if p is not part and p.actor >= 0 and not p.done:
                     load[p.actor] += 1
         part.actor = min(range(len(load)), key=lambda i: (load[i], i))
         part.ref = self._actors[part.actor].compute.remote(part.records, part.plan)

@@ -4,6 +4,8 @@
 All figures come from this one run (the machines are noisy, so compare ratios, not numbers):
   - pure:  `qaug run -m perturb` on --records structured records
   - model: `qaug run -m rewrite --no-verify` with the tiny random Qwen2 (or --gguf), --model-records records
+  - model, capped: the same at --max-aug-ratio 0.5, where Ray shares each window out among the actors
+    (windows of --window x actors records, so each actor gets as many as in the uncapped rows)
 Each row is a whole `qaug run` process. `records/s` is the run's own rate from its report (Ray's start
 and the actors' model loading before the first window are outside it; `process s` has everything).
 Efficiency at N actors = rate(N) / (N x rate(1)), both measured here; the report's own per-actor
@@ -99,6 +101,10 @@ def main() -> None:
                       "--max-tokens", "48", "--threads", str(args.threads), "--no-cache", "--deterministic",
                       "--window", str(args.window)]
         rows += rows_for("model (rewrite)", model_args, d, args.actors, args.gpus)
+        # under a cap each window is shared out among the actors (one window in flight): the capped rows
+        capped = [a if a != "1" or model_args[i - 1] != "--max-aug-ratio" else "0.5" for i, a in enumerate(model_args)]
+        capped[capped.index("--window") + 1] = str(args.window * max(1, args.actors))
+        rows += rows_for("model, capped", capped, d, args.actors, args.gpus)
     print(f"{'method':<16} {'run':<14} {'actors':>6} {'process s':>9} {'records/s':>10} {'efficiency':>10} "
           f"{'report eff':>10}")
     for kind, what, n, secs, rate, eff, rep_eff in rows:

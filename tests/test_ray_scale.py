@@ -88,6 +88,7 @@ def test_model_method_with_deterministic_matches_one_process(tmp_path: Path, tin
     assert (plan_one["not_planned"] > 0) == (ratio != "1")
     assert two["model"]["completion_tokens"] == one["completion_tokens"] > 0
     assert sum(p["completion_tokens"] for p in two["scale"]["per_actor"]) == one["completion_tokens"]
+    assert all(p["windows"] > 0 for p in two["scale"]["per_actor"])  # a window shared out reaches both actors
 
 
 def test_actors_share_the_cache_and_a_rerun_computes_nothing(tmp_path: Path, tiny_gguf: Path) -> None:

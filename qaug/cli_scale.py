@@ -36,12 +36,22 @@ def start_executor(config: Any, spec: Any, sampling: Any, scale: Any, needs_mode
     executor = None
     try:
         # Ray's start is not safe to interrupt (a Ctrl-C there could be lost, or crash the process at exit):
-        # hold SIGINT/SIGTERM until it has started, then shut it down cleanly if one came
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # a signal during it is noted, and acted on once Ray has started, which is then shut down cleanly.
+        # (Blocking the signals instead would be inherited by Ray's own processes, which then ignore them.)
+        got: list[int] = []
+
+        def note(signum: int, _frame: Any) -> None:
+            got.append(signum)
+
+        saved = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             executor = RayExecutor(config, spec, sampling, scale, needs_model)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            for s, handler in saved.items():
+                if signal.getsignal(s) is note:  # a handler Ray installed meanwhile (SIGTERM) stays
+                    signal.signal(s, handler)
+        if got:
+            raise KeyboardInterrupt
     except BaseException:
         if executor is not None:
             executor.close()

@@ -352,7 +352,7 @@ class Pipeline:
         for k, v in delta.items():
             stats[k] = stats.get(k, 0) + v
         if self.progress is not None:
-            for _ in range(int(delta.get("cached", 0) + delta.get("computed", 0))):
+            for _ in range(int(delta.get("jobs", 0))):  # one per answer, as the engine's listener counts here
                 self.progress.answer()
 
     def _gate(self, record: Record, results: dict[str, list[list[Outcome]]]) -> "_Gated":

@@ -168,7 +168,7 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]
 
-    port, client_port = free_port(), free_port()
+    port = free_port()
     tag = f"{os.getpid()}-{time.time_ns()}"
     # this test's cluster only: no token (a real one has its own), and ended by the tag, never `ray stop`
     auth = {"QAUG_TEST_TAG": tag, "RAY_AUTH_MODE": "disabled"}
@@ -184,21 +184,16 @@ def test_joining_a_running_cluster_by_its_address(tmp_path: Path) -> None:
         assert dead.returncode == 2 and f"cannot join the Ray cluster at 127.0.0.1:{port}: nothing answers" \
             in dead.stderr, dead.stderr  # at once, not after Ray's minutes of retries
         head = subprocess.run([str(ray_cli), "start", "--head", "--port", str(port), "--num-cpus", "2",
-                               "--ray-client-server-port", str(client_port),
                                "--include-dashboard", "false", "--disable-usage-stats"],
                               capture_output=True, text=True, timeout=120, env=env)
         assert head.returncode == 0, head.stderr
         done = _run(str(src), "-o", str(joined), *PURE, "--ray", f"127.0.0.1:{port}", "--actors", "2", env=auth)
         assert done.returncode == 0, done.stderr
-        client = _run(str(src), "-o", str(tmp_path / "client.jsonl"), *PURE, "--ray",
-                      f"ray://127.0.0.1:{client_port}", "--actors", "2", env=auth)
-        assert client.returncode == 0, client.stderr  # through the Ray client (the ray extra brings it)
     finally:
         _kill_tagged(tag)
         if not had_current:  # what `ray stop` would remove: a later ray.init() must not look for this cluster
             current.unlink(missing_ok=True)
     _same_files(single, joined)
-    _same_files(single, tmp_path / "client.jsonl")
     assert json.loads((tmp_path / "joined.report.json").read_text())["scale"]["actors"] == 2
 
 

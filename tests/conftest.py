@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,11 +70,30 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
                           timeout=timeout, env=env)
 
 
+def figures_dataset(path: Path, n: int, bad_every: int, bad_at: int) -> Path:
+    """Structured-extraction records (a JSON answer each), with a line of broken JSON at i % bad_every == bad_at."""
+    rows: list = []
+    for i in range(n):
+        if i % bad_every == bad_at:
+            rows.append("{broken json")
+        else:
+            rows.append({"instruction": f"Extract the figures of report {i}.", "input": "",
+                         "output": json.dumps({"company": f"C{i}", "year": 2000 + i % 20,
+                                               "revenue": {"value": i * 7, "unit": "M"}, "audited": i % 2 == 0})})
+    return write_jsonl(path, rows)
+
+
+def run_qaug(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m qaug run ARGS` with no fault injection inherited from this process, plus `env`."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "qaug", "run", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_state_dir(tmp_path_factory):
     """Tests keep their result cache and llama.cpp log out of the user's ~/.cache/qaug."""
-    import os
-
     os.environ["QAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("qaug-state"))
     yield
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_jsonl, write_jsonl
+from conftest import ROOT, figures_dataset, read_jsonl, run_qaug, write_jsonl
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 
@@ -24,22 +24,11 @@ PURE = ["-m", "perturb,shuffle_keys,null_inject", "--window", "16", "--seed", "5
 
 
 def _dataset(path: Path, n: int = 400) -> Path:
-    rows: list = []
-    for i in range(n):
-        if i % 53 == 7:
-            rows.append("{broken json")
-        else:
-            rows.append({"instruction": f"Extract the figures of report {i}.", "input": "",
-                         "output": json.dumps({"company": f"C{i}", "year": 2000 + i % 20,
-                                               "revenue": {"value": i * 7, "unit": "M"}, "audited": i % 2 == 0})})
-    return write_jsonl(path, rows)
+    return figures_dataset(path, n, bad_every=53, bad_at=7)
 
 
 def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("QAUG_FAULT")}
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "qaug", "run", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=full)
+    return run_qaug(*args, env=env, timeout=timeout)
 
 
 def _same_files(a: Path, b: Path) -> None:

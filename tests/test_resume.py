@@ -13,31 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_jsonl, run_cli, write_jsonl
+from conftest import ROOT, figures_dataset, read_jsonl, run_cli, run_qaug, write_jsonl
 
 
 def _dataset(path: Path, n: int = 300) -> Path:
-    rows: list = []
-    for i in range(n):
-        if i % 37 == 5:
-            rows.append("{broken json")
-        else:
-            rows.append({"instruction": f"Extract the figures of report {i}.", "input": "",
-                         "output": json.dumps({"company": f"C{i}", "year": 2000 + i % 20,
-                                               "revenue": {"value": i * 7, "unit": "M"}, "audited": i % 2 == 0})})
-    return write_jsonl(path, rows)
+    return figures_dataset(path, n, bad_every=37, bad_at=5)
 
 
 PURE = ["-m", "perturb,shuffle_keys", "--window", "16", "--seed", "3", "-q", "--checkpoint-every", "0"]
 
 
 def _run(args: list[str], fault: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("QAUG_FAULT", None)
-    if fault:
-        env["QAUG_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "qaug", "run", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return run_qaug(*args, env={"QAUG_FAULT": fault} if fault else None, timeout=timeout)
 
 
 @pytest.mark.parametrize("fault", ["read:40", "read:250", "write:7", "write:300", "fsync:3", "checkpoint:5",

@@ -57,6 +57,15 @@ class Accepted(NamedTuple):
     outcome: Variant
 
 
+class _InFlight(NamedTuple):
+    """A window read and, when it holds records, submitted: where reading stands once it is written."""
+
+    window: list[Record | InputReject]
+    submitted: bool
+    consumed: int  # items of the file read up to its end (what a checkpoint after it records)
+    position: int  # input bytes read, for progress
+
+
 @dataclass
 class _Gated:
     """A record and its variants that passed the gates, waiting for the batch's cap decision."""
@@ -256,7 +265,7 @@ class Pipeline:
             consumed = 0
             if start is not None and file_index == start.file and start.items:
                 consumed = sum(1 for _ in itertools.islice(items, start.items))  # covered by the checkpoint
-            pending: deque[tuple[list[Record | InputReject], int, int]] = deque()  # (window, consumed, position)
+            pending: deque[_InFlight] = deque()
             self._written = (file_index, consumed)
             for window in _windows(items, cfg.window):
                 while len(pending) >= self.executor.depth:
@@ -265,7 +274,7 @@ class Pipeline:
                 if records:
                     self.executor.submit(records, self._plan_units(records))
                 consumed += len(window)
-                pending.append((window, consumed, counters[0].position() if counters else 0))
+                pending.append(_InFlight(window, bool(records), consumed, counters[0].position() if counters else 0))
             while pending:
                 self._finish(pending.popleft(), file_index, done_before, total)
             self._checkpoint(file_index + 1, 0)
@@ -273,11 +282,10 @@ class Pipeline:
         if self.progress is not None:
             self.progress.update(self.stats.records_done, total, total)
 
-    def _finish(self, entry: tuple[list[Record | InputReject], int, int], file_index: int, done_before: int,
-                total: int) -> None:
+    def _finish(self, entry: "_InFlight", file_index: int, done_before: int, total: int) -> None:
         """The oldest window in flight: wait for its result, write it, checkpoint when due."""
-        window, consumed, pos = entry
-        if any(isinstance(it, Record) for it in window):
+        window, submitted, consumed, pos = entry
+        if submitted:
             try:
                 result = self.executor.next_result()
             except Interrupted:

@@ -329,12 +329,7 @@ class Pipeline:
         by_method = result.outcomes if result is not None else {}
         if result is not None:
             for name, w in result.work.items():
-                ms = self.stats.method(name)
-                ms.seconds += w.seconds
-                ms.model_seconds += w.model_seconds
-                ms.tried += w.tried
-                ms.not_planned += w.not_planned
-                ms.judge.update(w.judge)
+                w.add_to(self.stats.method(name))
             if result.worker is not None and self.engine is not None:  # computed by an actor's own engine
                 self._merge_engine(result.engine_delta)
             if self.engine is not None and any(not m.augmenter.pure for m in self.methods):

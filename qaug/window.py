@@ -31,6 +31,14 @@ class MethodWork:
     not_planned: int = 0
     judge: Counter = field(default_factory=Counter)
 
+    def add_to(self, total: Any) -> None:
+        """Add these costs to `total`: another MethodWork, or the run's MethodStats, which counts the same."""
+        total.seconds += self.seconds
+        total.model_seconds += self.model_seconds
+        total.tried += self.tried
+        total.not_planned += self.not_planned
+        total.judge.update(self.judge)
+
 
 @dataclass
 class WindowResult:
@@ -97,12 +105,7 @@ def merge_results(parts: Sequence[WindowResult]) -> WindowResult:
     work: dict[str, MethodWork] = {}
     for part in parts:
         for name, w in part.work.items():
-            total = work.setdefault(name, MethodWork())
-            total.seconds += w.seconds
-            total.model_seconds += w.model_seconds
-            total.tried += w.tried
-            total.not_planned += w.not_planned
-            total.judge.update(w.judge)
+            w.add_to(work.setdefault(name, MethodWork()))
     delta: dict[str, float] = {}
     for part in parts:
         for k, v in part.engine_delta.items():

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from qaug.llm import csample
 from qaug.llm.engine import Sampling
-from qaug.llm.sampling import (REPEAT_WINDOW, BatchSampler, _sample_numpy, allowed_bits, allowed_ids, sample_batch,
-                               sample_token, top_candidates)
+from qaug.llm.sampling import REPEAT_WINDOW, BatchSampler, _sample_numpy, allowed_bits, allowed_ids, top_candidates
+
+
+def sample_batch(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling],
+                 rngs: Sequence[np.random.Generator], recents: Sequence[Sequence[int]]) -> list[int | Exception]:
+    """BatchSampler.sample without keeping a sampler (the engine keeps one per context)."""
+    return BatchSampler(logits.shape[0]).sample(logits, masks, params, rngs, recents)
+
+
+def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
+                 recent: Sequence[int] = ()) -> int:
+    """One token id from raw logits (float32, one row; left as found), honouring the grammar mask when given."""
+    out = sample_batch(logits.reshape(1, -1), None if mask_row is None else mask_row.reshape(1, -1), [params], [rng],
+                       [recent])[0]
+    if isinstance(out, Exception):
+        raise out
+    return out
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
-from qaug.augment.base import Failure, Outcome, Param, Variant, register
+from qaug.augment.base import Failure, Outcome, Param, Variant
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
 from qaug.errors import UsageError

@@ -177,23 +177,6 @@ class Augmenter:
         return results
 
 
-_REGISTRY: dict[str, type[Augmenter]] = {}
-_GROUPS: dict[str, tuple[str, ...]] = {}
-
-
-def register(cls: type[Augmenter]) -> type[Augmenter]:
-    """Class decorator: make a method available by its name."""
-    if not cls.name or cls.name in _REGISTRY:
-        raise ValueError(f"augmenter name missing or taken: {cls.name!r}")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def register_group(name: str, members: tuple[str, ...]) -> None:
-    """A name that stands for several methods in --methods (e.g. the structural set)."""
-    _GROUPS[name] = members
-
-
 def did_you_mean(name: str, known: Sequence[str]) -> str:
     """'; did you mean backtranslate?' for the closest known name, or '' when none is close."""
     import difflib

@@ -16,7 +16,8 @@ import unicodedata
 from typing import Any, cast
 
 from qaug.augment.answers import AnswerMethod, is_math, path_name, python_at, python_code, task_index, task_of
-from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, Unit
 from qaug.llm.prompts import prompt_file
 from qaug.llm.engine import Result

@@ -1,11 +1,12 @@
 """The methods a run can name: importing this module registers every built-in method and group, and it
 answers what is registered (registry, groups) and what a --methods list means (resolve_methods).
 
-Method modules register themselves with qaug.augment.base.register; base never imports this module, so
-there is no import cycle between the registry and the methods.
+Method modules register themselves with qaug.augment.registry.register, which imports no method; this module
+imports them all, so there is no import cycle between the registry and the methods.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from qaug.augment import (  # noqa: F401  (importing them registers the built-in methods and groups)
     backtranslate,
@@ -20,18 +21,30 @@ from qaug.augment import (  # noqa: F401  (importing them registers the built-in
     tables,
     translate,
 )
-from qaug.augment.base import _GROUPS, _REGISTRY, Augmenter, did_you_mean
+from qaug.augment.base import Augmenter, did_you_mean
+from qaug.augment.registry import registered, registered_groups
 from qaug.errors import UsageError
 
 
 def registry() -> dict[str, type[Augmenter]]:
     """Every method by name: the built-ins (imported above) and any registered since."""
-    return dict(_REGISTRY)
+    return registered()
 
 
 def groups() -> dict[str, tuple[str, ...]]:
     """Names that stand for several methods in --methods (the structural set, ...)."""
-    return dict(_GROUPS)
+    return registered_groups()
+
+
+def build_augmenters(config: Any) -> list[Augmenter]:
+    """Every method of a run (qaug.config.RunConfig) with its validated parameters (UsageError on bad ones)."""
+    reg = registry()
+    out = []
+    for name in config.methods:
+        if name not in reg:
+            raise UsageError(f"unknown method '{name}' (see `qaug methods`)")
+        out.append(reg[name](fields=config.fields, target=config.target, **dict(config.method_params.get(name, {}))))
+    return out
 
 
 def resolve_methods(spec: Sequence[str]) -> list[str]:

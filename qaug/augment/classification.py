@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from qaug.augment.base import Failure, Outcome, Param, Skip, register
+from qaug.augment.base import Failure, Outcome, Param, Skip
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Result
 from qaug.quality import filters, textgates

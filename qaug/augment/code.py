@@ -26,7 +26,8 @@ from qaug.augment.answers import (
     syntax_detail,
     whole_field_is_code,
 )
-from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.coderun import behaviour_change, runnable
 from qaug.augment.fences import find_fences
 from qaug.augment.pynames import is_reserved, new_name

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qaug.augment.base import Failure, Outcome, Param, register
+from qaug.augment.base import Failure, Outcome, Param
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.llm.engine import Result
 from qaug.quality import textgates

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qaug.augment.base import Failure, Outcome, Param, Skip, register
+from qaug.augment.base import Failure, Outcome, Param, Skip
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, ModelAugmenter, Unit
 from qaug.errors import UsageError
 from qaug.llm.engine import Result

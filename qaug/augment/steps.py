@@ -32,7 +32,8 @@ from qaug.augment.answers import (
     python_code,
     task_of,
 )
-from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, Unit
 from qaug.llm.prompts import prompt_file
 from qaug.llm.engine import Result

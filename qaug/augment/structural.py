@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Union, cast
 
 from qaug import jsonio
-from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant, register, register_group
+from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register, register_group
 from qaug.augment.jsondoc import (
     NotApplicable, Span, Style, add_fields_value, find_documents, flatten_value, nest_value, render, retype_value,
     splice,

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.model_base import ModelAugmenter, Unit
 from qaug.llm.engine import Result
 from qaug.quality.textgates import Reject

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qaug.augment.base import Augmenter, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Augmenter, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.fences import fenced_spans
 from qaug.augment.jsondoc import dumps_doc, fenced_blocks, find_documents, number_text, parse_number_text
 from qaug.records import ANSWER_FIELDS, FieldPath, Record, iter_texts, with_texts

@@ -19,7 +19,8 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from qaug.augment.answers import is_json_document, lost_number, path_name, python_code, record_lang
-from qaug.augment.base import Failure, Outcome, Param, Skip, Variant, register
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant
+from qaug.augment.registry import register
 from qaug.augment.fences import find_fences
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.prompts import prompt_file

@@ -15,7 +15,7 @@ never expanded:
 - the grammar mask is checked on those candidates only: if k of them are allowed, no token
   outside can beat them. A mask that allows few tokens (JSON punctuation) is read directly
   from its non-zero words instead, and anything else falls back to wider exact searches;
-- `sample_batch` does this for every row of a decode step's logits at once.
+- `BatchSampler.sample` does this for every row of a decode step's logits at once.
 
 Every row consumes exactly one number from its generator per step, whichever path samples it.
 """
@@ -261,22 +261,6 @@ class BatchSampler:
             for i, got in zip(general, picked):
                 out[i] = got
         return out
-
-
-def sample_batch(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling],
-                 rngs: Sequence[np.random.Generator], recents: Sequence[Sequence[int]]) -> list[int | Exception]:
-    """BatchSampler.sample without keeping a sampler."""
-    return BatchSampler(logits.shape[0]).sample(logits, masks, params, rngs, recents)
-
-
-def sample_token(logits: np.ndarray, mask_row: np.ndarray | None, params: Sampling, rng: np.random.Generator,
-                 recent: Sequence[int] = ()) -> int:
-    """One token id from raw logits (float32, one row; left as found), honouring the grammar mask when given."""
-    out = sample_batch(logits.reshape(1, -1), None if mask_row is None else mask_row.reshape(1, -1), [params], [rng],
-                       [recent])[0]
-    if isinstance(out, Exception):
-        raise out
-    return out
 
 
 def _sample_numpy(logits: np.ndarray, masks: np.ndarray | None, params: Sequence[Sampling], u: np.ndarray,

@@ -1,4 +1,4 @@
-"""The --max-aug-ratio cap, decided before generating: how many variants a batch may keep, how they are
+"""The --max-aug-ratio cap (RunCap), decided before generating: how many variants a batch may keep, how they are
 shared among the methods across the whole run, and how many model units are worth computing for them.
 
 Model work is expensive, so a batch asks a model method only for about as many units as its share of
@@ -12,7 +12,12 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from qaug.record_flow import Gated, Method
+    from qaug.records import Record
+    from qaug.stats import RunStats
 
 C = TypeVar("C", bound=Hashable)
 
@@ -88,3 +93,61 @@ def choose(candidates: Sequence[C], allowed: int, method: Callable[[C], str], sc
         seen[name] += 1
     ranked = sorted(range(len(candidates)), key=lambda i: (-(score(candidates[i]) or 0.0), turn[candidates[i]], i))
     return {candidates[i] for i in ranked[:allowed]}
+
+
+class RunCap:
+    """The cap over one run: the budget that batches carry over to the next, checkpointed with the run so a
+    resumed run goes on with it. `plan_units` before a batch is computed, `apply` once it is gated."""
+
+    def __init__(self, ratio: float, seed: int, variants: int, budget: float = 0.0) -> None:
+        self.ratio, self.seed, self.variants, self.budget = ratio, seed, variants, budget
+
+    def plan_units(self, records: Sequence[Record], methods: Sequence[Method], stats: RunStats) -> dict[str, set[int]]:
+        """For each model method, the units of this batch worth computing under the cap; a method absent from
+        the answer runs on every unit (pure methods, or no cap)."""
+        model = [m for m in methods if not m.augmenter.pure]
+        if self.ratio >= 1.0 or not model:
+            return {}
+        allowed = allowance(self.budget + len(records) * per_original(self.ratio))
+        quota = share_out(allowed, [stats.method(m.augmenter.name).written for m in methods])
+        keys = [f"{rec.id}\0{k}" for rec in records for k in range(self.variants)]
+        plan = {}
+        for m, q in zip(methods, quota):
+            if m.augmenter.pure:
+                continue
+            ms = stats.method(m.augmenter.name)
+            plan[m.augmenter.name] = pick_units(keys, units_to_plan(q, ms.tried, ms.accepted, len(keys)), self.seed,
+                                                m.augmenter.name)
+        return plan
+
+    def apply(self, gated: Sequence[Gated], methods: Sequence[Method], stats: RunStats) -> None:
+        """Keep augmented records within the ratio of the output, best-scored variants first.
+
+        Each original earns r/(1-r) variants of budget; the choice is made per batch (--window), knowing the
+        whole batch, and unused budget carries over, so the share holds at every batch boundary. Where the cap
+        binds, ties between equal scores go to the method with the fewest variants in the run so far (across
+        batches and files), then to the earlier record. A variant over the cap is counted (per method,
+        `capped`), not written: it is no quality reject.
+        """
+        if self.ratio >= 1.0:
+            return
+        self.budget += len(gated) * per_original(self.ratio)
+        candidates = [(g_i, a_i) for g_i, g in enumerate(gated) for a_i in range(len(g.accepted))]
+        allowed = allowance(self.budget)
+        if len(candidates) <= allowed:
+            self.budget -= len(candidates)
+            return
+        keep = choose(candidates, allowed,
+                      lambda c: gated[c[0]].accepted[c[1]].method.augmenter.name,
+                      lambda c: gated[c[0]].accepted[c[1]].outcome.score,
+                      {m.augmenter.name: stats.method(m.augmenter.name).written for m in methods})
+        self.budget -= allowed
+        for g_i, g in enumerate(gated):
+            kept = []
+            for a_i, entry in enumerate(g.accepted):
+                if (g_i, a_i) in keep:
+                    kept.append(entry)
+                    continue
+                stats.cap_dropped += 1
+                stats.method(entry.method.augmenter.name).capped += 1
+            g.accepted = kept

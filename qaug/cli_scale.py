@@ -28,7 +28,7 @@ def ray_flag_alone(args: list[str]) -> list[str]:
     return out
 
 
-def start_executor(config: Any, spec: Any, sampling: Any, scale: Any, needs_model: bool, engine: Any,
+def start_executor(config: Any, spec: Any, scale: Any, needs_model: bool,
                    say: Callable[[str], None] | None) -> Any:
     """The Ray actor pool of a --ray / --gpus run, announced on stderr."""
     from qaug.ray_pool import RayExecutor
@@ -45,7 +45,7 @@ def start_executor(config: Any, spec: Any, sampling: Any, scale: Any, needs_mode
 
         saved = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            executor = RayExecutor(config, spec, sampling, scale, needs_model)
+            executor = RayExecutor(config, spec, scale, needs_model)
         finally:
             for s, handler in saved.items():
                 if signal.getsignal(s) is note:  # a handler Ray installed meanwhile (SIGTERM) stays
@@ -55,8 +55,6 @@ def start_executor(config: Any, spec: Any, sampling: Any, scale: Any, needs_mode
     except BaseException:
         if executor is not None:
             executor.close()
-        if engine is not None:
-            engine.close()
         raise
     if say is not None and scale.gpus:
         from qaug.llm.doctor import gpu_indices

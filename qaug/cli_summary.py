@@ -166,7 +166,7 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
                           markup=False)
     if model:
         cached = f", {model.get('cached', 0):,} read from the cache, {model.get('computed', 0):,} computed" \
-            if "cached" in model else ""
+            if model.get("cached") or model.get("computed") else ""
         out_console.print(f"model {model['model']}: {model['jobs']:,} answers, {model['attempts']:,} attempts{cached}; "
                           f"{model['prompt_tokens']:,} prompt + {model['completion_tokens']:,} generated tokens "
                           f"in {model['seconds']:.1f}s of model time ({model['completion_tokens_per_s'] or 0:,.1f} "

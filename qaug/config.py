@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from qaug.errors import UsageError
+from qaug.llm.engine import Sampling
+from qaug.llm.options import EngineSettings
 from qaug.readers import DEFAULT_MAX_LINE_BYTES
 from qaug.writers import companion_paths, journal_path, same_file
 from qaug.outformat import check_output_suffix
@@ -45,9 +47,11 @@ class RunConfig:
     sample: int | None = None
     #: `-o -`: the output lines go to stdout; `output` then only names the companions (rejects, report, journal)
     stdout: bool = False
-    #: model and sampling settings as given (reported; the engine is built from them by the caller)
-    model: Mapping[str, Any] = field(default_factory=dict)
-    sampling: Mapping[str, Any] = field(default_factory=dict)
+    #: the model and how to load it (the caller opens the engine from it: qaug.llm.factory.engine_spec), and how
+    #: model answers are sampled; None when the run has no model methods (a library caller may leave sampling
+    #: None: Sampling's defaults). Both are reported as given, under "model" and "sampling".
+    engine: EngineSettings | None = None
+    sampling: Sampling | None = None
 
     @property
     def rejects_path(self) -> Path:
@@ -109,8 +113,9 @@ class RunConfig:
         """Flags are range-checked by the CLI; recipes are not, so every sampling value is checked here."""
         bounds = {"temperature": (0.0, 100.0), "top_p": (0.0, 1.0), "min_p": (0.0, 1.0), "top_k": (0, 1 << 30),
                   "repeat_penalty": (1e-6, 100.0), "max_tokens": (1, 1 << 20)}
+        given = asdict(self.sampling) if self.sampling is not None else {}
         for key, (lo, hi) in bounds.items():
-            value = self.sampling.get(key)
+            value = given.get(key)
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
@@ -121,14 +126,14 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the report, so a run can be reproduced from it."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("engine", "sampling")}
         out["inputs"] = [str(p) for p in self.inputs]
         out["output"] = str(self.output)
         out["method_params"] = {k: dict(v) for k, v in self.method_params.items()}
         out["methods"] = list(self.methods)
         out["fields"] = list(self.fields) if self.fields is not None else None
-        out["model"] = dict(self.model)
-        out["sampling"] = dict(self.sampling)
+        out["model"] = asdict(self.engine) if self.engine is not None else {}
+        out["sampling"] = asdict(self.sampling) if self.sampling is not None else {}
         return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qaug import cap
-from qaug.readers import InputReject, read_items
+from qaug.readers import InputReject
 from qaug.records import Record
 from qaug.rng import Rng
 
@@ -241,20 +241,3 @@ def format_seconds(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def selected_items(config: Any) -> Iterable[Record | InputReject]:
-    """The items a run of `config` processes, --limit and --sample applied, as the pipeline selects them."""
-    from qaug.pipeline import source_labels
-    from qaug.sample import Selection, sample_positions
-
-    labels = source_labels(tuple(config.inputs))
-
-    def files() -> Iterable[Iterable[Record | InputReject]]:
-        return (read_items(p, config.fmt, config.max_line_bytes, None, label)
-                for p, label in zip(config.inputs, labels))
-
-    positions = sample_positions(files(), config.sample, config.seed, Record) if config.sample is not None else None
-    selection = Selection(Record, config.limit, positions)
-    for fi, items in enumerate(files()):
-        yield from selection.take(fi, items)

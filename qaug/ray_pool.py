@@ -21,6 +21,7 @@ from typing import Any
 from qaug import faults
 from qaug.config import RunConfig
 from qaug.errors import Interrupted, RunFailed, UsageError
+from qaug.llm.engine import Sampling
 from qaug.records import Record
 from qaug.scale import RAY_DEPTH, ScaleOptions, actor_plan, forwarded_env, unreachable
 from qaug.window import WindowResult, compute_window, merge_results, split_plan
@@ -29,8 +30,8 @@ from qaug.window import WindowResult, compute_window, merge_results, split_plan
 class WindowWorker:
     """What one actor holds: the run's methods, bound to an engine it opened itself."""
 
-    def __init__(self, config: RunConfig, spec: Any, sampling: Any, index: int, threads: int) -> None:
-        from qaug.pipeline import build_augmenters
+    def __init__(self, config: RunConfig, spec: Any, index: int, threads: int) -> None:
+        from qaug.augment.catalog import build_augmenters
 
         self.index, self.seed, self.variants = index, config.seed, config.variants
         self.augmenters = build_augmenters(config)
@@ -39,7 +40,7 @@ class WindowWorker:
             self.engine = spec.open(n_threads=threads)
             for a in self.augmenters:
                 if not a.pure:
-                    a.bind(self.engine, sampling, verify=config.verify)
+                    a.bind(self.engine, config.sampling or Sampling(), verify=config.verify)
 
     def compute(self, records: Sequence[Record], plan: dict[str, set[int]]) -> WindowResult:
         faults.point("actor_window")
@@ -87,7 +88,6 @@ class RayExecutor:
 
     config: RunConfig
     spec: Any
-    sampling: Any
     options: ScaleOptions
     needs_model: bool
     depth: int = RAY_DEPTH
@@ -147,7 +147,7 @@ class RayExecutor:
         self.depth = 1 if self.split else RAY_DEPTH
 
     def _start(self, index: int) -> Any:
-        return self._remote.remote(self.config, self.spec, self.sampling, index, self.threads)
+        return self._remote.remote(self.config, self.spec, index, self.threads)
 
     @property
     def actors(self) -> int:

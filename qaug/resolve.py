@@ -1,7 +1,7 @@
 """Flags and recipe into one RunConfig: defaults, then the recipe, then the flags that were given.
 
-The defaults live where they are used (RunConfig's fields, Sampling's fields, MODEL_DEFAULTS for the
-engine), never in the command line; a flag left out is None and does not count. Method choice has
+The defaults live where they are used (the fields of RunConfig, Sampling and EngineSettings), never in
+the command line; a flag left out is None and does not count. Method choice has
 its own order: --methods, then --task, then the recipe's methods, then its task.
 """
 
@@ -17,12 +17,9 @@ from qaug.augment.catalog import registry, resolve_methods
 from qaug.config import RunConfig, parse_param_args
 from qaug.errors import UsageError
 from qaug.llm.engine import Sampling
+from qaug.llm.options import EngineSettings
 from qaug.recipe import methods_for
 
-#: engine settings when neither a flag nor the recipe gives one (None: chosen from the model and machine)
-MODEL_DEFAULTS: dict[str, Any] = {"gguf": None, "models_dir": None, "ctx": None, "threads": None,
-                                  "n_gpu_layers": "auto", "parallel": None, "chat_template": None,
-                                  "deterministic": False}
 #: run settings the recipe may set at its top level, under the RunConfig field each one fills
 _RECIPE_RUN_KEYS = {"seed": "seed", "format": "fmt", "target": "target", "strict": "strict", "variants": "variants",
                     "max_aug_ratio": "max_aug_ratio", "verify": "verify"}
@@ -54,7 +51,7 @@ class RunFlags:
     sample: int | None = None
     stdout: bool = False
     recipe: Path | None = None
-    #: engine flags by MODEL_DEFAULTS key, sampling flags by Sampling field
+    #: engine flags by EngineSettings field, sampling flags by Sampling field
     model: Mapping[str, Any] = field(default_factory=dict)
     sampling: Mapping[str, Any] = field(default_factory=dict)
 
@@ -91,11 +88,10 @@ def resolve(flags: RunFlags, recipe: Mapping[str, Any]) -> Resolved:
                     if f.default is not dataclasses.MISSING}
     run = {fname: pick(getattr(flags, fname), recipe, key, run_defaults[fname])
            for key, fname in _RECIPE_RUN_KEYS.items()}
-    model = layered(MODEL_DEFAULTS, recipe.get("model", {}), flags.model)
+    model = layered(_defaults(EngineSettings), recipe.get("model", {}), flags.model)
     model["n_gpu_layers"] = str(model["n_gpu_layers"])
     model["deterministic"] = bool(model["deterministic"])
-    sampling = layered({f.name: f.default for f in dataclasses.fields(Sampling)}, recipe.get("sampling", {}),
-                       flags.sampling)
+    sampling = layered(_defaults(Sampling), recipe.get("sampling", {}), flags.sampling)
     fields = _fields(pick(flags.fields, recipe, "fields", None))
     config = RunConfig(
         inputs=flags.inputs, output=flags.output, methods=tuple(names),
@@ -104,12 +100,18 @@ def resolve(flags: RunFlags, recipe: Mapping[str, Any]) -> Resolved:
         max_line_bytes=int(pick(flags.max_line_mb, recipe, "max_line_mb", 8.0) * 1024 * 1024),
         recipe=str(flags.recipe) if flags.recipe else None, window=flags.window,
         checkpoint_every=flags.checkpoint_every, limit=flags.limit, sample=flags.sample, stdout=flags.stdout,
-        model=model if needs_model else {}, sampling=sampling if needs_model else {},
+        engine=EngineSettings(**model) if needs_model else None,
+        sampling=Sampling(**sampling) if needs_model else None,
         **cast("dict[str, Any]", {k: (bool(v) if k == "verify" else v) for k, v in run.items()}))  # values vary by key
     given: dict[str, Any] = {"--verify/--no-verify": flags.verify}
     given.update({f"--{k.replace('_', '-')}": v for k, v in flags.sampling.items()})
     given.update({_MODEL_FLAG[k]: flags.model.get(k) for k in _MODEL_FLAG})
     return Resolved(config, needs_model, given)
+
+
+def _defaults(cls: Any) -> dict[str, Any]:
+    """A dataclass's field defaults, by field name."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}
 
 
 #: engine settings whose flag is noted when a run without model methods gets it

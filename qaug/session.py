@@ -8,17 +8,21 @@ what lets the flow be read, and changed, on its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from qaug import faults
 from qaug.config import RunConfig
-from qaug.errors import UsageError
+from qaug.errors import RunFailed, UsageError
 from qaug.journal import (Checkpoint, Journal, JournalError, comparable, describe_differences, differences,
                           file_digest)
 from qaug.lock import OutputLock
 from qaug.outformat import jsonl_to_array, wants_array
-from qaug.writers import JsonlWriter, StdoutWriter, journal_path
+from qaug.report_html import write_report_html
+from qaug.report_measures import Measures
+from qaug.writers import JsonlWriter, StdoutWriter, is_run_file, journal_path, quiet_stdout, write_json_atomic
 
 #: settings that may differ between a run and its resume: they change how fast, not what, is written (model
 #: answers already computed come from the cache), or name what is compared elsewhere (the model by its sha256,
@@ -131,6 +135,35 @@ class RunSession:
 
             jsonl_to_parquet(cfg.output)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write that fails (a full disk, a closed pipe) as one line that says how to go on."""
+        cfg = self.config
+        try:
+            yield
+        except BrokenPipeError:
+            if not cfg.stdout:
+                raise RunFailed("cannot write the output (broken pipe); rerun with --resume") from None
+            quiet_stdout()
+            raise RunFailed("stdout was closed before the run finished (piped into head?); the lines written so far "
+                            f"are all there is, the report {cfg.report_path} says how far it got") from None
+        except OSError as exc:
+            raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and rerun with --resume") \
+                from None
+
+    def write_report(self, report: dict[str, Any], measures: Measures | None, status: str) -> None:
+        """out.report.json, and out.report.html beside it. Failing to write them fails a run only where nothing
+        else did: otherwise the run's own error is the one to show, and the resumed run writes the report."""
+        cfg = self.config
+        try:
+            write_json_atomic(cfg.report_path, report)
+            write_report_html(report, cfg.output, cfg.rejects_path, cfg.report_path, measures)
+        except OSError as exc:
+            if status == "ok":
+                raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "
+                                f"({exc.strerror or exc}); free some space and rerun with --resume to write it") \
+                    from None
+
     def close(self) -> None:
         """Close the files however the run ended; a failed flush is left to the last checkpoint."""
         for closing in (self.out, self.rej, self.journal):
@@ -164,3 +197,12 @@ def check_same_run(old: dict[str, Any], new: dict[str, Any]) -> None:
             raise UsageError(f"cannot resume: input {b['path']} changed since the run started (sha256 differs)")
     if old.get("model") != new["model"]:
         raise UsageError(f"cannot resume: the model changed ({old.get('model')} -> {new['model']})")
+
+
+def refuse_own_files(config: RunConfig) -> None:
+    """An input that is one of the run's own files (the lock included) would be overwritten or removed: refuse it."""
+    for path in config.inputs:
+        what = is_run_file(path, config.output)
+        if what is not None:
+            raise UsageError(f"input {path} is this run's {what} (written beside -o {config.output.name}); "
+                             "choose another -o")

@@ -221,13 +221,13 @@ def engine_seconds(engine: Any) -> float:
     """Seconds the engine has spent generating and scoring so far (0 without an engine)."""
     if engine is None:
         return 0.0
-    return float(engine.stats.get("seconds", 0.0)) + float(engine.stats.get("score_seconds", 0.0))
+    return engine.stats.seconds + engine.stats.score_seconds
 
 
 def engine_report(engine: Any) -> dict[str, Any]:
     """Model time and tokens, for the report and the summary."""
-    st = dict(engine.stats)
-    secs = st.get("seconds", 0.0)
+    st = engine.stats.as_dict()
+    secs = st["seconds"]
     st["model"] = engine.model_id
     st["completion_tokens_per_s"] = round(st["completion_tokens"] / secs, 1) if secs else None
     return st

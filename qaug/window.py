@@ -62,7 +62,7 @@ def compute_window(augmenters: Sequence[Augmenter], records: Sequence[Record], p
     """
     outcomes: dict[str, list[list[Outcome]]] = {}
     work: dict[str, MethodWork] = {}
-    before = _numeric(engine)
+    before = engine.stats.numbers() if engine is not None else {}
     started = time.perf_counter()
     for aug in augmenters:
         name = aug.name
@@ -86,16 +86,8 @@ def compute_window(augmenters: Sequence[Augmenter], records: Sequence[Record], p
         take = getattr(aug, "take_judge_usage", None)
         if take is not None:
             w.judge = take()
-    after = _numeric(engine)
-    delta = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    delta = engine.stats.since(before) if engine is not None else {}
     return WindowResult(outcomes, work, delta, None, time.perf_counter() - started)
-
-
-def _numeric(engine: Any) -> dict[str, float]:
-    """The engine's numeric counters now (an empty dict without an engine)."""
-    if engine is None:
-        return {}
-    return {k: v for k, v in engine.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def merge_results(parts: Sequence[WindowResult]) -> WindowResult:

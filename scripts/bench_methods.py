@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import sys
 import tempfile
@@ -65,13 +66,13 @@ def main() -> None:
                      if method not in ("steps", "bugfix") or "Answer:" in ln or "```python" in ln]
             src.write_text("\n".join(lines[: args.records]) + "\n", encoding="utf-8")
             out = Path(tmp) / f"{method}.jsonl"
-            before = dict(engine.stats)
+            before = engine.stats.numbers()
             cfg = RunConfig(inputs=(src,), output=out, methods=(method,), max_aug_ratio=1.0, window=64,
                             method_params={"rewrite": {"n": 3}} if method == "rewrite" else {})
             t0 = time.perf_counter()
-            stats = Pipeline(cfg, engine=engine, sampling=Sampling(max_tokens=384)).run(overwrite=True)
+            stats = Pipeline(replace(cfg, sampling=Sampling(max_tokens=384)), engine=engine).run(overwrite=True)
             secs = time.perf_counter() - t0
-            toks = engine.stats["completion_tokens"] - before["completion_tokens"]
+            toks = engine.stats.completion_tokens - before["completion_tokens"]
             ms = stats.methods[method]
             rows_out = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
             parents = {r["_qaug"]["id"]: r for r in rows_out if r["_qaug"]["parent"] is None}

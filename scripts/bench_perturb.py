@@ -73,18 +73,19 @@ def qaug_cmd(src: Path, dst: Path) -> list[str]:
 
 def qaug_inprocess(src: Path, dst: Path, html: bool = True) -> float:
     import qaug.pipeline as pipeline
+    import qaug.session as session
     from qaug.config import RunConfig
 
-    saved = pipeline.write_report_html
+    saved = session.write_report_html
     if not html:
-        pipeline.write_report_html = lambda *a, **k: None
+        session.write_report_html = lambda *a, **k: None
     try:
         cfg = RunConfig(inputs=(src,), output=dst, methods=("perturb",), seed=1, max_aug_ratio=1.0)
         t0 = time.perf_counter()
         pipeline.Pipeline(cfg).run(overwrite=True)
         return time.perf_counter() - t0
     finally:
-        pipeline.write_report_html = saved
+        session.write_report_html = saved
 
 
 def qaug_subprocess_rss(src: Path, dst: Path) -> tuple[float, float]:

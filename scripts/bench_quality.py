@@ -109,13 +109,13 @@ def main() -> int:
         try:
             for s in sets:
                 pairs = pairs_of(load(s, args.limit))
-                before = dict(engine.stats)
+                before = engine.stats.numbers()
                 t0 = time.perf_counter()
                 lines = list(score_pairs(pairs, engine, Sampling(), judge_all=True, support_check=True))
                 secs = time.perf_counter() - t0
                 judged[(model.name, s.name)] = lines
-                gen = engine.stats.get("completion_tokens", 0) - before.get("completion_tokens", 0)
-                scored = engine.stats.get("score_seconds", 0.0) - before.get("score_seconds", 0.0)
+                gen = engine.stats.completion_tokens - before.get("completion_tokens", 0)
+                scored = engine.stats.score_seconds - before.get("score_seconds", 0.0)
                 costs.append(f"| {model.name} | {s.name} | {len(pairs)} | {gen:,} | {secs:.0f} | {scored:.0f} | "
                              f"{secs / max(len(pairs), 1):.2f} |")
         finally:

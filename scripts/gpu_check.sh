@@ -126,7 +126,7 @@ jobs = [Job(key=f"j{i}", messages=({"role": "system", "content": "Answer in JSON
             schema=schemas[i % 3], seed=i, sampling=Sampling(max_tokens=96)) for i in range(48)]
 eng = LlamaCppEngine(path, EngineOptions(n_ctx=1024, n_threads=threads))
 from qaug.llm.csample import library_path
-print(f"engine: parallel {eng.parallel} (default), gpu layers {eng.n_gpu_layers}, prefix reuse {eng.stats['prefix_reuse']}, "
+print(f"engine: parallel {eng.parallel} (default), gpu layers {eng.n_gpu_layers}, prefix reuse {eng.stats.prefix_reuse}, "
       f"sampler {'compiled' if library_path() else 'numpy'}")
 t0 = time.perf_counter()
 results = list(eng.generate(jobs))

@@ -43,7 +43,6 @@ def _answer(job, n):
 def make_run(folder: Path) -> Path:
     """Run the pipeline; returns out.jsonl (with out.rejects.jsonl, out.report.json and .html beside it)."""
     from qaug.config import RunConfig
-    from qaug.llm.engine import Sampling
     from scripted import ScriptedEngine
     from qaug.pipeline import Pipeline
 
@@ -51,7 +50,7 @@ def make_run(folder: Path) -> Path:
     out = folder / "out.jsonl"
     cfg = RunConfig(inputs=(src,), output=out, methods=("rewrite",), method_params={"rewrite": {"n": 3}},
                     max_aug_ratio=1.0, verify=True)
-    Pipeline(cfg, engine=ScriptedEngine(_answer), sampling=Sampling()).run()
+    Pipeline(cfg, engine=ScriptedEngine(_answer)).run()
     return out
 
 

@@ -72,7 +72,7 @@ def test_prefix_reuse_evaluates_fewer_prompt_tokens_and_answers_stay_valid(tiny_
             jobs = _jobs(12)
             ok = _check_results(jobs, list(eng.generate(jobs)))
             assert len(ok) >= 4
-            st = eng.stats
+            st = eng.stats.as_dict()
             assert st["prompt_tokens_evaluated"] + st["prompt_tokens_reused"] == st["prompt_tokens"]
             counters[reuse] = st
         finally:
@@ -90,7 +90,7 @@ def test_prompts_longer_than_a_batch_are_chunked(tiny_gguf: Path) -> None:
     try:
         jobs = _jobs(6)
         ok = _check_results(jobs, list(eng.generate(jobs)))
-        assert ok and eng.stats["prompt_tokens_reused"] > 0
+        assert ok and eng.stats.prompt_tokens_reused > 0
     finally:
         eng.close()
 
@@ -100,7 +100,7 @@ def test_deterministic_reruns_are_byte_identical_whatever_parallel_and_order(tin
     for parallel, order in ((4, 1), (None, 1), (8, -1)):
         eng = _engine(tiny_gguf, parallel=parallel, deterministic=True)
         try:
-            assert eng.parallel == 1 and eng.stats["prefix_reuse"] == "off: deterministic mode"
+            assert eng.parallel == 1 and eng.stats.prefix_reuse == "off: deterministic mode"
             runs.append({r.job.key: r.text for r in eng.generate(_jobs(8)[::order])})
             if parallel == 4:  # the same engine again: no state carried over between jobs
                 assert {r.job.key: r.text for r in eng.generate(_jobs(8))} == runs[0]
@@ -189,5 +189,5 @@ def test_a_retry_takes_the_next_free_slot_instead_of_waiting_for_a_second_round(
     eng.close()
     assert sorted(r.job.key for r in results) == ["j0", "j1", "j2"]
     assert all(r.attempts == 3 and "cut off" in r.error for r in results)
-    assert eng.stats["completion_tokens"] == 36
+    assert eng.stats.completion_tokens == 36
     assert steps <= 21, steps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,11 @@ def test_every_model_method_runs_end_to_end_on_the_demo_model(gemma, tmp_path: P
         params = {"rewrite": {"n": 2}, "synonym": {"n": 2}, "template": {"n": 2}}.get(method, {})
         cfg = RunConfig(inputs=(src,), output=out, methods=(method,), max_aug_ratio=1.0,
                         method_params={method: params} if params else {})
-        jobs_before = gemma.stats["jobs"]
-        stats = Pipeline(cfg, engine=gemma, sampling=Sampling(max_tokens=96)).run()
+        jobs_before = gemma.stats.jobs
+        stats = Pipeline(replace(cfg, sampling=Sampling(max_tokens=96)), engine=gemma).run()
         ms = stats.methods[method]
         assert stats.originals_written == 1 and stats.input_rejects == 0, method
-        assert gemma.stats["jobs"] > jobs_before or ms.skipped, method  # the model was asked, or it said why not
+        assert gemma.stats.jobs > jobs_before or ms.skipped, method  # the model was asked, or it said why not
         outcomes = ms.written + sum(ms.rejected.values()) + sum(ms.skipped.values())
         assert outcomes >= 1, method
         rejects = [json.loads(x) for x in (tmp_path / f"{method}.out.rejects.jsonl").read_text().splitlines()]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -142,15 +144,22 @@ def test_cached_engine_answers_each_job_once_from_cache_or_model_retries_include
     script = {"a": [bad, good], "b": [good], "c": [bad, bad, bad], "d": [good]}
     built: list[ScriptedEngine] = []
 
+    class Timed(ScriptedEngine):  # an engine with a counter of its own, as llama.cpp's decode time
+        def _attempt_many(self, queue: deque[Job]) -> Iterator[tuple[Job, Raw]]:
+            for job, raw in super()._attempt_many(queue):
+                self.stats.decode_seconds += 0.5
+                yield job, raw
+
     def factory() -> ScriptedEngine:
-        eng = ScriptedEngine(lambda job, n: script[job.key][n])
-        eng.stats["decode_seconds"] = 0.0
+        eng = Timed(lambda job, n: script[job.key][n])
         built.append(eng)
         return eng
 
     jobs = [Job(k, ({"role": "user", "content": k},), schema, i) for i, k in enumerate("abc")]
     cache = ResultCache(tmp_path)
-    first = {r.job.key: r for r in CachedEngine(factory, cache, "m", "m").generate(jobs)}
+    once = CachedEngine(factory, cache, "m", "m")
+    first = {r.job.key: r for r in once.generate(jobs)}
+    assert once.stats.decode_seconds == 3.0  # the model's own counters reach the report: 6 attempts computed
     assert first["a"].ok and first["a"].attempts == 2 and first["b"].ok and not first["c"].ok
     assert len(built) == 1 and len(built[0].jobs_seen) == 6  # a twice, b once, c three times
     # a rerun with one new job: the 6 answers come from the cache, only d reaches a (new) model
@@ -158,8 +167,8 @@ def test_cached_engine_answers_each_job_once_from_cache_or_model_retries_include
     second = {r.job.key: r for r in again.generate(jobs + [Job("d", ({"role": "user", "content": "d"},), schema, 9)])}
     assert {k: (r.ok, r.attempts) for k, r in second.items()} == {"a": (True, 2), "b": (True, 1), "c": (False, 3),
                                                                   "d": (True, 1)}
-    assert again.stats["cached"] == 6 and again.stats["computed"] == 1 and len(built[1].jobs_seen) == 1
-    assert "decode_seconds" in again.stats  # the model's own counters reach the report
+    assert again.stats.cached == 6 and again.stats.computed == 1 and len(built[1].jobs_seen) == 1
+    assert again.stats.decode_seconds == 0.5  # only d was computed
     cache.close()
 
 

@@ -41,7 +41,7 @@ def _run(tmp_path: Path, name: str, verify: bool, calls: list[Job]) -> dict:
     cfg = RunConfig(inputs=(src,), output=tmp_path / f"{name}.jsonl", methods=("rewrite",),
                     method_params={"rewrite": {"n": 2}}, max_aug_ratio=1.0, verify=verify)
     try:
-        Pipeline(cfg, engine=engine, sampling=Sampling()).run()
+        Pipeline(cfg, engine=engine).run()
     finally:
         engine.close()
     return json.loads((tmp_path / f"{name}.report.json").read_text())

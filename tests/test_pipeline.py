@@ -11,6 +11,7 @@ import pytest
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
 from qaug.config import RunConfig
 from qaug.errors import RunFailed, UsageError
+from qaug.llm.engine import EngineStats
 from qaug.pipeline import Pipeline
 from qaug.records import Record, with_texts
 from qaug.rng import Rng
@@ -221,8 +222,10 @@ class ModelSuffix(Suffix):
 
 class _Engine:
     model_id = "fake.gguf@sha256:000000000000"
-    stats: dict = {}
     listener = None
+
+    def __init__(self) -> None:
+        self.stats = EngineStats()
 
 
 def _model_run(tmp_path: Path, files: list[list[dict]], ratio: float, methods=None, **kw):

@@ -4,6 +4,7 @@ whether fed line by line or read back from the files (which is what --resume rel
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def test_model_time_per_method_and_tokens_per_second_over_the_run(tmp_path: Path
                     method_params={"rewrite": {"n": 1}}, max_aug_ratio=1.0, window=2, verify=False)
     engine = LlamaCppEngine(tiny_gguf, EngineOptions(n_ctx=2048, n_threads=1, parallel=2))  # rewrite's prompt: 1.5k
     try:
-        Pipeline(cfg, engine=engine, sampling=Sampling(max_tokens=24)).run()
+        Pipeline(replace(cfg, sampling=Sampling(max_tokens=24)), engine=engine).run()
     finally:
         engine.close()
     report = json.loads((tmp_path / "out.report.json").read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,8 @@ import pytest
 from qaug.config import RunConfig
 from qaug.errors import UsageError
 from qaug.llm.engine import Sampling
-from qaug.resolve import MODEL_DEFAULTS, RunFlags, layered, resolve
+from qaug.llm.options import EngineSettings
+from qaug.resolve import RunFlags, layered, resolve
 
 
 def _flags(**kw) -> RunFlags:
@@ -24,8 +24,8 @@ def test_nothing_given_is_the_dataclass_defaults() -> None:
                  "max_line_bytes", "window", "fields"):
         assert getattr(r.config, name) == getattr(default, name), name
     assert r.needs_model
-    assert dict(r.config.sampling) == asdict(Sampling())  # Qwen2.5's recommended sampling, from one place
-    assert dict(r.config.model) == MODEL_DEFAULTS
+    assert r.config.sampling == Sampling()  # Qwen2.5's recommended sampling, from one place
+    assert r.config.engine == EngineSettings()
 
 
 def test_a_flag_beats_the_recipe_which_beats_the_default() -> None:
@@ -33,9 +33,10 @@ def test_a_flag_beats_the_recipe_which_beats_the_default() -> None:
               "model": {"ctx": 2048, "threads": 3}}
     r = resolve(_flags(seed=11, sampling={"temperature": 0.9}, model={"threads": 1}), recipe)
     assert r.config.seed == 11 and r.config.max_aug_ratio == 0.5
-    assert r.config.sampling["temperature"] == 0.9 and r.config.sampling["top_k"] == 5
-    assert r.config.sampling["top_p"] == Sampling().top_p
-    assert r.config.model["ctx"] == 2048 and r.config.model["threads"] == 1
+    assert r.config.sampling is not None and r.config.engine is not None
+    assert r.config.sampling.temperature == 0.9 and r.config.sampling.top_k == 5
+    assert r.config.sampling.top_p == Sampling().top_p
+    assert r.config.engine.ctx == 2048 and r.config.engine.threads == 1
 
 
 def test_methods_then_task_then_recipe_methods_then_recipe_task() -> None:
@@ -43,7 +44,7 @@ def test_methods_then_task_then_recipe_methods_then_recipe_task() -> None:
             == ("perturb",))
     assert resolve(_flags(), {"methods": ["flatten"], "task": "structured"}).config.methods == ("flatten",)
     r = resolve(_flags(methods="perturb"), {})
-    assert not r.needs_model and r.config.model == {} and r.config.sampling == {}
+    assert not r.needs_model and r.config.engine is None and r.config.sampling is None
 
 
 def test_params_layer_recipe_gates_recipe_params_and_flags() -> None:

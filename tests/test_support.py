@@ -60,7 +60,7 @@ def test_surprisal_is_cached(tmp_path: Path, tiny_gguf: Path) -> None:
     engine = CachedEngine(load, ResultCache(tmp_path / "cache"), "tiny-v1", "tiny")
     again = engine.surprisal(reqs)
     assert again == first and len(built) == 1  # the second engine never loaded the model
-    assert engine.stats["scored_cached"] == 2
+    assert engine.stats.scored_cached == 2
     engine.close()
 
 
@@ -157,7 +157,7 @@ def test_a_run_rejects_what_the_model_does_not_support(tmp_path: Path) -> None:
 
     engine = ScriptedEngine(_answer, scorer=_scorer)
     config = _config(tmp_path)
-    stats = Pipeline(config, engine=engine, sampling=Sampling()).run()
+    stats = Pipeline(config, engine=engine).run()
     console = Console(record=True, width=200)
     print_summary(console, stats, config)
     assert "support check on rewrite: 2 variants scored" in console.export_text()
@@ -173,7 +173,7 @@ def test_a_run_rejects_what_the_model_does_not_support(tmp_path: Path) -> None:
 
 
 def test_an_engine_that_cannot_score_skips_the_check_and_says_so(tmp_path: Path) -> None:
-    Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer), sampling=Sampling()).run()
+    Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer)).run()
     report = json.loads((tmp_path / "out.report.json").read_text())
     assert report["methods"]["rewrite"]["judge"]["support_unavailable"] == 2
     assert report["methods"]["rewrite"]["written"] == 2
@@ -198,7 +198,7 @@ def test_a_library_run_gets_the_cli_window_default(tmp_path: Path) -> None:
     """RunConfig(window=None): 32 records a batch with a model method (a checkpoint per batch of model work), 256
     without one, as the CLI does (issue 14: Pipeline(RunConfig(...)) from Python used to get 256 always)."""
     src = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    model = Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=_scorer), sampling=Sampling())
+    model = Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=_scorer))
     pure = Pipeline(RunConfig(inputs=(src,), output=tmp_path / "pure.jsonl", methods=("shuffle_keys",)))
     assert model.config.window == 32 and pure.config.window == 256
     pure.run()
@@ -236,7 +236,7 @@ def test_a_scoring_failure_rejects_the_unchecked_variants_and_the_run_goes_on(tm
     def broken(req: ScoreRequest) -> Surprisal:
         raise RuntimeError("llama_decode failed with code 1")
 
-    Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=broken), sampling=Sampling()).run()
+    Pipeline(_config(tmp_path), engine=ScriptedEngine(_answer, scorer=broken)).run()
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     assert [r["code"] for r in rejects] == ["support_error", "support_error"]
     assert "llama_decode failed" in rejects[0]["reason"]

@@ -105,8 +105,6 @@ class CachedEngine(Engine):
         self._factory, self._cache, self._identity = factory, cache, identity
         self._inner: Engine | None = None
         self.model_id = model_id
-        self.stats.update({"cached": 0, "computed": 0})
-        self._own = set(self.stats)  # counters kept here; the engine's other counters are added to the report
 
     @property
     def cache(self) -> ResultCache:
@@ -132,7 +130,7 @@ class CachedEngine(Engine):
                     keys[id(job)] = key
                     misses.append(job)
                 else:
-                    self.stats["cached"] += 1
+                    self.stats.cached += 1
                     yield job, raw
 
         while True:
@@ -140,19 +138,18 @@ class CachedEngine(Engine):
             if not misses:
                 return
             inner = self.inner
-            before = {k: v for k, v in inner.stats.items() if isinstance(v, (int, float)) and k not in self._own}
+            before = inner.stats.numbers()
             try:
                 for job, raw in inner._attempt_many(misses):
                     self._cache.put(keys.pop(id(job)), self.model_id, raw)
-                    self.stats["computed"] += 1
+                    self.stats.computed += 1
                     yield job, raw
                     yield from take()  # a retry that misses joins the running batch
             finally:
-                for k, v in inner.stats.items():  # the engine's own counters (prompt reuse, decode time) in the report
-                    if k in before:
-                        self.stats[k] = self.stats.get(k, 0) + v - before[k]
-                    elif isinstance(v, str):
-                        self.stats[k] = v
+                # the engine's own counters (prompt reuse, decode time) in the report; what generate() counts
+                # (jobs, tokens, seconds) is counted here, by this engine's generate()
+                self.stats.add(inner.stats.since(before))
+                self.stats.prefix_reuse = inner.stats.prefix_reuse
 
     def surprisal(self, requests: Sequence[ScoreRequest]) -> list[Surprisal | None]:
         """Scores from the cache where it has them; the misses are scored by the real engine and stored."""
@@ -166,10 +163,9 @@ class CachedEngine(Engine):
         misses = [i for i in range(len(requests)) if i not in found]
         if misses:
             inner = self.inner
-            before = inner.stats.get("score_seconds", 0.0)
+            before = inner.stats.score_seconds
             scored = inner.surprisal([requests[i] for i in misses])
-            self.stats["score_seconds"] = (self.stats.get("score_seconds", 0.0)
-                                           + inner.stats.get("score_seconds", 0.0) - before)
+            self.stats.score_seconds += inner.stats.score_seconds - before
             for i, sc in zip(misses, scored):
                 if sc is None:  # too long for the context: not an answer to keep
                     found[i] = None
@@ -178,8 +174,8 @@ class CachedEngine(Engine):
                 text = json.dumps({"pieces": list(sc.pieces), "nats": nats}, ensure_ascii=False)
                 self._cache.put(keys[i], self.model_id, Raw(text=text, finish="score"))
                 found[i] = Surprisal(sc.pieces, tuple(nats))
-        self.stats["scored_cached"] = self.stats.get("scored_cached", 0) + len(requests) - len(misses)
-        self.stats["scored"] = self.stats.get("scored", 0) + len(misses)
+        self.stats.scored_cached += len(requests) - len(misses)
+        self.stats.scored += len(misses)
         return [found[i] for i in range(len(requests))]
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from qaug import faults, jsonio
@@ -105,6 +105,55 @@ def parse_answer(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
     return value, None
 
 
+@dataclass
+class EngineStats:
+    """An engine's counters, for the report, the summary, checkpoints and the next plan's ETA.
+
+    Every engine counts the first group; the result cache (qaug.llm.cached) and llama.cpp add theirs. A run on
+    Ray adds each actor's counters into the driver's (`add`), and a resumed run starts from its checkpoint's.
+    """
+
+    jobs: int = 0                  # answers delivered
+    attempts: int = 0              # tries, retries included
+    prompt_tokens: int = 0         # of answers computed now (cache hits not counted)
+    completion_tokens: int = 0
+    seconds: float = 0.0           # in generate()
+    cached: int = 0                # answers read back from the result cache
+    computed: int = 0              # answers the model computed (and the cache stored)
+    scored: int = 0                # support-check scorings computed
+    scored_cached: int = 0         # ... and read back from the cache
+    score_seconds: float = 0.0
+    prompt_tokens_evaluated: int = 0  # llama.cpp: prompt tokens decoded
+    prompt_tokens_reused: int = 0     # ... and taken from a shared prefix's KV cache instead
+    decode_seconds: float = 0.0
+    prefix_swa_fallbacks: int = 0
+    #: llama.cpp's prefix reuse: "on", or "off: why" ("" for other engines)
+    prefix_reuse: str = ""
+
+    def numbers(self) -> dict[str, float]:
+        """Every counter by name (no notes): what a checkpoint keeps and an actor sends back."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "prefix_reuse"}
+
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add counts by name (an actor's window, a checkpoint's totals); names this engine has no counter
+        for, and anything not a number, are ignored."""
+        for name, value in counts.items():
+            if name != "prefix_reuse" and hasattr(self, name) and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool):
+                setattr(self, name, getattr(self, name) + value)
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        """The counters that grew since `before` (a `numbers()`), by how much."""
+        return {k: v - before.get(k, 0) for k, v in self.numbers().items() if v != before.get(k, 0)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counters and note, JSON-ready."""
+        out: dict[str, Any] = self.numbers()
+        if self.prefix_reuse:
+            out["prefix_reuse"] = self.prefix_reuse
+        return out
+
+
 class Engine(ABC):
     """Base class: subclasses implement `_attempt_many`; retries and validation happen here."""
 
@@ -113,9 +162,7 @@ class Engine(ABC):
     max_attempts: int = 3
 
     def __init__(self) -> None:
-        # counts and seconds; an engine may add notes (strings) of its own
-        self.stats: dict[str, Any] = {"jobs": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                      "seconds": 0.0}
+        self.stats = EngineStats()
         #: called with every finished Result (progress displays use it between batches)
         self.listener: Callable[[Result], None] | None = None
 
@@ -165,10 +212,10 @@ class Engine(ABC):
                 result.completion_tokens += raw.completion_tokens
                 result.text = raw.text
                 result.cached = raw.cached
-                self.stats["attempts"] += 1
+                self.stats.attempts += 1
                 if not raw.cached:  # tokens/s counts model work done now, not answers read back
-                    self.stats["prompt_tokens"] += raw.prompt_tokens
-                    self.stats["completion_tokens"] += raw.completion_tokens
+                    self.stats.prompt_tokens += raw.prompt_tokens
+                    self.stats.completion_tokens += raw.completion_tokens
                 if raw.finish == "error":
                     result.error = raw.error or "engine error"  # not retryable: e.g. the prompt exceeds the context
                 elif raw.finish == "length":
@@ -182,12 +229,12 @@ class Engine(ABC):
                     pending[id(again)] = (original, result)
                     queue.append(again)  # the engine picks it up at its next free slot
                     continue
-                self.stats["jobs"] += 1
+                self.stats.jobs += 1
                 if self.listener is not None:
                     self.listener(result)
                 yield result
         finally:
-            self.stats["seconds"] += time.perf_counter() - t0
+            self.stats.seconds += time.perf_counter() - t0
 
 
 def _prefix_key(job: Job) -> tuple[tuple[str, str], ...]:

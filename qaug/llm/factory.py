@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from qaug.llm.cached import CachedEngine, ResultCache
 from qaug.llm.engine import Engine, Job, Raw
 from qaug.llm.gguf_file import read_gguf
-from qaug.llm.models import file_sha256, state_dir
+from qaug.llm.models import file_sha256, model_id, resolve_model, state_dir
 from qaug.llm.templates import resolve_template
 
 if TYPE_CHECKING:
-    from qaug.llm.options import EngineOptions
+    from qaug.llm.options import EngineOptions, EngineSettings
 
 
 def model_identity(path: Path, chat_template: str | None) -> tuple[str, str]:
@@ -23,7 +23,7 @@ def model_identity(path: Path, chat_template: str | None) -> tuple[str, str]:
     info = read_gguf(path)
     template = resolve_template(info.architecture, info.chat_template, chat_template)
     sha = file_sha256(path)
-    return f"{path.name}@sha256:{sha[:12]}", f"{sha}|{template.text}"
+    return model_id(path, sha), f"{sha}|{template.text}"
 
 
 def open_engine(path: Path, options: "EngineOptions", use_cache: bool = True, folder: Path | None = None) -> Engine:
@@ -42,6 +42,18 @@ def open_engine(path: Path, options: "EngineOptions", use_cache: bool = True, fo
         return load()
     model_id, identity = model_identity(path, options.chat_template)
     return CachedEngine(load, ResultCache(folder or state_dir()), identity, model_id)
+
+
+def engine_spec(settings: "EngineSettings", *, verbose: bool = False, use_cache: bool = True,
+                cache_dir: Path | None = None) -> "EngineSpec":
+    """How to open the engine the settings name (the model found as `qaug models` says), here or in a Ray actor.
+
+    One place for `run`, `score` and `doctor`; the caller tells the user when `spec.demo` (the embedded model).
+    """
+    choice = resolve_model(Path(settings.gguf) if settings.gguf else None,
+                           Path(settings.models_dir) if settings.models_dir else None)
+    return EngineSpec(choice.path, settings.options(verbose), use_cache=use_cache,
+                      folder=cache_dir.resolve() if cache_dir else None, origin=choice.origin, demo=choice.demo)
 
 
 @dataclass(frozen=True)

@@ -120,8 +120,7 @@ class LlamaCppEngine(Engine):
         self._prefix = PrefixCache(L, self._mem, self.parallel, MIN_PREFIX) if blocker is None else None
         self._new_prefix: tuple[int, list[int]] | None = None
         self._last_prompt: tuple[Job | None, list[int]] = (None, [])
-        self.stats.update({"prompt_tokens_evaluated": 0, "prompt_tokens_reused": 0, "decode_seconds": 0.0,
-                           "prefix_reuse": "on" if blocker is None else f"off: {blocker}"})
+        self.stats.prefix_reuse = "on" if blocker is None else f"off: {blocker}"
         self.eog = self._eog_tokens()
         self.vocab = Vocabulary(self._vocab_ptr, self.eog)
         self._eog_set = set(self.eog)
@@ -142,9 +141,9 @@ class LlamaCppEngine(Engine):
         # is free for it: with a GPU, or fewer CPU threads than cores (ggml's spinning threads must not wait).
         self._overlap = (self.n_gpu_layers > 0 and gpu_offload_supported()) or self.n_threads < default_threads()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qaug-mask") if self._overlap else None
-        from qaug.llm.models import file_sha256
+        from qaug.llm.models import model_id
 
-        self.model_id = f"{path.name}@sha256:{file_sha256(path)[:12]}"
+        self.model_id = model_id(path)
 
     @property
     def decode_seconds(self) -> float:
@@ -295,12 +294,12 @@ class LlamaCppEngine(Engine):
                     self._batch.decode(self._ctx, [(tokens[keep:len(prompt) - 1], keep, seq)])
                 nats = self._forced(tokens, len(prompt) - 1, seq)
                 held = tokens[:-1]
-                self.stats["prompt_tokens_evaluated"] += len(tokens) - 1 - keep
-                self.stats["prompt_tokens_reused"] += keep
+                self.stats.prompt_tokens_evaluated += len(tokens) - 1 - keep
+                self.stats.prompt_tokens_reused += keep
                 out.append(self._pieces(target, nats))
         finally:
             L.llama_memory_seq_rm(self._mem, seq, -1, -1)
-            self.stats["score_seconds"] = self.stats.get("score_seconds", 0.0) + time.perf_counter() - t0
+            self.stats.score_seconds += time.perf_counter() - t0
         return out
 
     def _pieces(self, target: list[int], nats: list[float]) -> Surprisal:
@@ -381,7 +380,7 @@ class LlamaCppEngine(Engine):
                         yield self._finish(slot, *done)
         finally:
             self._new_prefix = None
-            self.stats["decode_seconds"] += self._batch.seconds - decode_before
+            self.stats.decode_seconds += self._batch.seconds - decode_before
             for slot in slots:  # a generator closed early must not leave sequences in the cache
                 if slot.job is not None:
                     self._release(slot)
@@ -420,8 +419,8 @@ class LlamaCppEngine(Engine):
                 self._new_prefix = None
             else:
                 self._new_prefix = (seq, tokens[:-1])
-        self.stats["prompt_tokens_evaluated"] += len(tokens) - reused
-        self.stats["prompt_tokens_reused"] += reused
+        self.stats.prompt_tokens_evaluated += len(tokens) - reused
+        self.stats.prompt_tokens_reused += reused
         slot.job, slot.matcher, slot.out = job, matcher, []
         slot.rng = np.random.default_rng(job.seed)
         slot.pos = len(tokens) - 1
@@ -453,10 +452,10 @@ class LlamaCppEngine(Engine):
             n = self._prefix.copy_to(seq, tokens)
         except RuntimeError as exc:  # the memory did not copy as asked: stop reusing, stay correct
             self._prefix = None
-            self.stats["prefix_reuse"] = f"off: {exc}"
+            self.stats.prefix_reuse = f"off: {exc}"
             return 0
         if self._prefix.swa_fallbacks != fallbacks:  # counted in stats only when it happens
-            self.stats["prefix_swa_fallbacks"] = self.stats.get("prefix_swa_fallbacks", 0) + 1
+            self.stats.prefix_swa_fallbacks += 1
         return n
 
     def _release(self, slot: _Slot) -> None:

@@ -157,6 +157,11 @@ def resolve_model(gguf: Path | None = None, models_dir: Path | None = None) -> M
     return ModelChoice(first_shard(choice.path), choice.origin, choice.demo)
 
 
+def model_id(path: Path, sha256: str | None = None) -> str:
+    """How provenance, the report and the cache's speed record name a model: file name and sha256 prefix."""
+    return f"{path.name}@sha256:{(sha256 or file_sha256(path))[:12]}"
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a (possibly multi-GB) file, remembered by (path, size, mtime) so it is computed once."""
     st = path.stat()

@@ -20,3 +20,27 @@ class EngineOptions:
     n_batch: int = 512
     verbose: bool = False
     log_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """A run's model settings as the user gives them (flags, recipe `[model]`): which model, and how to load it.
+
+    None: chosen later, from the model and the machine. `RunConfig.engine` holds one; `qaug.llm.factory.engine_spec`
+    turns it into an engine, for `run`, `score` and `doctor` alike.
+    """
+
+    gguf: str | None = None
+    models_dir: str | None = None
+    ctx: int | None = None
+    threads: int | None = None
+    n_gpu_layers: str = "auto"
+    parallel: int | None = None
+    chat_template: str | None = None
+    deterministic: bool = False
+
+    def options(self, verbose: bool = False) -> EngineOptions:
+        """The engine options these settings ask for."""
+        return EngineOptions(n_ctx=self.ctx, n_threads=self.threads, n_gpu_layers=self.n_gpu_layers,
+                             parallel=self.parallel, chat_template=self.chat_template, verbose=verbose,
+                             deterministic=self.deterministic)

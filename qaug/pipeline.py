@@ -23,7 +23,7 @@ from qaug.errors import Interrupted, UsageError
 from qaug.journal import Checkpoint
 from qaug.llm.engine import Sampling
 from qaug.readers import InputReject
-from qaug.record_flow import Gated, Method, RecordFlow
+from qaug.record_flow import Method, RecordFlow
 from qaug.records import Record
 from qaug.rejects import RejectSink
 from qaug.report_measures import Measures
@@ -234,19 +234,7 @@ class Pipeline:
                 self._merge_engine(result.engine_delta)
             if self.engine is not None and any(not m.augmenter.pure for m in self.methods):
                 self.stats.mark_model(self.engine.stats.completion_tokens)
-        r_index, n = 0, self.config.variants
-        gated: list[Gated] = []
-        for item in window:
-            self.stats.records_done += 1
-            if isinstance(item, InputReject):
-                self._rejects.input(item)
-                continue
-            gated.append(self._flow.gate(item, {name: res[r_index * n:(r_index + 1) * n]
-                                                for name, res in by_method.items()}))
-            r_index += 1
-        self._cap.apply(gated, self.methods, self.stats)
-        for g in gated:
-            self._flow.write(g)
+        self._flow.window(window, by_method, self._cap)
 
     def _merge_engine(self, delta: dict[str, float]) -> None:
         """An actor's engine counters into the run's, as if its answers had been computed here."""

@@ -1,6 +1,6 @@
-"""One record's way out: its counts, its variants through the sibling gate, failures to the rejects file, and
-the kept lines written. The pipeline calls `gate` for every record of a window, lets the cap choose among what
-was accepted, then calls `write`; nothing here knows about windows, files or checkpoints."""
+"""A record's way out: its counts, its variants through the sibling gate, failures to the rejects file, the
+cap's choice among the window's accepted variants, and the kept lines written. The pipeline hands over each
+computed window in input order (`window`); nothing here knows about files, reading or checkpoints."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any, NamedTuple
 
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Skip, Variant
+from qaug.cap import RunCap
 from qaug.config import RunConfig
 from qaug.provenance import ORIGINAL, output_id, output_line, provenance
 from qaug.quality.gates import SiblingGate
+from qaug.readers import InputReject
 from qaug.records import Record
 from qaug.rejects import RejectSink
 from qaug.report_measures import Measures
@@ -53,6 +55,24 @@ class RecordFlow:
                  out: Any, measures: Measures | None) -> None:
         self.config, self.methods, self.stats = config, methods, stats
         self.rejects, self.out, self.measures = rejects, out, measures
+
+    def window(self, items: list[Record | InputReject], outcomes: dict[str, list[list[Outcome]]], cap: RunCap) -> None:
+        """A window's items in input order: input rejects to the rejects file, records gated; then the cap
+        chooses among the window's accepted variants, and every record is written with the ones it kept.
+        `outcomes` holds, per method, `variants` units for each record of the window (empty: none computed)."""
+        n = self.config.variants
+        gated: list[Gated] = []
+        r_index = 0
+        for item in items:
+            self.stats.records_done += 1
+            if isinstance(item, InputReject):
+                self.rejects.input(item)
+                continue
+            gated.append(self.gate(item, {name: res[r_index * n:(r_index + 1) * n] for name, res in outcomes.items()}))
+            r_index += 1
+        cap.apply(gated, self.methods, self.stats)
+        for g in gated:
+            self.write(g)
 
     def gate(self, record: Record, results: dict[str, list[list[Outcome]]]) -> Gated:
         """Count the record, write its failures to the rejects file, and keep what passed the gates."""

@@ -191,12 +191,12 @@ def _closing(thing: Any, record: bool = False) -> Iterator[None]:
 def _announce_plan(launch: Any, engine: Any, executor: Any, dry_run: bool,
                    say: Optional[Callable[[str], None]]) -> Optional[int]:
     """The plan: printed in full for --dry-run, one line on stderr before a model run. The records it counts
-    (the progress bar's total), or None for a pure run, which is not planned."""
+    (the progress bar's total), or for a pure run, which is not planned, --limit (None: the input's bytes)."""
     from qaug import plan as planning
     from qaug.launch import measured_speed, plan_run
 
     if not (launch.needs_model or dry_run):
-        return None
+        return launch.config.limit  # with --limit, the input's bytes would say 39% at the last record
     the_plan, small = plan_run(launch)
     per_call = measured_speed(engine)
     if per_call is not None and executor is not None:  # the actors answer side by side
@@ -235,5 +235,6 @@ def _execute(launch: Any, engine: Any, executor: Any, total: Optional[int], resu
                       pipeline.engine_report() if engine is not None else None)
     if stats.records == 0:
         files = f"{stats.file_rejects:,} file{'' if stats.file_rejects == 1 else 's'}"
+        hint = "; a wrong --format or --fields?" if stats.input_rejects else ""  # an empty input needs no hint
         _say(f"warning: no records were read ({stats.input_rejects:,} input lines and {files} rejected, see "
-             f"{config.rejects_path}); a wrong --format or --fields?")
+             f"{config.rejects_path}){hint}")

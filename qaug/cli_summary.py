@@ -147,7 +147,8 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
     unplanned = sum(ms.not_planned for ms in stats.methods.values())
     if capped and (stats.cap_dropped or unplanned):
         kept = stats.variants_written
-        skipped = f"; {unplanned:,} model units were not computed, as the cap could not keep them" if unplanned else ""
+        skipped = (f"; {unplanned:,} model units were not computed: the cap plans a batch's model work for the "
+                   "variants it expects to keep, from the reject rate so far" if unplanned else "")
         out_console.print(f"--max-aug-ratio {config.max_aug_ratio:g}: kept {kept:,} of {kept + stats.cap_dropped:,} "
                           f"accepted variants ({stats.cap_dropped:,} over the cap, counted, not written: not quality "
                           f"rejects{skipped}; 1 disables the cap)", markup=False)
@@ -206,14 +207,15 @@ def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], sm
             support = f" + {m.support_scorings:,} support scorings" if m.support_scorings else ""
             out_console.print(f"{m.name}: {m.units:,} units, {m.calls:,} model calls + "
                               f"{m.judge_calls:,} judge calls{support}, "
-                              f"about {m.prompt_tokens:,} prompt + at most {m.completion_tokens:,} generated tokens",
+                              f"about {m.prompt_tokens:,} prompt + up to {m.completion_tokens:,} generated tokens",
                               markup=False)
     prompt, completion = p.tokens
     if p.model_calls:
-        out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + at most {completion:,} "
-                          "generated tokens", markup=False)
+        out_console.print(f"model: {p.model_calls:,} calls, about {prompt:,} prompt + up to {completion:,} "
+                          "generated tokens (answers that fail their schema are retried, which adds to both)",
+                          markup=False)
         if probed is not None and seconds is not None:
-            out_console.print(f"time: at most about {format_seconds(seconds)} of model time, from a measurement "
+            out_console.print(f"time: about {format_seconds(seconds)} of model time, from a measurement "
                               f"just now ({probed.prompt_tps:,.0f} prompt and {probed.generate_tps:,.1f} generated "
                               "tokens/s, one stream, every call using its whole token budget; batching and shorter "
                               "answers make a run faster, and a finished run records its real speed)", markup=False)

@@ -54,6 +54,23 @@ class RunConfig:
     sampling: Sampling | None = None
 
     @property
+    def resumable(self) -> bool:
+        """Whether --resume can continue this run: not one into stdout, nor one from a stream (read once)."""
+        from qaug.spool import is_spooled
+
+        return not self.stdout and not any(is_spooled(p) for p in self.inputs)
+
+    def how_to_continue(self) -> str:
+        """The end of a stop message: how to go on from what was written."""
+        if not self.resumable:
+            what = "into stdout (-o -)" if self.stdout else "from stdin or a pipe"
+            return f"a run {what} cannot be continued: run it again, with --overwrite"
+        if self.output.suffix.lower() in (".json", ".parquet"):
+            return (f"continue with --resume ({self.output.name} holds JSON Lines until the run finishes, "
+                    "then it is converted)")
+        return "continue with --resume"
+
+    @property
     def rejects_path(self) -> Path:
         return companion_paths(self.output)[0]
 

@@ -1,7 +1,8 @@
 """Input arguments as a user gives them: files, folders and globs, expanded in sorted order.
 
-A folder reads the dataset files in it (not its subfolders, nor qaug's own output files); a glob the
-files it matches. Sorted, so the same command reads the same files in the same order anywhere.
+A folder reads the dataset files in it (not its subfolders, nor qaug's own files: an earlier run's output,
+rejects, report...); a glob the files it matches, less those. Sorted, so the same command reads the same
+files in the same order anywhere.
 """
 
 from __future__ import annotations
@@ -28,13 +29,33 @@ def _is_data(path: Path) -> bool:
     return name.endswith(DATA_SUFFIXES) and not name.endswith(_OWN) and not name.startswith(".")
 
 
-def expand_inputs(args: Sequence[Path], output: Path | None = None) -> list[Path]:
+def is_qaug_output(path: Path) -> bool:
+    """A file qaug wrote as a run's output: its first line (or a JSON array's first element) carries `_qaug`."""
+    if _plain_name(path).endswith((".gz", ".parquet")):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    first = head.lstrip(b"[ \t\r\n").split(b"\n", 1)[0]
+    return first.startswith(b"{") and b'"_qaug":' in first
+
+
+def expand_inputs(args: Sequence[Path], output: Path | None = None, skipped: list[Path] | None = None) -> list[Path]:
     """Files for the run's input arguments: a folder or glob becomes its files, sorted, less the files of
-    this run (output, rejects, report...); others pass as given."""
+    this run and of earlier ones (outputs, rejects, reports...: an output found so is added to `skipped`);
+    a file named as such is read as given."""
     from qaug.writers import is_run_file
 
     def ours(p: Path) -> bool:
-        return output is not None and is_run_file(p, output) is not None
+        if output is not None and is_run_file(p, output) is not None:
+            return True
+        if is_qaug_output(p):
+            if skipped is not None:
+                skipped.append(p)
+            return True
+        return False
 
     out: list[Path] = []
     for arg in args:

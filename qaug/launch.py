@@ -7,7 +7,6 @@ field or input costs nothing. The command line (qaug.cli_run) only shows what th
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from qaug.preflight import check_fields, file_formats, ignored_notes
 from qaug.recipe import below_bar_note, load_recipe
 from qaug.resolve import RunFlags, resolve
 from qaug.run_input import selected_items
-from qaug.spool import is_stream, spool
+from qaug.spool import is_stream, spool, spool_folder
 
 #: `-o -`: the name the run's companions (rejects, report, journal) take in the current folder
 STDOUT_NAME = "qaug-stdout.jsonl"
@@ -59,7 +58,12 @@ def prepare(flags: RunFlags, resume: bool, task_and_methods: bool, gguf_given: b
     names = list(resolved.config.methods)
     notes = [n for n in [below_bar_note(names)] if n]
     notes += ignored_notes(names, resolved.needs_model, resolved.model_flags, task_and_methods, gguf_given)
-    inputs = expand_inputs(list(flags.inputs), flags.output)  # a folder or a glob reads its files, sorted
+    if sum(str(p) == "-" for p in flags.inputs) > 1:
+        raise UsageError("stdin (-) is given twice: it can be read only once")
+    earlier: list[Path] = []
+    inputs = expand_inputs(list(flags.inputs), flags.output, earlier)  # a folder or a glob reads its files, sorted
+    notes += [f"note: {p} is not read: it is an earlier run's output (its lines carry _qaug); name it to read it"
+              for p in earlier]
     spool_dir = _spool_folder(inputs, flags.output, resume)
     if spool_dir is not None:
         inputs = [spool(p, spool_dir) if is_stream(p) else p for p in inputs]
@@ -106,7 +110,7 @@ def _spool_folder(inputs: list[Path], output: Path, resume: bool) -> Path | None
     if resume:
         raise UsageError("--resume needs the same input files, and stdin or a pipe can be read only once; "
                          "save the stream to a file to make a run resumable")
-    folder = output.parent / f".qaug-stdin-{os.getpid()}"  # made by spool() once a stream is open
+    folder = spool_folder(output)  # made by spool() once a stream is open
     atexit.register(shutil.rmtree, folder, True)  # however the run ends
     return folder
 

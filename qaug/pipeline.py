@@ -178,7 +178,7 @@ class Pipeline:
         self._session.checkpoint(file_index, items, self._cap.budget, self.stats.snapshot(),
                                  self.engine.stats.numbers() if self.engine is not None else {})
         if self._stopper.requested:
-            raise Interrupted("interrupted: the last batch was finished and saved; continue with --resume")
+            raise Interrupted(f"interrupted: the last batch was finished and saved; {self.config.how_to_continue()}")
 
     def engine_report(self) -> dict[str, Any]:
         """Model time and tokens, for the report and the summary."""

@@ -211,7 +211,10 @@ def probe_speed(engine: Any, new_tokens: int = 32) -> SpeedProbe:
         both, _, generated = timed("Carefully.", new_tokens)
     finally:
         inner.max_attempts = attempts
-    return SpeedProbe(prompt_tokens / max(alone, 1e-6), max(generated - 1, 1) / max(both - alone, 1e-6))
+    generating = both - alone
+    if generating < 0.1 * both:  # within the noise of the prompt's own time (a tiny model): the whole second call
+        generating = both
+    return SpeedProbe(prompt_tokens / max(alone, 1e-6), max(generated - 1, 1) / max(generating, 1e-6))
 
 
 def plan_line(plan: RunPlan, seconds: float | None = None) -> str:
@@ -223,15 +226,21 @@ def plan_line(plan: RunPlan, seconds: float | None = None) -> str:
                         + (f" + {m.support_scorings:,} support scorings" if m.support_scorings else "")
                         for m in model)
         prompt, completion = plan.tokens
-        parts.append(f"{plan.model_calls:,} model calls ({per}), about {prompt:,} prompt + at most "
-                     f"{completion:,} generated tokens")
+        parts.append(f"{counted(plan.model_calls, 'model call')} ({per}), about {prompt:,} prompt + up to "
+                     f"{completion:,} generated tokens before retries")
     if plan.cap_allows is not None:
-        parts.append(f"the cap (--max-aug-ratio {plan.ratio:g}) lets through at most {plan.cap_allows:,} variants")
+        parts.append(f"the cap (--max-aug-ratio {plan.ratio:g}) lets through at most "
+                     f"{counted(plan.cap_allows, 'variant')}")
     if seconds is not None:
         parts.append(f"ETA {format_seconds(seconds)} at the measured speed")
     elif model:
         parts.append("no measured speed for this model yet (a run records it)")
     return "; ".join(parts)
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 variant', '2 variants', '1,024 model calls'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def format_seconds(seconds: float) -> str:

@@ -202,8 +202,8 @@ class RayExecutor:
                 raise exc.as_instanceof_cause() from None
             except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
                 if self.stopping():
-                    raise Interrupted("interrupted: the windows written so far were saved; continue with --resume") \
-                        from None
+                    raise Interrupted("interrupted: the windows written so far were saved; "
+                                      + self.config.how_to_continue()) from None
                 lost = part.actor
                 self._replace(lost, exc)
                 for other in [p for t in (task, *self._queue) for p in t.parts if p.actor == lost and not p.done]:

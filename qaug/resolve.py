@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from qaug.augment.base import did_you_mean
 from qaug.augment.catalog import registry, resolve_methods
 from qaug.config import RunConfig, parse_param_args
 from qaug.errors import UsageError
@@ -129,6 +130,9 @@ def _method_params(names: Sequence[str], flags: RunFlags, recipe: Mapping[str, A
         if gates:
             params.setdefault(name, {}).update(gates)
     for name, values in recipe.get("params", {}).items():
+        if name not in reg:
+            raise UsageError(f"recipe [params.{name}]: there is no method {name!r}{did_you_mean(name, list(reg))} "
+                             "(see `qaug methods`)")
         if name in names:  # a recipe may set parameters for methods this run does not select
             params.setdefault(name, {}).update(values)
     for name, values in parse_param_args(flags.params).items():

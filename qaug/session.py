@@ -92,7 +92,15 @@ class RunSession:
             journal.reopen()
             return Start(cp, resumed=True)
         if cfg.output.exists() and not overwrite and not resume:
+            if not cfg.resumable:
+                raise UsageError(f"{cfg.output} exists: pass --overwrite to replace it (a run from stdin or a pipe "
+                                 "cannot be continued with --resume)")
             raise UsageError(f"{cfg.output} exists: pass --resume to continue that run or --overwrite to replace it")
+        if cfg.stdout and not overwrite:
+            earlier = [p for p in (cfg.rejects_path, cfg.report_path) if p.exists()]
+            if earlier:
+                raise UsageError(f"-o -: ./{earlier[0]} is an earlier run's; pass --overwrite to replace it, or run "
+                                 "from another folder")
         if cfg.output.exists() and resume and not journal.path.exists():
             raise UsageError(f"{cfg.output} exists but has no run journal to resume from; use --overwrite")
         journal.start(header)

@@ -18,6 +18,20 @@ from typing import BinaryIO
 CHUNK = 1 << 20
 
 
+#: the private folder a run's streams are copied into, beside the output (and the pid that names it)
+SPOOL_PREFIX = ".qaug-stdin-"
+
+
+def spool_folder(output: Path) -> Path:
+    """Where this process copies its streams: beside the output, named for the process."""
+    return output.parent / f"{SPOOL_PREFIX}{os.getpid()}"
+
+
+def is_spooled(path: Path) -> bool:
+    """A copy of a stream (`spool`): it is gone when the run ends, so the run cannot be resumed."""
+    return Path(path).parent.name.startswith(SPOOL_PREFIX)
+
+
 def is_stream(path: Path) -> bool:
     """`-`, or anything that is not a regular file (a pipe, a character device such as /dev/stdin on a tty)."""
     if str(path) == "-":

@@ -10,7 +10,8 @@ from typing import Any
 
 #: points kept of the tokens/s timeline (report.json timings.model_timeline, the HTML report's chart)
 TIMELINE_POINTS = 200
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+#: a number that is a detail (a position, a size), not part of a name such as UTF-8 or Q4_K_M
+_DIGITS = re.compile(r"(?<![A-Za-z_-])\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'")
 
 
@@ -105,7 +106,7 @@ class RunStats:
     #: (run seconds, completion tokens so far) after each batch with model work, for tokens/s over the run;
     #: at most TIMELINE_POINTS, every other point dropped when full (evenly spread however long the run)
     timeline: list[tuple[float, int]] = field(default_factory=list)
-    _timeline_offset: tuple[float, int] = (0.0, 0)
+    _timeline_offset: float = 0.0
 
     def file(self, name: str) -> FileStats:
         fs = self.files.get(name)
@@ -120,9 +121,9 @@ class RunStats:
         return ms
 
     def mark_model(self, completion_tokens: int) -> None:
-        """A point of the tokens/s timeline; a resumed run goes on from the last point of the run before it."""
-        t0, n0 = self._timeline_offset
-        self.timeline.append((round(t0 + time.time() - self.started, 2), n0 + completion_tokens))
+        """A point of the tokens/s timeline: the engine's completion tokens so far (a resumed run's engine counts
+        on from the checkpoint's), at the time since the run began (a resumed run's from its last point)."""
+        self.timeline.append((round(self._timeline_offset + time.time() - self.started, 2), completion_tokens))
         if len(self.timeline) > TIMELINE_POINTS:
             self.timeline = self.timeline[::2]
 
@@ -182,7 +183,7 @@ class RunStats:
         self.cap_dropped, self.review_marked = snap["cap_dropped"], snap["review_marked"]
         self.records_done = self.resumed_records = snap.get("records_done", 0)
         self.timeline = [tuple(p) for p in snap.get("timeline", [])]
-        self._timeline_offset = self.timeline[-1] if self.timeline else (0.0, 0)
+        self._timeline_offset = self.timeline[-1][0] if self.timeline else 0.0
 
     def finish(self, status: str) -> None:
         self.status = status

@@ -44,3 +44,21 @@ def test_folder_and_glob_through_the_cli(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "g.report.json").read_text())["records"] == 2
     none = run_cli("run", f"{d}/*.parquet", "-o", str(tmp_path / "n.jsonl"), "-m", "flatten")
     assert none.returncode == 2 and "no file matches" in none.stderr
+
+
+def test_an_earlier_runs_output_in_a_folder_is_not_read_again(tmp_path: Path) -> None:
+    """A folder that holds an earlier run's output: its lines (which carry _qaug) are not data for the next run;
+    named as a file, it is read as given."""
+    d = _tree(tmp_path)
+    first = run_cli("run", str(d), "-o", str(d / "out.jsonl"), "-m", "flatten", "-q")
+    assert first.returncode == 0, first.stderr
+    skipped: list[Path] = []
+    assert [p.name for p in expand_inputs([d], d / "out2.jsonl", skipped)] == ["a.jsonl", "b.jsonl", "c.csv"]
+    assert skipped == [d / "out.jsonl"]
+    second = run_cli("run", str(d), "-o", str(d / "out2.jsonl"), "-m", "flatten")
+    assert second.returncode == 0, second.stderr
+    assert f"{d / 'out.jsonl'} is not read: it is an earlier run's output" in second.stderr
+    report = json.loads((d / "out2.report.json").read_text())
+    assert report["records"] == 3 and not report["rejects"].get("read")
+    assert [p.name for p in expand_inputs([d / "out.jsonl"])] == ["out.jsonl"]
+

@@ -188,6 +188,13 @@ def test_stdin_and_pipes_are_read_once_and_nothing_is_lost(tmp_path: Path) -> No
     proc = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", str(tmp_path / "dash.jsonl"), "-m",
                            "shuffle_keys", "-q", "--resume"], input=data, capture_output=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and b"read only once" in proc.stderr
+    # without --resume the existing output is refused, pointing at --overwrite: --resume cannot work on a stream
+    proc = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", str(tmp_path / "dash.jsonl"), "-m",
+                           "shuffle_keys", "-q"], input=data, capture_output=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and b"pass --overwrite to replace it (a run from stdin" in proc.stderr
+    both = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-", "-o", str(tmp_path / "twice.jsonl"), "-m",
+                           "shuffle_keys"], input=data, capture_output=True, cwd=ROOT, timeout=120)
+    assert both.returncode == 2 and b"stdin (-) is given twice" in both.stderr
 
 
 def test_csv_rejects_keep_the_row_as_written_and_big_fields_are_read(tmp_path: Path) -> None:
@@ -280,9 +287,13 @@ def test_dash_output_is_stdout_and_the_companions_go_to_the_current_folder(tmp_p
     assert not (tmp_path / "-").exists() and (tmp_path / "qaug-stdout.report.json").exists()
     report = json.loads((tmp_path / "qaug-stdout.report.json").read_text())
     assert report["originals_written"] + report["variants_written"] == len(rows)
-    # stdin to stdout
-    piped = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", "-", "-m", "flatten", "-q"], cwd=tmp_path,
-                           input=src.read_bytes(), capture_output=True, timeout=120)
+    # a second -o - run in the same folder would replace the first one's rejects and report: refused, even quiet
+    again = run_cli("run", str(src), "-o", "-", "-m", "flatten", "-q", cwd=tmp_path)
+    assert again.returncode == 2 and not again.stdout
+    assert "./qaug-stdout.rejects.jsonl is an earlier run's; pass --overwrite" in again.stderr
+    # stdin to stdout, replacing them
+    piped = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-o", "-", "-m", "flatten", "-q", "--overwrite"],
+                           cwd=tmp_path, input=src.read_bytes(), capture_output=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
     lines = [json.loads(line) for line in piped.stdout.splitlines()]
     assert sum(1 for r in lines if r["_qaug"]["parent"] is None) == 20

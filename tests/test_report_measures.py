@@ -107,6 +107,16 @@ def test_the_timeline_stays_bounded_and_goes_on_after_a_resume() -> None:
     snap = json.loads(json.dumps(stats.snapshot()))
     resumed = RunStats()
     resumed.restore(snap)
-    resumed.mark_model(5)  # this process's engine has generated 5 tokens: counted after the earlier run's
-    assert resumed.timeline[-1][1] == stats.timeline[-1][1] + 5
+    # the resumed run's engine counts on from the checkpoint's counters (1000 tokens), and has generated 5 more:
+    # the timeline shows that count, not the earlier run's tokens twice
+    resumed.mark_model(1000 + 5)
+    assert resumed.timeline[-1][1] == 1005
     assert resumed.timeline[-1][0] >= stats.timeline[-1][0]
+
+
+def test_a_reason_keeps_the_numbers_of_names_and_loses_its_details() -> None:
+    from qaug.stats import reason_code, reason_key
+
+    assert reason_key("invalid UTF-8 at byte 12") == "invalid UTF-8 at byte N"  # not "UTF-N"
+    assert reason_code("invalid UTF-8 at byte 12") == "invalid_utf_8_at_byte_n"
+    assert reason_key("line 5 is longer than 8.5 MB") == "line N is longer than N MB"

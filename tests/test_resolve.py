@@ -53,6 +53,9 @@ def test_params_layer_recipe_gates_recipe_params_and_flags() -> None:
     assert r.config.method_params == {"flatten": {"depth": "2"}, "null_inject": {"p": 0.1}}
     with pytest.raises(UsageError, match="--null-p needs"):
         resolve(_flags(methods="flatten", null_p=0.1), {})
+    # a recipe may set parameters of methods the run does not select, but not of a method that does not exist
+    with pytest.raises(UsageError, match=r"recipe \[params.flaten\]: there is no method 'flaten'; did you mean"):
+        resolve(_flags(methods="flatten"), {"params": {"flaten": {"depth": 1}}})
 
 
 def test_fields_from_a_flag_or_the_recipe_and_unknown_ones_refused() -> None:

@@ -197,18 +197,21 @@ def render(group: Group, color: bool = False) -> list[str]:
             candidate = None
         if isinstance(candidate, dict):
             out += _changes(group.original, candidate, marks)
-        elif raw:
+        elif raw and r.get("stage") != "model":  # a model's raw answer (cut off, not JSON) is shown as it is
             path, source = _closest_text(group.original, raw)
             if source is not None:
                 out.append(f"  {path}: {diff_text(source, raw, marks)}")
             else:
                 out.append(f"  candidate: {raw if len(raw) <= 400 else raw[:399] + '…'}")
+        elif raw:
+            out.append(f"  answer: {raw if len(raw) <= 400 else raw[:399] + '…'}")
     return out
 
 
 def _closest_text(record: dict[str, Any], text: str) -> tuple[str, str | None]:
-    """The record's text a rejected model candidate was made from: the string leaf most like it."""
-    best, best_path, best_ratio = None, "", 0.0
+    """The record's text a rejected model candidate was made from: the string leaf most like it, where one is
+    (a third of its words shared, in order); else None, and the candidate is shown as it is."""
+    best, best_path, best_ratio = None, "", 0.3
     for path, value in leaves(record):
         if isinstance(value, str) and value:
             ratio = difflib.SequenceMatcher(None, tokens(value), tokens(text), autojunk=False).ratio()

@@ -35,6 +35,8 @@ def test_show_an_original_with_its_variants_rejects_and_decoded_provenance(tmp_p
     write_jsonl(tmp_path / "o.rejects.jsonl", [
         {"source": "in.jsonl", "line": 1, "parent": "r1", "method": "rewrite", "stage": "gate", "code": "off_topic",
          "reason": "shares 0.05 content", "raw": "写一首关于秋天的诗", "truncated": False},
+        {"source": "in.jsonl", "line": 1, "parent": "r1", "method": "rewrite", "stage": "model", "code": "model_error",
+         "reason": "answer cut off at max_tokens=32", "raw": '{"variants": ["春天的诗', "truncated": False},
     ])
     proc = run_cli("show", str(out), "--id", "r1")
     assert proc.returncode == 0, proc.stderr
@@ -45,6 +47,7 @@ def test_show_an_original_with_its_variants_rejects_and_decoded_provenance(tmp_p
     assert "instruction: {+创作+}[-写-]" not in text and "instruction: [-写-]{+创作+}一首关于春天的诗" in text
     assert "xx rejected rewrite (gate: off_topic): shares 0.05 content" in text
     assert "instruction: 写一首关于[-春-]{+秋+}天的诗" in text  # a rejected text, diffed against its source text
+    assert '  answer: {"variants": ["春天的诗' in text  # a model's cut-off answer is shown as it is, not diffed
     assert "\x1b[" not in text  # no colour into a pipe
     other = run_cli("show", str(out), "--method", "swap")
     assert other.returncode == 0 and "has a variant of swap" in other.stdout

@@ -207,6 +207,8 @@ def _announce_plan(launch: Any, engine: Any, executor: Any, dry_run: bool,
             probed = planning.probe_speed(engine)
             seconds = probed.seconds(the_plan)
         print_plan(out_console, the_plan, seconds, small, probed)
+        if launch.config.output.exists() and not launch.config.stdout:
+            _say(f"note: {launch.config.output} exists: the run would need --resume or --overwrite")
         return None
     if say is not None or small:  # an input too small for any variant is said even with --quiet
         if small:

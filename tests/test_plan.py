@@ -61,6 +61,9 @@ def test_plan_line_before_a_model_run_and_an_eta_once_a_speed_is_measured(tmp_pa
     dry = run_cli("run", str(src), "-o", str(tmp_path / "b.jsonl"), *args, "--dry-run")
     assert dry.returncode == 0 and "time: about " in dry.stdout and "at the measured speed" in dry.stdout
     assert "measurement just now" not in dry.stdout  # a recorded speed is used as it is: no probe
+    assert "exists" not in dry.stderr
+    again = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), *args, "--dry-run")  # the first run's output
+    assert again.returncode == 0 and "a.jsonl exists: the run would need --resume or --overwrite" in again.stderr
 
 
 def test_a_speed_probe_within_the_noise_gives_no_impossible_speed() -> None:

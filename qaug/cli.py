@@ -159,13 +159,18 @@ def review(
 
         if final is None:
             raise UsageError("--apply needs -o FINAL.jsonl")
-        if final.resolve() == output.resolve():
-            raise UsageError(f"-o {final} is the file under review; write the reviewed dataset elsewhere")
+        from qaug.review.index import companion
+        from qaug.writers import is_run_file, same_file
+
+        what = is_run_file(final, output) or ("decisions file" if same_file(final, companion(
+            output, ".review.jsonl")) else None)
+        if what is not None:
+            raise UsageError(f"-o {final} is the reviewed run's {what}; write the reviewed dataset elsewhere")
+        final.parent.mkdir(parents=True, exist_ok=True)
         summary = apply_review(output, final)
-        table = Table("method", "decisions")
-        for method, counts in sorted(summary.items()):
-            table.add_row(method, ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items())))
-        err_console.print(table)
+        for method, counts in sorted(summary.items()):  # one line each, whatever the terminal's width
+            err_console.print(f"qaug review: {method}: " + ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items())),
+                              markup=False, soft_wrap=True)
         err_console.print(f"qaug review: wrote {final}", markup=False)
         return
     if final is not None:

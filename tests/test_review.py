@@ -134,8 +134,12 @@ def test_review_usage_errors_are_one_line(run: Path, tmp_path: Path) -> None:
     assert res.returncode == 2 and "no such file" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("review", str(run), "--apply")
     assert res.returncode == 2 and "--apply needs -o" in res.stderr
-    res = run_cli("review", str(run), "--apply", "-o", str(run))
-    assert res.returncode == 2 and "file under review" in res.stderr
+    for own in (run, run.with_name("out.rejects.jsonl"), run.with_name("out.review.jsonl"),
+                run.with_name("out.report.json")):  # the run's own files, the reviewer's decisions among them
+        res = run_cli("review", str(run), "--apply", "-o", str(own))
+        assert res.returncode == 2 and f"-o {own} is the reviewed run's" in res.stderr, res.stderr
+    res = run_cli("review", str(run), "--apply", "-o", str(tmp_path / "new" / "final.jsonl"))
+    assert res.returncode == 0 and (tmp_path / "new" / "final.jsonl").exists()
     plain = tmp_path / "plain.jsonl"
     plain.write_text('{"instruction": "x"}\n')
     res = run_cli("review", str(plain), "--no-browser")
@@ -228,3 +232,28 @@ def test_an_edit_sets_every_changed_field_of_a_variant(tmp_path: Path) -> None:
     edited = next(r for r in read_jsonl(final) if r["_qaug"]["id"] == "e1/rewrite/0")
     assert edited["instruction"] == edits[0]["text"] and edited["input"] == edits[1]["text"]
     assert edited["_qaug"]["review"] == "edited"
+
+
+def test_apply_refuses_to_promote_a_model_error_and_counts_the_decisions_it_ignores(run: Path, tmp_path: Path) -> None:
+    """A model error's raw text is the model's unfinished answer, not a candidate; a decision with a typo or an id
+    this run does not have is not applied, and --apply says how many."""
+    rejects = run.with_name("out.rejects.jsonl")
+    before = sum(1 for line in rejects.read_text(encoding="utf-8").splitlines()
+                 if json.loads(line).get("parent") == "e1" and json.loads(line).get("method") == "rewrite")
+    with open(rejects, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"source": "in.jsonl", "line": 1, "parent": "e1", "method": "rewrite", "stage": "model",
+                             "code": "model_error", "reason": "answer cut off at max_tokens=32",
+                             "raw": '{"variants": ["Name three', "truncated": False}) + "\n")
+    log = DecisionLog(run.with_name("out.review.jsonl"))
+    log.append({"id": f"e1/rewrite/r{before}", "parent": "e1", "decision": "promote", "reviewer": "t"})
+    log.append({"id": "zzz/swap/0", "parent": "zzz", "decision": "reject", "reviewer": "t"})
+    with open(run.with_name("out.review.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "e1/rewrite/0", "decision": "accepted"}) + "\n")
+    res = run_cli("review", str(run), "--apply", "-o", str(tmp_path / "final.jsonl"))
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stderr.split())
+    assert "promotion refused (a model error or a cut-off candidate) 1" in text
+    assert "ignored: an id no candidate of this run has 1" in text and "ignored: not a valid decision line 1" in text
+    rows = read_jsonl(tmp_path / "final.jsonl")
+    assert not any('{"variants"' in json.dumps(r, ensure_ascii=False) for r in rows)
+

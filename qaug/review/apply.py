@@ -15,9 +15,9 @@ from typing import Any
 
 from qaug import jsonio
 from qaug.provenance import output_line
-from qaug.review.decisions import edits_of, last_decisions
+from qaug.review.decisions import edits_of, invalid_lines, last_decisions
 from qaug.review.index import companion, element, is_framing, qaug_of, reject_id
-from qaug.review.view import candidate_data, set_path
+from qaug.review.view import candidate_data, has_candidate, set_path
 
 #: `_qaug.review` after apply
 STATES = {"accept": "accepted", "edit": "edited", "promote": "promoted", None: "unreviewed"}
@@ -41,6 +41,7 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
     review = review or companion(output, ".review.jsonl")
     rejects = rejects or companion(output, ".rejects.jsonl")
     decided = last_decisions(review)
+    used: set[str] = set()
     summary: dict[str, Counter] = defaultdict(Counter)
     # rejected candidates a person promoted (or edited), by parent
     promoted: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = defaultdict(list)
@@ -58,6 +59,8 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
                 rid = reject_id(parent, method, seen[(parent, method)])
                 seen[(parent, method)] += 1
                 d = decided.get(rid)
+                if d is not None:
+                    used.add(rid)
                 if d is not None and d["decision"] in ("promote", "accept", "edit"):
                     promoted[parent].append((rid, rec, d))
                 else:
@@ -81,6 +84,8 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
             q = qaug_of(line)
             key = str(q["parent"]) if q.get("parent") is not None else str(q["id"])
             d = decided.get(str(q["id"]))
+            if d is not None:
+                used.add(str(q["id"]))
             decision = d["decision"] if d else None
             method = str(q.get("method"))
             if q.get("parent") is None and key in promoted:
@@ -107,6 +112,12 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, final)
+    unknown = len(set(decided) - used)
+    if unknown:  # a typed id, or a decision file of another run
+        summary["(decisions file)"]["ignored: an id no candidate of this run has"] += unknown
+    bad = invalid_lines(review) if review.exists() else 0
+    if bad:
+        summary["(decisions file)"]["ignored: not a valid decision line"] += bad
     return dict(summary)
 
 
@@ -114,15 +125,20 @@ def _promote(out: Any, rid: str, rec: dict[str, Any], d: dict[str, Any], origina
              near: dict[str, Any] | None, summary: dict[str, Counter]) -> None:
     method = str(rec.get("method") or "")
     field = d.get("field") if isinstance(d.get("field"), list) else None
-    data, _ = candidate_data(original, rec.get("raw") or "", bool(rec.get("truncated")), field)
+    if not has_candidate(rec):
+        summary[method]["promotion refused (a model error or a cut-off candidate)"] += 1
+        return
+    data, _ = candidate_data(original, rec.get("raw") or "", False, field)
     if data is None:
         summary[method]["promotion skipped (no original to rebuild it on)"] += 1
         return
     state = "promoted"
-    if d["decision"] == "edit":
+    if d["decision"] == "edit" or isinstance(d.get("text"), str) and field is not None:  # a promotion's text too
+        before = jsonio.dumps(data)
         for path, text in edits_of(d):
             set_path(data, path, text)
-        state = "promoted, edited"
+        if d["decision"] == "edit" or jsonio.dumps(data) != before:
+            state = "promoted, edited"
     base = near or {}
     q = {"id": rid, "parent": str(rec["parent"]), "method": method, "version": base.get("version", "1"),
          "seed": base.get("seed", 0), "index": 0, "params": "{}", "source": f"{rec.get('source')}:{rec.get('line')}",

@@ -127,6 +127,23 @@ class DecisionLog:
             return self.entries[n:]
 
 
+def invalid_lines(path: Path) -> int:
+    """Lines of a decisions file that are no decision (bad JSON, an unknown decision such as "accepted"): the
+    review ignores them, and --apply says how many."""
+    bad = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            bad += not isinstance(entry, dict) or valid(entry) is not None
+    return bad
+
+
 def last_decisions(path: Path) -> dict[str, dict[str, Any]]:
     """The decision in force per id (for --apply)."""
     return DecisionLog(path).latest if path.exists() else {}

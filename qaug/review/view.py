@@ -69,6 +69,12 @@ def closest_path(original: Any, text: str) -> Path_ | None:
     return best
 
 
+def has_candidate(reject: dict[str, Any]) -> bool:
+    """Whether a reject holds a candidate a person could promote: not cut off by the rejects file, and not a
+    model error, whose raw text is the model's unfinished answer, not a variant."""
+    return not reject.get("truncated") and reject.get("stage") != "model"
+
+
 def candidate_data(original: Any, raw: str, truncated: bool,
                    prefer: Path_ | None = None) -> tuple[Any, Path_ | None]:
     """A reject's candidate as a whole record, and the path of the text it changed (None: not rebuildable).
@@ -150,9 +156,10 @@ def group_view(index: ReviewIndex, g: int) -> dict[str, Any]:
                 changed[it["method"]] = got[0]["path"]
     for it in items:
         if it["status"] == "rejected":
-            data, hint = candidate_data(original, it.pop("raw") or "", it["truncated"], changed.get(it["method"]))
+            data, hint = candidate_data(original, it.pop("raw") or "", not has_candidate(it), changed.get(it["method"]))
             it["promotable"] = data is not None
-            it["data"] = data if data is not None else {"text": "(candidate not rebuildable: truncated or no original)"}
+            it["data"] = data if data is not None else {
+                "text": "(no candidate to promote: a model error, cut off, or no original)"}
             it["fields"] = fields(original or {}, it["data"], hint)
         else:
             it["fields"] = fields(original or {}, it["data"])

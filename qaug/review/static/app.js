@@ -146,7 +146,7 @@ function current() { return state.view && state.view.items[state.sel]; }
 async function decide(decision, extra) {
   const it = current(); if (!it) return;
   if (decision === "promote" && it.status !== "rejected") { notice("only a rejected candidate can be promoted"); return; }
-  if (decision === "promote" && !it.promotable) { notice("this candidate cannot be rebuilt (truncated)"); return; }
+  if (decision === "promote" && !it.promotable) { notice("no candidate to promote (a model error, or cut off)"); return; }
   const body = { id: it.id, parent: state.view.original_id, decision, reviewer: me, ...(extra || {}) };
   if (decision === "promote" && it.fields.length && !body.field) { body.field = it.fields[0].path; body.text = it.fields[0].text; }
   const got = await api("/api/decide", body);
@@ -158,7 +158,7 @@ async function decide(decision, extra) {
 function editsOf(d) { return d.edits && d.edits.length ? d.edits : [{ field: d.field, text: d.text }]; }
 function edit() {
   const it = current(); if (!it || !it.fields.length) return;
-  if (it.status === "rejected" && !it.promotable) { notice("this candidate cannot be rebuilt (truncated)"); return; }
+  if (it.status === "rejected" && !it.promotable) { notice("no candidate to promote (a model error, or cut off)"); return; }
   // one box per changed field; a field edited before starts from its edited text
   const before = it.decision && it.decision.decision === "edit" ? editsOf(it.decision) : [];
   const c = document.querySelector(".card.selected");

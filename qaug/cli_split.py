@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -47,6 +48,9 @@ def split_cmd(
     print(f"{report.groups} groups from {report.lines} lines; {report.merged_pairs} near-duplicate pairs merged"
           + (f"; {held} eval/test variants kept out (in *.variants.jsonl)" if held else "")
           + (f"; {report.rejects} unreadable lines in rejects.jsonl" if report.rejects else ""))
+    if report.groups == 0:
+        print(f"qaug split: warning: no records were read from {output} ({report.rejects} unreadable lines, see "
+              f"{out_dir / 'rejects.jsonl'}); is it a run's output or a JSONL dataset?", file=sys.stderr)
     if emit is not None:
         from qaug.emit import emit_config
 

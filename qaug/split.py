@@ -192,7 +192,16 @@ def _entries(path: Path) -> Iterator[tuple[int, int, bytes, dict[str, Any] | Non
         return
     with open_binary(path) as stream:
         for line, offset, raw in _lines(stream):
+            if raw.strip() in (b"[", b"]"):  # the brackets of an -o out.json array: one element a line
+                continue
+            raw = _element(raw)
             yield (line, offset, raw, *_parse(raw))
+
+
+def _element(line: bytes) -> bytes:
+    """A line as one JSON value: without its newline, and without the comma of an -o out.json array's element."""
+    line = line.rstrip(b"\r\n")
+    return line.rstrip(b" \t,") if line.endswith(b",") else line
 
 
 def _is_parquet(path: Path) -> bool:
@@ -229,7 +238,7 @@ class _Lookup:
     def get(self, locator: int) -> dict[str, Any] | None:
         if self._stream is not None:
             self._stream.seek(locator)
-            return _parse(self._stream.readline().rstrip(b"\r\n"))[0]
+            return _parse(_element(self._stream.readline()))[0]
         g = max(i for i, start in enumerate(self._starts) if start <= locator)  # few row groups: a scan is fine
         if self._group is None or self._group[0] != g:  # one row group decoded at a time
             self._group = (g, self._pf.read_row_group(g).to_pylist())
@@ -265,6 +274,11 @@ def _names(value: dict[str, Any], source: str, line: int) -> tuple[str, str | No
     return f"q:{own}", rnode, own, "original"
 
 
+#: every file a split writes into its folder (and --emit llama-factory's config); --overwrite removes them all
+SPLIT_FILES = ("train.jsonl", "eval.jsonl", "test.jsonl", "eval.variants.jsonl", "test.variants.jsonl",
+               "rejects.jsonl", "split.report.json", "README.md", "dataset_info.json")
+
+
 def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int = 0,
                near_dup: float = 0.85, keep_eval_variants: bool = False, overwrite: bool = False) -> SplitReport:
     """Split one JSONL output into out_dir/{train,eval,test}.jsonl by group; returns the report."""
@@ -275,15 +289,19 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
         raise UsageError(f"--eval + --test must be below 1 (train gets the rest), not {sum(fractions.values()):g}")
     if not 0.0 < near_dup <= 1.0:
         raise UsageError(f"--near-dup must be above 0 and at most 1, not {near_dup}")
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"cannot read {path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"cannot read {path}: it is a folder, not a file")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"-o {out_dir} is a file; -o names the folder the split is written into")
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
-    names = ([f"{s}.jsonl" for s in sides] + [f"{s}.variants.jsonl" for s in sides[1:]]
-             + ["rejects.jsonl", "split.report.json", "README.md"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    existing = [n for n in names if (out_dir / n).exists()]
+    existing = [n for n in SPLIT_FILES if (out_dir / n).exists()]
     if existing and not overwrite:
         raise UsageError(f"{out_dir / existing[0]} exists; pass --overwrite to replace the split")
+    for name in existing:  # every file of the earlier split: a test.jsonl left from it would share records
+        (out_dir / name).unlink()
     report = SplitReport(input=str(path), seed=seed, fractions=dict(fractions), near_dup_threshold=near_dup,
                          keep_eval_variants=keep_eval_variants)
     groups = _Groups()

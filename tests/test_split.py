@@ -186,3 +186,42 @@ def test_missing_input_and_existing_split(tmp_path: Path) -> None:
     proc = run_cli("split", str(src), "-o", str(tmp_path / "s"))
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
     _split(src, tmp_path / "s", "--overwrite")
+
+
+def test_overwrite_removes_the_earlier_splits_files(augmented: Path, tmp_path: Path) -> None:
+    """A split without --test over one with it: the earlier test.jsonl (and its config entry) would share records
+    with the new train.jsonl, so every file of the earlier split goes."""
+    out = tmp_path / "s"
+    first = run_cli("split", str(augmented), "-o", str(out), "--eval", "0.2", "--test", "0.1", "--emit",
+                    "llama-factory")
+    assert first.returncode == 0, first.stderr
+    assert (out / "test.jsonl").exists() and "s_test" in (out / "dataset_info.json").read_text()
+    _split(augmented, out, "--eval", "0.2", "--overwrite", "--seed", "5")
+    assert not (out / "test.jsonl").exists() and not (out / "test.variants.jsonl").exists()
+    assert not (out / "dataset_info.json").exists()
+    names = {p.name for p in out.iterdir()}
+    assert {"train.jsonl", "eval.jsonl", "split.report.json", "README.md"} <= names
+
+
+def test_a_json_array_output_is_split_like_its_lines(augmented: Path, tmp_path: Path) -> None:
+    rows = read_jsonl(augmented)
+    array = tmp_path / "aug.json"
+    array.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    from_lines = _split(augmented, tmp_path / "a")
+    from_array = _split(array, tmp_path / "b")
+    assert from_array["rejects"] == 0 and from_array["lines"] == from_lines["lines"] == len(rows)
+    assert from_array["sides"] == from_lines["sides"]
+    for side in ("train", "eval"):
+        assert read_jsonl(tmp_path / "b" / f"{side}.jsonl") == read_jsonl(tmp_path / "a" / f"{side}.jsonl")
+
+
+def test_a_folder_or_a_file_in_the_wrong_place_is_one_line(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "x.jsonl", [{"text": "a"}])
+    folder = run_cli("split", str(tmp_path), "-o", str(tmp_path / "s"))
+    assert folder.returncode == 2 and "is a folder, not a file" in folder.stderr
+    onto_file = run_cli("split", str(src), "-o", str(src))
+    assert onto_file.returncode == 2 and "is a file; -o names the folder" in onto_file.stderr
+    report = tmp_path / "r.json"
+    report.write_text('{\n  "records": 3\n}\n')  # a run's report, not its output
+    nothing = run_cli("split", str(report), "-o", str(tmp_path / "r"))
+    assert nothing.returncode == 0 and "warning: no records were read" in nothing.stderr

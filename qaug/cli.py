@@ -121,6 +121,13 @@ def score(
     items = read_pairs(pairs)
     if output.exists() and same_file(output, pairs):
         raise UsageError(f"--output {output} is the input file")
+    if not verify:  # what needs the model does not run without it: say so, as `run` does for its flags
+        unused = [flag for flag, given in (("--support", support_check), ("--judge-all", judge_all),
+                                           ("--gguf", gguf is not None)) if given]
+        if unused:
+            err_console.print(f"qaug: note: {', '.join(unused)} not used: --no-verify runs the text gates only",
+                              markup=False)
+    output.parent.mkdir(parents=True, exist_ok=True)
     engine = _engine_spec(verbose, not no_cache, cache_dir, gguf=gguf, models_dir=models_dir, threads=threads,
                           parallel=parallel).open() if verify else None
     kept, codes = 0, Counter[str]()

@@ -30,7 +30,7 @@ def show(
     use_color = sys.stdout.isatty() if color is None else color
     found = groups(output, record_id, method, most)
     if not found:
-        print(f"no original in {output} has a variant" + (f" of {method}" if method else ""))
+        print(f"no original in {output} has a variant or a rejected candidate" + (f" of {method}" if method else ""))
         return
     for i, group in enumerate(found):
         if i:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from qaug import jsonio
+from qaug.readers import BOM
 from qaug.augment.catalog import registry
 from qaug.augment.model_base import ModelAugmenter
 from qaug.errors import ModelError, UsageError
@@ -45,11 +46,17 @@ def read_pairs(path: Path) -> list[Pair]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     reg = registry()
     pairs = []
+    if raw.startswith(BOM):  # as `qaug run` reads it
+        raw = raw[len(BOM):]
     for n, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            data = jsonio.loads(line)
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}:{n}: invalid UTF-8 at byte {exc.start}") from None
+        try:
+            data = jsonio.loads_exact(line)  # a key given twice is refused, as `qaug run` refuses it
         except ValueError as exc:
             raise UsageError(f"{path}:{n}: invalid JSON: {exc}") from None
         pairs.append(pair_from(data, reg, f"{path}:{n}", n))

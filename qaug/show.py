@@ -91,14 +91,29 @@ def groups(output: Path, record_id: str | None = None, method: str | None = None
     of `method` (every method without one) and rejected candidates from the rejects file beside the output."""
     if not output.exists():
         raise UsageError(f"{output} not found")
+    if output.is_dir():
+        raise UsageError(f"{output} is a folder: qaug show reads a run's output file")
+    if output.name.lower().endswith(".parquet"):
+        raise UsageError(f"{output} is Parquet: qaug show reads a run's JSON Lines or .json output")
+    if method is not None:
+        from qaug.augment.base import did_you_mean
+        from qaug.augment.catalog import registry
+
+        if method not in registry():
+            raise UsageError(f"unknown method {method!r}{did_you_mean(method, list(registry()))} (see `qaug methods`)")
+    rejected = _reject_parents(output, method) if record_id is None else set()
     found: list[Group] = []
     current: Group | None = None
+
+    def shown(g: Group) -> bool:  # an original with a variant, or with a rejected candidate, of the method
+        return record_id is not None or bool(g.variants) or g.original["_qaug"]["id"] in rejected
+
     for row in _read_lines(output):
         q = row.get("_qaug") if isinstance(row, dict) else None
         if not isinstance(q, dict):
             raise UsageError(f"{output} has a line without _qaug: is it a qaug output?")
         if q.get("parent") is None:
-            if current is not None and (record_id is not None or current.variants):
+            if current is not None and shown(current):
                 found.append(current)
             if len(found) >= (1 if record_id is not None else most):
                 current = None
@@ -107,12 +122,21 @@ def groups(output: Path, record_id: str | None = None, method: str | None = None
         elif current is not None and q.get("parent") == current.original["_qaug"]["id"]:
             if method is None or q.get("method") == method:
                 current.variants.append(row)
-    if current is not None and (record_id is not None or current.variants) and len(found) < (1 if record_id else most):
+    if current is not None and shown(current) and len(found) < (1 if record_id else most):
         found.append(current)
     if record_id is not None and not found:
         raise UsageError(f"no original with id {record_id!r} in {output} (ids are _qaug.id, e.g. in.jsonl:3)")
     _attach_rejects(output, found, method)
     return found
+
+
+def _reject_parents(output: Path, method: str | None) -> set[str]:
+    """The originals (by id) with a rejected candidate of `method` (any without one) in the rejects file."""
+    rejects = companion_paths(output)[0]
+    if not rejects.exists():
+        return set()
+    return {str(row.get("parent")) for row in _read_lines(rejects)
+            if row.get("parent") is not None and (method is None or row.get("method") == method)}
 
 
 def _attach_rejects(output: Path, found: list[Group], method: str | None) -> None:

@@ -103,6 +103,23 @@ def test_score_cli_bad_file_exits_2_with_the_line(tmp_path: Path) -> None:
     bad.write_text('{"source": "a", "candidate": "b", "method": "flatten"}\n', encoding="utf-8")
     proc = run_cli("score", str(bad), "-o", str(tmp_path / "o.jsonl"), "--no-verify")
     assert proc.returncode == 2 and "has no text gates" in proc.stderr
+    bad.write_text('{"source": "a b", "candidate": "a c", "source": "dup"}\n', encoding="utf-8")
+    proc = run_cli("score", str(bad), "-o", str(tmp_path / "o.jsonl"), "--no-verify")
+    assert proc.returncode == 2 and f"{bad}:1: invalid JSON: duplicate key: 'source'" in proc.stderr
+    bad.write_bytes(b'{"source": "a b", "candidate": "a \xff c"}\n')
+    proc = run_cli("score", str(bad), "-o", str(tmp_path / "o.jsonl"), "--no-verify")
+    assert proc.returncode == 2 and f"{bad}:1: invalid UTF-8 at byte 34" in proc.stderr
+
+
+def test_score_reads_a_bom_writes_into_a_new_folder_and_notes_what_no_verify_leaves_out(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_bytes(b"\xef\xbb\xbf" + json.dumps({"source": "Name three fruits.",
+                                                   "candidate": "List three kinds of fruit."}).encode() + b"\n")
+    out = tmp_path / "new" / "scored.jsonl"
+    proc = run_cli("score", str(pairs), "-o", str(out), "--no-verify", "--support")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_jsonl(out)) == 1
+    assert "note: --support not used: --no-verify runs the text gates only" in proc.stderr
 
 
 def test_score_with_the_judge_is_the_same_judge(tmp_path: Path) -> None:

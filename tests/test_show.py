@@ -50,7 +50,17 @@ def test_show_an_original_with_its_variants_rejects_and_decoded_provenance(tmp_p
     assert '  answer: {"variants": ["春天的诗' in text  # a model's cut-off answer is shown as it is, not diffed
     assert "\x1b[" not in text  # no colour into a pipe
     other = run_cli("show", str(out), "--method", "swap")
-    assert other.returncode == 0 and "has a variant of swap" in other.stdout
+    assert other.returncode == 0 and "has a variant or a rejected candidate of swap" in other.stdout
+    unknown = run_cli("show", str(out), "--method", "rewirte")
+    assert unknown.returncode == 2 and "unknown method 'rewirte'; did you mean rewrite?" in unknown.stderr
+    folder = run_cli("show", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+    # an original whose only candidates were rejected is shown too (here r2, whose rewrite was rejected)
+    with open(tmp_path / "o.rejects.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"source": "in.jsonl", "line": 2, "parent": "r2", "method": "rewrite", "stage": "gate",
+                             "code": "near_copy", "reason": "a near-copy", "raw": "anothers"}) + "\n")
+    both = run_cli("show", str(out), "--method", "rewrite")
+    assert both.returncode == 0 and "== r1 " in both.stdout and "== r2 " in both.stdout
     missing = run_cli("show", str(out), "--id", "nope")
     assert missing.returncode == 2 and "no original with id 'nope'" in missing.stderr
 

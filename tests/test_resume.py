@@ -159,6 +159,8 @@ def test_cache_rerun_does_no_model_work(tmp_path: Path, tiny_gguf: Path) -> None
     assert rep["cached"] >= 6 and rep["computed"] > 0
     stats = run_cli("cache", "stats", "--cache-dir", str(tmp_path / "c"))
     assert stats.returncode == 0 and "tiny-qwen2.gguf" in stats.stdout
+    empty = run_cli("cache", "stats", "--cache-dir", str(tmp_path / "none"))  # looking makes no cache
+    assert empty.returncode == 0 and "no cache yet" in empty.stdout and not (tmp_path / "none").exists()
 
 
 def test_no_network_needed_or_attempted(tmp_path: Path, tiny_gguf: Path) -> None:

@@ -142,7 +142,7 @@ def run(
                "chat_template": chat_template, "deterministic": deterministic},
         sampling={"temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
                   "repeat_penalty": repeat_penalty, "max_tokens": max_tokens}),
-        resume=resume, task_and_methods=bool(methods and task), gguf_given=gguf is not None)
+        resume=resume, task_and_methods=bool(methods and task), gguf=gguf)
     if say is not None:
         _stdout_note(launch.config, to_stdout, dry_run)
         for line in launch.notes:
@@ -158,7 +158,7 @@ def run(
         if scale is not None:
             executor = start_executor(launch.config, spec, scale, launch.needs_model, say)
         with _closing(executor):
-            total = _announce_plan(launch, engine, executor, dry_run, say)
+            total = _announce_plan(launch, engine, executor, dry_run, say, resume or overwrite)
             if not dry_run:
                 _execute(launch, engine, executor, total, resume, overwrite, say, to_stdout)
 
@@ -188,12 +188,13 @@ def _closing(thing: Any, record: bool = False) -> Iterator[None]:
             thing.close()
 
 
-def _announce_plan(launch: Any, engine: Any, executor: Any, dry_run: bool,
-                   say: Optional[Callable[[str], None]]) -> Optional[int]:
+def _announce_plan(launch: Any, engine: Any, executor: Any, dry_run: bool, say: Optional[Callable[[str], None]],
+                   resume_or_overwrite: bool) -> Optional[int]:
     """The plan: printed in full for --dry-run, one line on stderr before a model run. The records it counts
     (the progress bar's total), or for a pure run, which is not planned, --limit (None: the input's bytes)."""
     from qaug import plan as planning
     from qaug.launch import measured_speed, plan_run
+    from qaug.session import existing_output
 
     if not (launch.needs_model or dry_run):
         return launch.config.limit  # with --limit, the input's bytes would say 39% at the last record
@@ -207,14 +208,15 @@ def _announce_plan(launch: Any, engine: Any, executor: Any, dry_run: bool,
             probed = planning.probe_speed(engine)
             seconds = probed.seconds(the_plan)
         print_plan(out_console, the_plan, seconds, small, probed)
-        if launch.config.output.exists() and not launch.config.stdout:
-            _say(f"note: {launch.config.output} exists: the run would need --resume or --overwrite")
+        refused = existing_output(launch.config) if not resume_or_overwrite else None
+        if refused is not None and say is not None:
+            say(f"note: the run would be refused: {refused}")
         return None
     if say is not None or small:  # an input too small for any variant is said even with --quiet
         if small:
             _say(small)
         _say(planning.plan_line(the_plan, planning.seconds_for(the_plan, per_call)))
-    return the_plan.records if launch.needs_model else None
+    return the_plan.records
 
 
 def _execute(launch: Any, engine: Any, executor: Any, total: Optional[int], resume: bool, overwrite: bool,

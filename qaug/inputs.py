@@ -61,7 +61,11 @@ def expand_inputs(args: Sequence[Path], output: Path | None = None, skipped: lis
     for arg in args:
         text = str(arg)
         if arg.is_dir():
+            before = len(skipped) if skipped is not None else 0
             files = sorted(p for p in arg.iterdir() if p.is_file() and _is_data(p) and not ours(p))
+            if not files and skipped is not None and len(skipped) > before:
+                raise UsageError(f"input folder {arg} holds only earlier runs' outputs ({skipped[before].name}...), "
+                                 "whose lines carry _qaug; name a file to read it")
             if not files:
                 raise UsageError(f"input folder {arg} has no .jsonl, .json, .csv, .tsv or .parquet files")
             out += files

@@ -36,7 +36,7 @@ class Launch:
     config: RunConfig
     augmenters: list[Augmenter]
     needs_model: bool
-    #: notes for stderr: a method below its quality bar, flags this run does not use
+    #: notes for stderr: a method below its quality bar, flags this run does not use, earlier outputs not read
     notes: list[str]
 
 
@@ -52,12 +52,12 @@ def stdout_output(output: Path, resume: bool, overwrite: bool) -> tuple[Path, bo
     return Path(STDOUT_NAME), True  # names the rejects, report and journal, in the current folder
 
 
-def prepare(flags: RunFlags, resume: bool, task_and_methods: bool, gguf_given: bool) -> Launch:
+def prepare(flags: RunFlags, resume: bool, task_and_methods: bool, gguf: Path | None) -> Launch:
     """Flags and recipe resolved, inputs expanded (folders, globs, streams spooled), every setting checked."""
     resolved = resolve(flags, load_recipe(flags.recipe) if flags.recipe else {})
     names = list(resolved.config.methods)
     notes = [n for n in [below_bar_note(names)] if n]
-    notes += ignored_notes(names, resolved.needs_model, resolved.model_flags, task_and_methods, gguf_given)
+    notes += ignored_notes(names, resolved.needs_model, resolved.model_flags, task_and_methods, gguf)
     if sum(str(p) == "-" for p in flags.inputs) > 1:
         raise UsageError("stdin (-) is given twice: it can be read only once")
     earlier: list[Path] = []

@@ -91,16 +91,9 @@ class RunSession:
                 return Start(cp, resumed=True, finished=True)
             journal.reopen()
             return Start(cp, resumed=True)
-        if cfg.output.exists() and not overwrite and not resume:
-            if not cfg.resumable:
-                raise UsageError(f"{cfg.output} exists: pass --overwrite to replace it (a run from stdin or a pipe "
-                                 "cannot be continued with --resume)")
-            raise UsageError(f"{cfg.output} exists: pass --resume to continue that run or --overwrite to replace it")
-        if cfg.stdout and not overwrite:
-            earlier = [p for p in (cfg.rejects_path, cfg.report_path) if p.exists()]
-            if earlier:
-                raise UsageError(f"-o -: ./{earlier[0]} is an earlier run's; pass --overwrite to replace it, or run "
-                                 "from another folder")
+        refused = existing_output(cfg) if not overwrite and not resume else None
+        if refused is not None:
+            raise UsageError(refused)
         if cfg.output.exists() and resume and not journal.path.exists():
             raise UsageError(f"{cfg.output} exists but has no run journal to resume from; use --overwrite")
         journal.start(header)
@@ -151,13 +144,13 @@ class RunSession:
             yield
         except BrokenPipeError:
             if not cfg.stdout:
-                raise RunFailed("cannot write the output (broken pipe); rerun with --resume") from None
+                raise RunFailed(f"cannot write the output (broken pipe); {_rerun(cfg)}") from None
             quiet_stdout()
             raise RunFailed("stdout was closed before the run finished (piped into head?); the lines written so far "
                             f"are all there is, the report {cfg.report_path} says how far it got") from None
         except OSError as exc:
-            raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and rerun with --resume") \
-                from None
+            raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and "
+                            + _rerun(cfg)) from None
 
     def write_report(self, report: dict[str, Any], measures: Measures | None, status: str) -> None:
         """out.report.json, and out.report.html beside it. Failing to write them fails a run only where nothing
@@ -169,8 +162,8 @@ class RunSession:
         except OSError as exc:
             if status == "ok":
                 raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "
-                                f"({exc.strerror or exc}); free some space and rerun with --resume to write it") \
-                    from None
+                                f"({exc.strerror or exc}); free some space and "
+                                + ("rerun with --resume to write it" if cfg.resumable else "run it again")) from None
 
     def close(self) -> None:
         """Close the files however the run ended; a failed flush is left to the last checkpoint."""
@@ -214,3 +207,24 @@ def refuse_own_files(config: RunConfig) -> None:
         if what is not None:
             raise UsageError(f"input {path} is this run's {what} (written beside -o {config.output.name}); "
                              "choose another -o")
+
+
+def _rerun(config: RunConfig) -> str:
+    """How to go on after a failed write: --resume, where the run can be continued."""
+    return "rerun with --resume" if config.resumable else "run it again (a run from stdin or into stdout cannot resume)"
+
+
+def existing_output(config: RunConfig) -> str | None:
+    """Why a run that neither resumes nor overwrites would be refused: an earlier run's output or, for -o -,
+    its rejects or report in the current folder. None where nothing is in the way."""
+    if config.stdout:
+        earlier = [p for p in (config.rejects_path, config.report_path) if p.exists()]
+        return (f"-o -: ./{earlier[0]} is an earlier run's; pass --overwrite to replace it, or run from another "
+                "folder") if earlier else None
+    if not config.output.exists():
+        return None
+    if not config.resumable:
+        return (f"{config.output} exists: pass --overwrite to replace it (a run from stdin or a pipe cannot be "
+                "continued with --resume)")
+    return f"{config.output} exists: pass --resume to continue that run or --overwrite to replace it"
+

@@ -29,7 +29,7 @@ import numpy as np
 from qaug import jsonio
 from qaug.errors import UsageError
 from qaug.readers import open_binary
-from qaug.writers import write_json_atomic
+from qaug.writers import same_file, write_json_atomic
 from qaug.quality.filters import normalize, similarity
 from qaug.records import DEFAULT_FIELDS, detect_format, iter_texts
 
@@ -298,10 +298,12 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
     sides = ["train", "eval"] + (["test"] if fractions.get("test") else [])
     out_dir.mkdir(parents=True, exist_ok=True)
     existing = [n for n in SPLIT_FILES if (out_dir / n).exists()]
+    own = next((n for n in existing if same_file(path, out_dir / n)), None)
+    if own is not None:
+        raise UsageError(f"{path} is a file of the split in {out_dir}, which the split replaces; split into another "
+                         "folder")
     if existing and not overwrite:
         raise UsageError(f"{out_dir / existing[0]} exists; pass --overwrite to replace the split")
-    for name in existing:  # every file of the earlier split: a test.jsonl left from it would share records
-        (out_dir / name).unlink()
     report = SplitReport(input=str(path), seed=seed, fractions=dict(fractions), near_dup_threshold=near_dup,
                          keep_eval_variants=keep_eval_variants)
     groups = _Groups()
@@ -309,6 +311,8 @@ def split_file(path: Path, out_dir: Path, fractions: dict[str, float], seed: int
     keys = _group_keys(groups)
     report.groups = len({groups.find(i) for i, name in enumerate(groups.index) if name.startswith("q:")})
     _second_pass(path, out_dir, sides, groups, keys, seed, fractions, keep_eval_variants, report)
+    for name in set(existing) - set(report.files) - {"split.report.json", "README.md"}:
+        (out_dir / name).unlink()  # the earlier split's files this one did not replace: a stale test.jsonl
     write_json_atomic(out_dir / "split.report.json", report.as_json())
     from qaug.card import write_card  # the card reads this module's report type
 

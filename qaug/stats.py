@@ -11,7 +11,7 @@ from typing import Any
 #: points kept of the tokens/s timeline (report.json timings.model_timeline, the HTML report's chart)
 TIMELINE_POINTS = 200
 #: a number that is a detail (a position, a size), not part of a name such as UTF-8 or Q4_K_M
-_DIGITS = re.compile(r"(?<![A-Za-z_-])\d+(?:\.\d+)?")
+_DIGITS = re.compile(r"(?<![A-Za-z0-9_])(?<![A-Za-z]-)\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'")
 
 

@@ -61,4 +61,9 @@ def test_an_earlier_runs_output_in_a_folder_is_not_read_again(tmp_path: Path) ->
     report = json.loads((d / "out2.report.json").read_text())
     assert report["records"] == 3 and not report["rejects"].get("read")
     assert [p.name for p in expand_inputs([d / "out.jsonl"])] == ["out.jsonl"]
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "out.jsonl").write_bytes((d / "out.jsonl").read_bytes())
+    proc = run_cli("run", str(only), "-o", str(tmp_path / "o3.jsonl"), "-m", "flatten")
+    assert proc.returncode == 2 and "holds only earlier runs' outputs (out.jsonl...)" in proc.stderr
 

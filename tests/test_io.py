@@ -287,7 +287,10 @@ def test_dash_output_is_stdout_and_the_companions_go_to_the_current_folder(tmp_p
     assert not (tmp_path / "-").exists() and (tmp_path / "qaug-stdout.report.json").exists()
     report = json.loads((tmp_path / "qaug-stdout.report.json").read_text())
     assert report["originals_written"] + report["variants_written"] == len(rows)
-    # a second -o - run in the same folder would replace the first one's rejects and report: refused, even quiet
+    # a second -o - run in the same folder would replace the first one's rejects and report: refused, even quiet,
+    # and its dry run says so
+    dry = run_cli("run", str(src), "-o", "-", "-m", "flatten", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0 and "would be refused: -o -: ./qaug-stdout.rejects.jsonl" in dry.stderr
     again = run_cli("run", str(src), "-o", "-", "-m", "flatten", "-q", cwd=tmp_path)
     assert again.returncode == 2 and not again.stdout
     assert "./qaug-stdout.rejects.jsonl is an earlier run's; pass --overwrite" in again.stderr
@@ -334,3 +337,26 @@ def test_prompt_completion_records_are_a_format(tmp_path: Path, tiny_gguf: Path)
     assert model.returncode == 0, model.stderr
     report = json.loads((tmp_path / "m.report.json").read_text())
     assert report["records"] == 4 and report["model"]["jobs"] >= 4  # the prompt is what rewrite works on
+
+
+def test_a_run_from_a_stream_or_into_stdout_is_never_told_to_resume(tmp_path: Path) -> None:
+    """--resume refuses both, so no stop or error message may point at it."""
+    from qaug.config import RunConfig
+    from qaug.session import existing_output
+
+    spooled = tmp_path / ".qaug-stdin-123" / "stdin"
+    spooled.parent.mkdir()
+    spooled.write_text('{"text": "a"}\n')
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    from_stdin = RunConfig(inputs=(spooled,), output=out, methods=("flatten",))
+    into_stdout = RunConfig(inputs=(out,), output=tmp_path / "qaug-stdout.jsonl", methods=("flatten",), stdout=True)
+    plain = RunConfig(inputs=(spooled,), output=tmp_path / "plain.jsonl", methods=("flatten",))
+    for config in (from_stdin, into_stdout):
+        assert not config.resumable and "--resume" not in config.how_to_continue()
+    refused = existing_output(from_stdin) or ""
+    assert "pass --resume" not in refused and "pass --overwrite" in refused
+    assert existing_output(into_stdout) is None  # no earlier -o - run in that folder
+    assert existing_output(plain) is None
+    json_out = RunConfig(inputs=(out,), output=tmp_path / "o.json", methods=("flatten",))
+    assert json_out.resumable and "holds JSON Lines until the run finishes" in json_out.how_to_continue()

@@ -63,7 +63,11 @@ def test_plan_line_before_a_model_run_and_an_eta_once_a_speed_is_measured(tmp_pa
     assert "measurement just now" not in dry.stdout  # a recorded speed is used as it is: no probe
     assert "exists" not in dry.stderr
     again = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), *args, "--dry-run")  # the first run's output
-    assert again.returncode == 0 and "a.jsonl exists: the run would need --resume or --overwrite" in again.stderr
+    assert again.returncode == 0
+    assert "note: the run would be refused: " in again.stderr and "a.jsonl exists: pass --resume" in again.stderr
+    for more in (["--resume"], ["--overwrite"], ["-q"]):  # nothing in the way, or nothing to be said
+        quiet = run_cli("run", str(src), "-o", str(tmp_path / "a.jsonl"), *args, "--dry-run", *more)
+        assert quiet.returncode == 0 and "would be refused" not in quiet.stderr, more
 
 
 def test_a_speed_probe_within_the_noise_gives_no_impossible_speed() -> None:

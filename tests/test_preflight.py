@@ -40,8 +40,9 @@ def test_repeated_methods_combine(tmp_path: Path) -> None:
 def test_flags_the_run_ignores_get_a_note(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
     proc = run_cli("run", str(src), "-o", str(tmp_path / "o.jsonl"), "-m", "flatten", "--task", "sft",
-                   "--no-verify", "--temperature", "0.2")
+                   "--no-verify", "--temperature", "0.2", "--gguf", str(tmp_path / "m.gguf"))
     assert proc.returncode == 0, proc.stderr
+    assert f"note: --gguf {tmp_path / 'm.gguf'} is not used: none of flatten needs a model" in proc.stderr
     assert "note: --task is not used: --methods names the methods" in proc.stderr
     assert "note: --verify/--no-verify, --temperature are not used: none of flatten needs a model" in proc.stderr
 

@@ -120,3 +120,4 @@ def test_a_reason_keeps_the_numbers_of_names_and_loses_its_details() -> None:
     assert reason_key("invalid UTF-8 at byte 12") == "invalid UTF-8 at byte N"  # not "UTF-N"
     assert reason_code("invalid UTF-8 at byte 12") == "invalid_utf_8_at_byte_n"
     assert reason_key("line 5 is longer than 8.5 MB") == "line N is longer than N MB"
+    assert reason_key("UTF-16 in x123, value -3") == "UTF-16 in x123, value -N"

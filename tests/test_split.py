@@ -215,6 +215,15 @@ def test_a_json_array_output_is_split_like_its_lines(augmented: Path, tmp_path: 
         assert read_jsonl(tmp_path / "b" / f"{side}.jsonl") == read_jsonl(tmp_path / "a" / f"{side}.jsonl")
 
 
+def test_a_file_of_the_split_as_its_input_is_refused_and_nothing_is_removed(augmented: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    _split(augmented, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = run_cli("split", str(out / "train.jsonl"), "-o", str(out), "--overwrite")
+    assert proc.returncode == 2 and "is a file of the split in" in proc.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_a_folder_or_a_file_in_the_wrong_place_is_one_line(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "x.jsonl", [{"text": "a"}])
     folder = run_cli("split", str(tmp_path), "-o", str(tmp_path / "s"))

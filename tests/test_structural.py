@@ -409,6 +409,17 @@ def test_target_record() -> None:
     assert record.data["meta"] == {"lang": "en", "src": "web"}
 
 
+def test_target_record_never_nulls_or_retypes_a_formats_own_fields() -> None:
+    """A completion record whose prompt reads as a number: retyped, it would no longer be a completion record."""
+    record = Record("c", {"prompt": "42", "completion": "7", "n": 3, "system": "1"}, "completion", "t", 1)
+    out = run("retype", record, target="record", direction="to_number")
+    assert out == Skip("no numeric string to retype")
+    out = run("retype", record, target="record", direction="to_string")
+    assert type(out) is Variant and out.data == {"prompt": "42", "completion": "7", "n": "3", "system": "1"}
+    out = run("null_inject", record, target="record", p=1.0)
+    assert type(out) is Variant and out.data == {"prompt": "42", "completion": "7", "n": None, "system": "1"}
+
+
 def test_big_integers_survive_every_method() -> None:
     big = 123456789012345678901234567890
     record = alpaca(json.dumps({"id": big, "nested": {"n": -big, "f": 0.1}, "k": "v"}))
@@ -495,3 +506,13 @@ def test_reformat_keeps_chinese_unescaped_unless_asked() -> None:
     asked = {json.dumps(list(registry()["reformat"](ascii=True).augment(record, Rng(seed)))[0].info)
              for seed in range(40)}
     assert any("ascii" in s for s in asked)
+
+
+@pytest.mark.parametrize("name", INDIVIDUAL)
+def test_an_answer_nested_too_deep_to_write_is_skipped_with_its_reason(name: str) -> None:
+    """256 levels parse, but no strict writer here writes them back: a skip that says so, not an internal error."""
+    doc: Any = {"a": 1}
+    for _ in range(260):
+        doc = {"k": doc}
+    record = alpaca(json.dumps(doc))
+    assert run(name, record) == Skip("JSON nested deeper than 255 levels")

@@ -57,6 +57,22 @@ class InexactNumberError(JSONDocError):
     so the document is left alone."""
 
 
+class NestingError(JSONDocError):
+    """Nested deeper than strict JSON writers go (jsonio.MAX_DEPTH): a variant of it could not be written."""
+
+
+def kept_as_written(exc: JSONDocError) -> str | None:
+    """Why a document that is valid JSON is left alone (a duplicate key, an inexact number, deep nesting), or
+    None for text that is no JSON document at all."""
+    if isinstance(exc, DuplicateKeyError):
+        return "duplicate keys in JSON"
+    if isinstance(exc, InexactNumberError):
+        return INEXACT
+    if isinstance(exc, NestingError):
+        return str(exc)
+    return None
+
+
 #: the reason a document with such a number is left alone (counted per run: it names no number)
 INEXACT = "a number in the JSON would not keep its value (a double cannot hold it)"
 
@@ -163,7 +179,10 @@ def _loads(text: str) -> Any:
     except ValueError as exc:  # orjson.JSONDecodeError, or a str orjson cannot encode
         raise JSONDocError(str(exc)) from None
     if type(value) in _CONTAINERS:
-        dumped = orjson.dumps(value)
+        try:
+            dumped = orjson.dumps(value)
+        except orjson.JSONEncodeError:  # parsed, so only too deep (orjson writes 255 levels)
+            raise NestingError(f"JSON nested deeper than {jsonio.MAX_DEPTH} levels") from None
         if (
             text.count(":") != dumped.count(b":")
             or (b"+" in dumped and b"e+" in dumped)
@@ -275,17 +294,10 @@ def _as_doc(raw: str, problems: list[str] | None, labelled: bool) -> Any:
     """The parsed container `raw` holds, or None (noting why when it matters)."""
     try:
         value = loads_doc(raw)
-    except DuplicateKeyError:
-        if problems is not None:
-            problems.append("duplicate keys in JSON")
-        return None
-    except InexactNumberError:
-        if problems is not None:
-            problems.append(INEXACT)
-        return None
-    except JSONDocError:
-        if labelled and problems is not None:
-            problems.append("invalid JSON in a json code block")
+    except JSONDocError as exc:
+        kept = kept_as_written(exc)
+        if problems is not None and (kept is not None or labelled):
+            problems.append(kept or "invalid JSON in a json code block")
         return None
     return value if type(value) in _CONTAINERS else None
 
@@ -310,15 +322,12 @@ def find_documents(text: str, problems: list[str] | None = None) -> list[Span]:
         if raw[-1] in "}]":
             try:
                 value = loads_doc(raw)
-            except DuplicateKeyError:
-                if problems is not None:
-                    problems.append("duplicate keys in JSON")
-                return []
-            except InexactNumberError:
-                if problems is not None:
-                    problems.append(INEXACT)
-                return []
-            except JSONDocError:
+            except JSONDocError as exc:
+                kept = kept_as_written(exc)
+                if kept is not None:
+                    if problems is not None:
+                        problems.append(kept)
+                    return []
                 value = None
             if type(value) in _CONTAINERS:
                 return [Span(start, end, value, detect_style(raw), raw, None, start, end)]
@@ -494,12 +503,14 @@ def nest_value(value: Any, sep: str = ".") -> Any:
     return out
 
 
-def _retype(value: Any, to_string: bool, count: list[int]) -> Any:
+def _retype(value: Any, to_string: bool, count: list[int], keep: frozenset[str] = frozenset()) -> Any:
     t = type(value)
     if t is dict or t is list:
         out = None
         for k, x in (value.items() if t is dict else enumerate(value)):
-            y = _retype(x, to_string, count)
+            if t is dict and k in keep:
+                continue
+            y = _retype(x, to_string, count, keep)
             if y is not x:
                 if out is None:
                     out = value.copy()
@@ -519,14 +530,15 @@ def _retype(value: Any, to_string: bool, count: list[int]) -> Any:
     return value
 
 
-def retype_value(value: Any, direction: str) -> tuple[Any, int]:
+def retype_value(value: Any, direction: str, keep: frozenset[str] = frozenset()) -> tuple[Any, int]:
     """(numbers written as strings, or canonical numeric strings as numbers; how many changed).
 
     Only strings that read back to exactly the same text convert, so "1.10" stays "1.10"
-    and to_number(to_string(x)) == x for values without numeric strings.
+    and to_number(to_string(x)) == x for values without numeric strings. Members named in `keep`
+    (a record's own fields, when the record is the target) are left as they are, subtrees included.
     """
     count = [0]
-    out = _retype(value, direction == "to_string", count)
+    out = _retype(value, direction == "to_string", count, keep)
     if not count[0]:
         raise NotApplicable("no number to retype" if direction == "to_string" else "no numeric string to retype")
     return out, count[0]

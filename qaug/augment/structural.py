@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Union, cast
 
+import orjson
+
 from qaug import jsonio
 from qaug.augment.base import Augmenter, Failure, Outcome, Param, Skip, Variant
 from qaug.augment.registry import register, register_group
@@ -37,9 +39,11 @@ Docs = Union[DocList, str, None]
 _TWO64 = 1 << 64
 _NO_DOCS = "no JSON object or array in the selected texts"
 _SAME = "nothing would change"
-# Keys that make a record what it is: never nulled when the record itself is the target.
-_FORMAT_KEYS = frozenset({"instruction", "input", "output", "conversations", "messages", "from", "value",
-                          "role", "content", "text", "id"})
+_TOO_DEEP = f"the JSON would be nested deeper than {jsonio.MAX_DEPTH} levels, which it cannot be written with"
+# Keys that make a record what it is (every format's fields, and the id): never nulled or retyped when the record
+# itself is the target, or the record would no longer read as its format.
+_FORMAT_KEYS = frozenset({"instruction", "input", "output", "system", "conversations", "messages", "from", "value",
+                          "role", "content", "text", "prompt", "completion", "id"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -374,9 +378,12 @@ class StructuralAugmenter(Augmenter):
                 return Skip(f"{self.name} does not apply to target=record")
             try:
                 new, _, info = self.edit(record.data, rng, ctx, None)
+                same = jsonio.dumps(new) == jsonio.dumps(record.data)
             except NotApplicable as exc:
                 return Skip(str(exc))
-            if jsonio.dumps(new) == jsonio.dumps(record.data):
+            except orjson.JSONEncodeError:  # nesting only: every value here came from strict JSON
+                return Skip(_TOO_DEEP)
+            if same:
                 return Skip(_SAME)
             return Variant(new, {"method": tag, **info} if tag else info)
         if type(docs) is str:
@@ -389,11 +396,14 @@ class StructuralAugmenter(Augmenter):
             for i, span in enumerate(spans):
                 try:
                     new, doc, info = self.edit(span.value, rng, ctx, span)
+                    if doc is None:
+                        doc = render(span, new)
                 except NotApplicable as exc:
                     reason = reason or str(exc)
                     continue
-                if doc is None:
-                    doc = render(span, new)
+                except orjson.JSONEncodeError:  # nesting only: every value here came from strict JSON
+                    reason = reason or _TOO_DEEP
+                    continue
                 if span.unchanged(doc):
                     reason = reason or _SAME
                     continue
@@ -513,7 +523,7 @@ class Retype(StructuralAugmenter):
         reason = None
         for direction in order:
             try:
-                out, count = retype_value(value, direction)
+                out, count = retype_value(value, direction, _FORMAT_KEYS if span is None else frozenset())
             except NotApplicable as exc:
                 reason = reason or str(exc)
                 continue

@@ -10,7 +10,7 @@ import pytest
 from qaug.quality import judge
 
 from qaug.augment.backtranslate import BackTranslate
-from qaug.augment.base import Failure, Variant
+from qaug.augment.base import Failure, Skip, Variant
 from qaug.augment.catalog import resolve_methods
 from qaug.augment.rewrite import Rewrite
 from qaug.errors import UsageError
@@ -182,6 +182,18 @@ def test_backtranslate_rejects_a_pivot_hop_in_the_wrong_language() -> None:
     aug.bind(scripted(lambda job: json.dumps({"translation": "Still English, not Chinese at all."})), Sampling())
     (outs,) = aug.augment_many([(EN, Rng(4))])
     assert isinstance(outs[0], Failure) and outs[0].reason == "pivot hop is in en, not zh"
+
+
+def test_backtranslate_says_why_when_the_only_pivot_is_the_records_language() -> None:
+    """The classification recipe's pivots=["en"] on English records: nothing to round-trip through, said as a skip
+    (before, such a record was planned, asked nothing and reported nothing)."""
+    aug = BackTranslate(pivots=("en",))
+    engine = scripted(lambda job: json.dumps({"translation": "unused"}))
+    aug.bind(engine, Sampling())
+    (outs,) = aug.augment_many([(EN, Rng(4))])
+    assert outs == [Skip("the record is in en, the only pivot language given (backtranslate.pivots=en)",
+                         code="pivot_is_source")]
+    assert not engine.jobs_seen
 
 
 def test_a_bug_in_one_units_second_hop_fails_that_unit_alone(monkeypatch: pytest.MonkeyPatch) -> None:

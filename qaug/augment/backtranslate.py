@@ -6,7 +6,7 @@ and each hop must really be in the language it claims.
 
 from __future__ import annotations
 
-from qaug.augment.base import Failure, Outcome, Param, Variant
+from qaug.augment.base import Failure, Outcome, Param, Skip, Variant
 from qaug.augment.registry import register
 from qaug.augment.model_base import GATE_PARAMS, TRANSLATION_SCHEMA, ModelAugmenter, Unit, failure_of
 from qaug.llm.engine import Job, Result
@@ -55,7 +55,11 @@ class BackTranslate(ModelAugmenter):
         return self.job(key, msgs, TRANSLATION_SCHEMA, rng, max_tokens=budget, tag=tag)
 
     def plan(self, unit: Unit, index: int) -> None:
-        """The first hop: every selected text into every pivot."""
+        """The first hop: every selected text into every pivot (a skip where the only pivots are its language)."""
+        if not self._pivots(unit.lang):
+            unit.skip = Skip(f"the record is in {unit.lang}, the only pivot language given "
+                             f"(backtranslate.pivots={','.join(self.pivots)})", code="pivot_is_source")
+            return
         for p, pivot in enumerate(self._pivots(unit.lang)):
             for k, (_, text) in enumerate(unit.texts):
                 unit.jobs.append(self._translate_job(f"{index}/{p}/{k}/out", text, unit.lang, pivot, unit.rng, (p, k)))

@@ -238,6 +238,9 @@ def _json_array_values(stream: IO[bytes], source: str, max_line_bytes: int = DEF
     try:
         value = jsonio.loads_exact(data)
     except jsonio.JSONLineError as exc:
+        if data.lstrip()[:1] == b"{":  # JSON Lines named .json (Hugging Face's to_json writes them so): line by line
+            yield from _jsonl_values(io.BytesIO(data), source, max_line_bytes)
+            return
         yield from _json_elements(data, source, str(exc), max_line_bytes)
         return
     if isinstance(value, dict):

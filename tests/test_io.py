@@ -270,6 +270,19 @@ def test_a_json_array_cut_short_keeps_its_whole_elements(tmp_path: Path) -> None
     assert "never closed" in rejs[0].reason or "never closed" in rejs[1].reason
 
 
+def test_json_lines_named_json_are_read_line_by_line(tmp_path: Path) -> None:
+    """Hugging Face's to_json writes JSON Lines under a .json name by default: every line a record, not one reject;
+    one pretty-printed record in a .json file is still one record."""
+    src = tmp_path / "hf.json"
+    src.write_text('{"text": "one"}\n{"text": "two"}\nnot json\n{"text": "four"}\n', encoding="utf-8")
+    recs, rejs = _split(list(read_items(src)))
+    assert [(r.line, r.data["text"]) for r in recs] == [(1, "one"), (2, "two"), (4, "four")]
+    assert [r.line for r in rejs] == [3]
+    one = tmp_path / "one.json"
+    one.write_text('{\n  "text": "pretty"\n}\n', encoding="utf-8")
+    assert [r.data["text"] for r in _split(list(read_items(one)))[0]] == ["pretty"]
+
+
 def test_dash_output_is_stdout_and_the_companions_go_to_the_current_folder(tmp_path: Path) -> None:
     """Issue 12: `-o -` wrote files named `-`, `-.rejects.jsonl`..."""
     import subprocess

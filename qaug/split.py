@@ -28,7 +28,7 @@ import numpy as np
 
 from qaug import jsonio
 from qaug.errors import UsageError
-from qaug.readers import open_binary
+from qaug.readers import InputReject, open_binary
 from qaug.writers import same_file, write_json_atomic
 from qaug.quality.filters import normalize, similarity
 from qaug.records import DEFAULT_FIELDS, detect_format, iter_texts
@@ -187,7 +187,11 @@ def _entries(path: Path) -> Iterator[tuple[int, int, bytes, dict[str, Any] | Non
     if _is_parquet(path):
         from qaug.parquet_io import parquet_values
 
-        for row, value, text in parquet_values(path, path.name):
+        for entry in parquet_values(path, path.name):
+            if isinstance(entry, InputReject):  # a row JSON cannot hold: a reject of the split, as a bad line is
+                yield entry.line or 0, (entry.line or 1) - 1, entry.raw.encode("utf-8"), None, entry.reason
+                continue
+            row, value, text = entry
             yield row, row - 1, text.encode("utf-8"), value, None
         return
     with open_binary(path) as stream:

@@ -149,3 +149,45 @@ def test_hf_datasets_loads_the_parquet_and_the_jsonl_output(tmp_path: Path) -> N
     assert got["rows"] == [24, 24] and got["same"]
     assert got["seed"] == "int64" and got["review"] == "bool"
     assert got["parents"] == [""] + sorted(f"src.jsonl:{i}" for i in range(1, 13))
+
+
+def test_a_column_arrow_cannot_type_is_written_as_json_and_read_back(tmp_path: Path) -> None:
+    """A column holding 1 in one record and "two" in another, or an integer beyond int64, used to fail the whole
+    conversion (an internal error, and out.parquet left holding JSON Lines)."""
+    import pyarrow as pa
+
+    rows = [{"text": "a", "n": 1, "big": 12345678901234567890123}, {"text": "b", "n": "two", "big": 5}]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = _run(tmp_path, src, "out.parquet")
+    table = pq.read_table(out)
+    n = table.schema.field("n")
+    assert n.metadata == {b"qaug.encoding": b"json"} and n.type == pa.string()
+    back = tmp_path / "back.jsonl"
+    proc = run_cli("run", str(out), "-o", str(back), "-m", "shuffle_keys", "--max-aug-ratio", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    originals = [{k: v for k, v in r.items() if k != "_qaug"} for r in read_jsonl(back) if r["_qaug"]["parent"] is None]
+    assert originals == rows
+
+
+def test_parquet_input_with_decimals_dates_and_binary(tmp_path: Path) -> None:
+    """Values JSON has no type for: a decimal is the number it writes, a date its ISO text; binary that is not text
+    is a reject of that row, not the end of the run."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+
+    table = pa.table({"text": ["a", "b", "c"],
+                      "price": pa.array([decimal.Decimal("1.25"), decimal.Decimal("2.50"), None], pa.decimal128(5, 2)),
+                      "day": [datetime.date(2024, 1, 2), None, None],
+                      "blob": pa.array([b"ok", b"\xff\xfe", None], pa.binary())})
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    out = tmp_path / "o.jsonl"
+    proc = run_cli("run", str(src), "-o", str(out), "-m", "shuffle_keys", "--max-aug-ratio", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    originals = [{k: v for k, v in r.items() if k != "_qaug"} for r in read_jsonl(out) if r["_qaug"]["parent"] is None]
+    assert originals == [{"text": "a", "price": 1.25, "day": "2024-01-02", "blob": "ok"}, {"text": "c"}]
+    rejects = read_jsonl(tmp_path / "o.rejects.jsonl")
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "a binary cell that is not UTF-8 text: JSON cannot hold it")]

@@ -187,7 +187,7 @@ def reason_list(counter: Any, examples: dict[str, str], top: int = 3) -> str:
         else:
             shown.append(f"{text} ({n:,}{' like this' if text != key else ''})")
     rest = len(counter) - top
-    return ", ".join(shown) + (f", +{rest} more kinds (see the rejects file)" if rest > 0 else "")
+    return ", ".join(shown) + (f", +{rest} more kinds (see the report)" if rest > 0 else "")
 
 
 def print_plan(out_console: Console, the_plan: Any, seconds: Optional[float], small: Optional[str],

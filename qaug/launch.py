@@ -20,7 +20,7 @@ from qaug.llm.engine import Engine, Sampling
 from qaug.augment.catalog import build_augmenters
 from qaug.plan import RunPlan, make_plan, too_small_note
 from qaug.preflight import check_fields, file_formats, ignored_notes
-from qaug.recipe import below_bar_note, load_recipe
+from qaug.recipe import below_bar_note, load_recipe, task_note
 from qaug.resolve import RunFlags, resolve
 from qaug.run_input import selected_items
 from qaug.spool import is_stream, spool, spool_folder
@@ -54,9 +54,11 @@ def stdout_output(output: Path, resume: bool, overwrite: bool) -> tuple[Path, bo
 
 def prepare(flags: RunFlags, resume: bool, task_and_methods: bool, gguf: Path | None) -> Launch:
     """Flags and recipe resolved, inputs expanded (folders, globs, streams spooled), every setting checked."""
-    resolved = resolve(flags, load_recipe(flags.recipe) if flags.recipe else {})
+    recipe = load_recipe(flags.recipe) if flags.recipe else {}
+    resolved = resolve(flags, recipe)
     names = list(resolved.config.methods)
-    notes = [n for n in [below_bar_note(names)] if n]
+    task = None if flags.methods else flags.task or (None if recipe.get("methods") else recipe.get("task"))
+    notes = [n for n in [below_bar_note(names), task_note(task)] if n]
     notes += ignored_notes(names, resolved.needs_model, resolved.model_flags, task_and_methods, gguf)
     if sum(str(p) == "-" for p in flags.inputs) > 1:
         raise UsageError("stdin (-) is given twice: it can be read only once")

@@ -94,6 +94,16 @@ def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))}){hints}")
 
 
+def task_note(task: str | None) -> str | None:
+    """A note for a --task whose recommended methods include some below the precision bar, which it leaves out."""
+    left = [m for m in TASK_METHODS.get(task or "", ()) if m in BELOW_BAR]
+    if not left or not TASKS.get(task or ""):  # a task with none left is refused, with its own message
+        return None
+    return (f"note: --task {task} runs {', '.join(TASKS[task or ''])}; it leaves out {', '.join(left)}, not yet shown "
+            f"to keep {MIN_PRECISION:.0%} good variants on Qwen2.5-Coder-1.5B (BENCHMARKS.md): name them with -m to "
+            "use them anyway")
+
+
 def methods_for(methods: str | list[str] | None, task: str | None) -> list[str]:
     """Explicit methods win over a task; neither means the default, rewrite."""
     if methods:

@@ -68,3 +68,22 @@ def test_the_output_folder_is_made(tmp_path: Path) -> None:
     blocked.write_text("x")
     proc = run_cli("run", str(src), "-o", str(blocked / "o.jsonl"), "-m", "flatten")
     assert proc.returncode == 2 and "is a file" in proc.stderr
+
+
+def test_a_task_says_which_of_its_methods_it_leaves_out(tmp_path: Path) -> None:
+    """--task sft runs only what is above the precision bar: the note names the rest, so nothing goes missing
+    without a word; explicit methods get no task note."""
+    from qaug.launch import prepare
+    from qaug.recipe import BELOW_BAR, TASK_METHODS, TASKS
+    from qaug.resolve import RunFlags
+
+    src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
+    launch = prepare(RunFlags(inputs=(src,), output=tmp_path / "o.jsonl", task="sft"), resume=False,
+                     task_and_methods=False, gguf=None)
+    left = [m for m in TASK_METHODS["sft"] if m in BELOW_BAR]
+    assert left and list(launch.config.methods) == list(TASKS["sft"])
+    note = next(n for n in launch.notes if n.startswith("note: --task sft"))
+    assert all(m in note for m in left) and "name them with -m" in note
+    named = prepare(RunFlags(inputs=(src,), output=tmp_path / "o.jsonl", methods=",".join(TASKS["sft"])),
+                    resume=False, task_and_methods=False, gguf=None)
+    assert not any(n.startswith("note: --task") for n in named.notes)

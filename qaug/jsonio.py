@@ -73,6 +73,8 @@ def _parse(data: bytes, raw: bytes | str, long_digits: bool) -> Any:
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
+            if "infinity when parsed as double" in str(exc):  # 1e400: valid JSON that no double holds
+                raise InexactError(f"inexact number: {exc}") from None
             raise JSONLineError(str(exc)) from None
         if data.count(b"[") + data.count(b"{") > MAX_DEPTH:  # only then can it be too deep
             _check_depth(value)

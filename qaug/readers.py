@@ -171,7 +171,7 @@ def parse_error(body: bytes, exc: jsonio.JSONLineError) -> str:
 def _unknown_shape(value: Any) -> str:
     if isinstance(value, dict):
         keys = ", ".join(list(value)[:6]) or "no keys"
-        return f"unknown record shape (keys: {keys}); expected alpaca, sharegpt, messages or text"
+        return f"unknown record shape (keys: {keys}); expected alpaca, sharegpt, messages, completion or text"
     return validate(value, "text") or "unknown record shape"
 
 
@@ -311,16 +311,21 @@ def _csv_values(stream: IO[bytes], source: str, delimiter: str,
         yield InputReject(source, 1, "CSV header repeats a column name", delimiter.join(header))
         return
     start = reader.line_num + 1
+    rows = 0
     while True:
         try:
             row = next(reader)
         except StopIteration:
+            if not rows:
+                yield InputReject(source, 1, "the CSV has a header and no rows", delimiter.join(header))
             return
         except csv.Error as exc:
             raw, cut = raw_row()
             yield InputReject(source, start, f"unreadable CSV row: {exc}", raw, truncated=cut)
             start = reader.line_num + 1
+            rows += 1
             continue
+        rows += 1
         line, start = start, reader.line_num + 1
         raw, cut = raw_row()
         if any(_has_surrogates(cell) for cell in row):

@@ -101,6 +101,9 @@ def test_gzip_json_array_csv_and_tsv(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text("text\thint\nhello\tworld\n", encoding="utf-8")
     assert [r.data for r in read_items(tsv)] == [{"text": "hello", "hint": "world"}]
+    header_only = tmp_path / "h.csv"
+    header_only.write_text("instruction,output\n", encoding="utf-8")
+    assert [(r.line, r.reason) for r in read_items(header_only)] == [(1, "the CSV has a header and no rows")]
 
 
 def test_format_override_and_conversation_formats(tmp_path: Path) -> None:

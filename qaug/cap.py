@@ -104,20 +104,29 @@ class RunCap:
 
     def plan_units(self, records: Sequence[Record], methods: Sequence[Method], stats: RunStats) -> dict[str, set[int]]:
         """For each model method, the units of this batch worth computing under the cap; a method absent from
-        the answer runs on every unit (pure methods, or no cap)."""
+        the answer runs on every unit (pure methods, or no cap).
+
+        Model work goes to the records a method applies to; the units of records it does not apply to are in
+        the plan too: they cost nothing (a skip before any model call), and the report gives their reason. The
+        expected yield counts the units that were not skips."""
         model = [m for m in methods if not m.augmenter.pure]
         if self.ratio >= 1.0 or not model:
             return {}
         allowed = allowance(self.budget + len(records) * per_original(self.ratio))
         quota = share_out(allowed, [stats.method(m.augmenter.name).written for m in methods])
-        keys = [f"{rec.id}\0{k}" for rec in records for k in range(self.variants)]
+        v = self.variants
         plan = {}
         for m, q in zip(methods, quota):
             if m.augmenter.pure:
                 continue
-            ms = stats.method(m.augmenter.name)
-            plan[m.augmenter.name] = pick_units(keys, units_to_plan(q, ms.tried, ms.accepted, len(keys)), self.seed,
-                                                m.augmenter.name)
+            name = m.augmenter.name
+            ms = stats.method(name)
+            live = [i for i, rec in enumerate(records) if m.augmenter.applies(rec)]
+            units = [i * v + k for i in live for k in range(v)]
+            keys = [f"{records[i].id}\0{k}" for i in live for k in range(v)]
+            worked = ms.tried - sum(ms.skipped.values())
+            chosen = pick_units(keys, units_to_plan(q, worked, ms.accepted, len(keys)), self.seed, name)
+            plan[name] = {units[j] for j in chosen} | (set(range(len(records) * v)) - set(units))
         return plan
 
     def apply(self, gated: Sequence[Gated], methods: Sequence[Method], stats: RunStats) -> None:

@@ -105,19 +105,24 @@ def make_plan(items: Iterable[Record | InputReject], augmenters: Sequence[Any], 
         plan.methods.append(mp)
         if aug.pure or not sample:
             continue
-        mp.units = min(q, total_units)
         units = [(rec, Rng.for_unit(seed, rec.id, aug.name, k)) for rec in sample for k in range(variants)]
-        _plan_model(aug, units, mp, verify, max_tokens)
-        scale = mp.units / len(units)  # the sample's calls and tokens, per unit, times the units the run computes
+        live = _plan_model(aug, units, mp, verify, max_tokens)
+        if allows is None:  # every unit is computed: the sample's calls and tokens per unit, times all units
+            scale = total_units / len(units)
+        else:  # the cap's share goes to units the method applies to (qaug.cap.RunCap.plan_units)
+            mp.units = round(min(q, total_units * live / len(units)))
+            scale = mp.units / live if live else 0.0
         mp.calls, mp.judge_calls = round(mp.calls * scale), round(mp.judge_calls * scale)
         mp.support_scorings = round(mp.support_scorings * scale)
         mp.prompt_tokens, mp.completion_tokens = round(mp.prompt_tokens * scale), round(mp.completion_tokens * scale)
     return plan
 
 
-def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verify: bool, max_tokens: int) -> None:
-    """The method's own planning, job by job: calls and prompt characters, without an engine."""
+def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verify: bool, max_tokens: int) -> int:
+    """The method's own planning, job by job: calls and prompt characters, without an engine; returns how many
+    units it applies to (not skipped)."""
     hops = 2 if aug.name == "backtranslate" else 1  # the second hop is planned from the first's answers
+    live = 0
     for i, unit in enumerate(aug.units(units)):
         if unit.skip is not None:
             continue
@@ -127,6 +132,7 @@ def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verif
             continue
         if unit.skip is not None:
             continue
+        live += 1
         for job in unit.jobs:
             chars = sum(len(m.get("content", "")) for m in job.messages)
             budget = min(job.sampling.max_tokens, max_tokens)
@@ -142,6 +148,7 @@ def _plan_model(aug: Any, units: list[tuple[Record, Rng]], mp: MethodPlan, verif
             if getattr(aug, "support_check", False):  # the source given the variant, the variant given the source
                 mp.support_scorings += 2 * judged
                 mp.prompt_tokens += 2 * judged * math.ceil((_SUPPORT_PROMPT_CHARS + 2 * source) / _CHARS_PER_TOKEN)
+    return live
 
 
 def _variants_per_unit(aug: Any, lang: str) -> int:

@@ -253,6 +253,35 @@ def test_the_cap_is_decided_before_model_work(tmp_path: Path) -> None:
     assert stats.cap_dropped == 0 and stats.methods["model_suffix"].not_planned == 120 - aug.computed
 
 
+class ModelOnMath(ModelSuffix):
+    """A model method that applies to math tasks only, as steps and bugfix apply to some answers only."""
+
+    name = "model_on_math"
+
+    def applies(self, record: Record) -> bool:
+        return "math" in record.data["instruction"]
+
+    def augment_many(self, units):
+        self.computed += len(units)
+        self.asked = getattr(self, "asked", 0) + sum(self.applies(rec) for rec, _ in units)
+        return [[Skip("not a math task")] if not self.applies(rec) else outs
+                for (rec, _), outs in zip(units, Suffix.augment_many(self, units))]
+
+
+def test_the_cap_plans_model_work_among_the_records_a_method_applies_to(tmp_path: Path) -> None:
+    """A reasoning recipe on mostly non-math data: the cap's few planned units went to records the method skips,
+    and the run made no model call at all. Now the model work goes to the records it applies to; the others are
+    skips at no cost, with their reason in the report."""
+    rows = [{"instruction": f"math task {i}" if i % 4 == 0 else f"chat task {i}", "output": "x"} for i in range(40)]
+    aug = ModelOnMath()
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = RunConfig(inputs=(src,), output=tmp_path / "out.jsonl", methods=(aug.name,), max_aug_ratio=0.3, window=40)
+    stats = Pipeline(cfg, augmenters=[aug], engine=_Engine()).run()
+    ms = stats.methods[aug.name]
+    assert aug.asked == 10 and stats.variants_written == 10  # every math record: 10 fit under the cap (17)
+    assert sum(ms.skipped.values()) == 30 and ms.not_planned == 0
+
+
 def test_model_work_is_overplanned_by_the_reject_rate_seen(tmp_path: Path) -> None:
     # every other record fails: after the first batch, about two units are planned per variant kept
     rows = [{"instruction": f"task {i}" if i % 2 else "boom", "output": "x"} for i in range(70)]

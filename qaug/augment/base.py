@@ -162,6 +162,11 @@ class Augmenter:
         """Yield outcomes for one record; `rng` is keyed by (seed, record id, method, index)."""
         raise NotImplementedError
 
+    def applies(self, record: Record) -> bool:
+        """Whether the method would work on `record` at all (a model method: ask the model anything). The cap
+        plans model work among the records it applies to; this default says yes to every record."""
+        return True
+
     def augment_many(self, units: Sequence[tuple[Record, Rng]]) -> list[list[Outcome]]:
         """Outcomes for many (record, rng) units, aligned with `units`.
 

@@ -144,6 +144,13 @@ class ModelAugmenter(Augmenter):
             planned.append(unit)
         return planned
 
+    def applies(self, record: Record) -> bool:
+        """Planned without the model (prompts built, nothing asked): a record this method skips is not one the cap
+        should spend its model work on."""
+        (unit,) = self.units([(record, Rng(0))])
+        self.plan_all([unit], self.plan)
+        return unit.skip is None
+
     def produce(self, planned: list[Unit]) -> list[list[Outcome]]:
         """One engine call for the whole window's jobs; methods with several hops override this.
 

@@ -48,7 +48,12 @@ def spool(path: Path, folder: Path) -> Path:
     The folder is made only once the stream is open: opening a named pipe waits for its writer, and a run
     stopped while waiting leaves nothing behind.
     """
-    name = "stdin" if str(path) == "-" else path.name or "stream"
+    if str(path) == "-":
+        name = "stdin"
+    elif str(path.parent) in ("/dev/fd", "/proc/self/fd"):  # bash's <(...): its fd number says nothing
+        name = f"pipe{path.name}"
+    else:
+        name = path.name or "stream"
     src = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
     try:
         folder.mkdir(parents=True, exist_ok=True)

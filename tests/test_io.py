@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 from qaug.readers import InputReject, read_items
@@ -198,6 +199,12 @@ def test_stdin_and_pipes_are_read_once_and_nothing_is_lost(tmp_path: Path) -> No
     both = subprocess.run([sys.executable, "-m", "qaug", "run", "-", "-", "-o", str(tmp_path / "twice.jsonl"), "-m",
                            "shuffle_keys"], input=data, capture_output=True, cwd=ROOT, timeout=120)
     assert both.returncode == 2 and b"stdin (-) is given twice" in both.stderr
+    src = write_jsonl(tmp_path / "src.jsonl", rows)
+    subst = subprocess.run(["bash", "-c", f'"{sys.executable}" -m qaug run <(cat "{src}") -o "{tmp_path / "ps.jsonl"}" '
+                            "-m shuffle_keys -q"], capture_output=True, cwd=ROOT, timeout=120)
+    assert subst.returncode == 0, subst.stderr
+    labels = {r["_qaug"]["source"].split(":")[0] for r in read_jsonl(tmp_path / "ps.jsonl")}
+    assert len(labels) == 1 and re.fullmatch(r"pipe\d+", labels.pop())  # bash's <(...) named as a pipe, not "63"
 
 
 def test_csv_rejects_keep_the_row_as_written_and_big_fields_are_read(tmp_path: Path) -> None:

@@ -110,7 +110,9 @@ def score(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores available)."),
     parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=64,
                                            help="Sequences judged together (default: chosen from the hardware)."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Model-result cache folder."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir",
+                                             help="Model-result cache folder (default $QAUG_CACHE_DIR or "
+                                                  "~/.cache/qaug)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model-result cache."),
     verbose: bool = typer.Option(False, "--verbose", help="Show llama.cpp's own log on stderr."),
 ) -> None:

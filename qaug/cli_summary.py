@@ -14,7 +14,7 @@ from typing import Any, Optional
 from rich.console import Console
 from rich.table import Table
 
-from qaug.plan import format_seconds
+from qaug.plan import counted, format_seconds
 
 
 def print_table(console: Console, table: Table) -> None:
@@ -135,11 +135,12 @@ def print_summary(out_console: Console, stats: Any, config: Any, model: dict[str
     for name, ms in stats.methods.items():
         j = ms.judge
         if j.get("jobs"):
-            out_console.print(f"judge on {name}: {j['jobs']:,} variants judged ({j.get('cached', 0):,} cached), "
+            out_console.print(f"judge on {name}: {counted(j['jobs'], 'variant')} judged "
+                              f"({j.get('cached', 0):,} cached), "
                               f"{j.get('prompt_tokens', 0):,} prompt + {j.get('completion_tokens', 0):,} generated "
                               f"tokens, {j.get('seconds_ms', 0) / 1000:,.1f} s", markup=False)
         if j.get("support_pairs"):
-            out_console.print(f"support check on {name}: {j['support_pairs']:,} variants scored, "
+            out_console.print(f"support check on {name}: {counted(j['support_pairs'], 'variant')} scored, "
                               f"{j.get('support_seconds_ms', 0) / 1000:,.1f} s", markup=False)
         if j.get("support_unavailable"):
             out_console.print(f"support check on {name}: skipped for {j['support_unavailable']:,} variants "

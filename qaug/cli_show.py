@@ -32,7 +32,13 @@ def show(
     if not found:
         print(f"no original in {output} has a variant or a rejected candidate" + (f" of {method}" if method else ""))
         return
-    for i, group in enumerate(found):
-        if i:
-            print()
-        print("\n".join(render(group, use_color)))
+    try:
+        for i, group in enumerate(found):
+            if i:
+                print()
+            print("\n".join(render(group, use_color)))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `qaug show out.jsonl | head`: the reader had enough, which is no failure
+        from qaug.writers import quiet_stdout
+
+        quiet_stdout()

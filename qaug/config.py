@@ -53,6 +53,13 @@ class RunConfig:
     engine: EngineSettings | None = None
     sampling: Sampling | None = None
 
+    def __post_init__(self) -> None:
+        """Paths given as strings (a library caller's natural first try) are taken as the paths they name."""
+        if any(not isinstance(p, Path) for p in self.inputs):
+            object.__setattr__(self, "inputs", tuple(Path(p) for p in self.inputs))
+        if not isinstance(self.output, Path):
+            object.__setattr__(self, "output", Path(self.output))
+
     @property
     def resumable(self) -> bool:
         """Whether --resume can continue this run: not one into stdout, nor one from a stream (read once)."""
@@ -149,7 +156,8 @@ class RunConfig:
         out["method_params"] = {k: dict(v) for k, v in self.method_params.items()}
         out["methods"] = list(self.methods)
         out["fields"] = list(self.fields) if self.fields is not None else None
-        out["model"] = asdict(self.engine) if self.engine is not None else {}
+        out["model"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.engine).items()} \
+            if self.engine is not None else {}
         out["sampling"] = asdict(self.sampling) if self.sampling is not None else {}
         return out
 

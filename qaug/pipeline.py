@@ -66,6 +66,8 @@ class Pipeline:
         self.methods = [Method(a, jsonio.dumps_str(a.params())) for a in (augmenters or build_augmenters(config))]
         if config.window is None:  # the same default for a library caller as for the CLI
             self.config = config = replace(config, window=256 if all(m.augmenter.pure for m in self.methods) else 32)
+        if config.sampling is None and not all(m.augmenter.pure for m in self.methods):
+            self.config = config = replace(config, sampling=Sampling())  # what runs is what the report says
         self.progress = progress
         self.notice: Callable[[str], None] | None = None
         self.stats = RunStats()
@@ -78,7 +80,7 @@ class Pipeline:
             if not m.augmenter.pure:
                 if engine is None:
                     raise UsageError(f"method {m.augmenter.name} needs a model engine")
-                m.augmenter.bind(engine, config.sampling or Sampling(), verify=config.verify)
+                m.augmenter.bind(engine, config.sampling or Sampling(), verify=config.verify)  # set above
                 m.model = engine.model_id
         if engine is not None and progress is not None:
             engine.listener = lambda _result: progress.answer()

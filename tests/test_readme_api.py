@@ -28,3 +28,32 @@ def test_the_python_example_in_the_readme_runs(tmp_path: Path, tiny_gguf: Path,
     assert report["records"] == 20 and report["config"]["sampling"]["temperature"] == 0.7
     assert report["config"]["model"]["gguf"] == "models/model.gguf" and report["model"]["jobs"] > 0
     assert (tmp_path / "out.jsonl").exists()
+
+
+def test_library_callers_get_what_the_report_says_and_one_line_errors(tmp_path: Path, tiny_gguf: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths as strings work; sampling left out is Sampling's defaults, and the report says so (it said {});
+    a group name is explained rather than 'unknown'."""
+    from dataclasses import asdict
+
+    from qaug.config import RunConfig
+    from qaug.errors import UsageError
+    from qaug.llm.engine import Sampling
+    from qaug.llm.factory import engine_spec
+    from qaug.llm.options import EngineSettings
+    from qaug.pipeline import Pipeline
+
+    monkeypatch.setenv("QAUG_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "data.jsonl"
+    src.write_bytes((EXAMPLES / "alpaca_en.jsonl").read_bytes())
+    config = RunConfig(inputs=(str(src),), output=str(tmp_path / "out.jsonl"),  # type: ignore[arg-type]
+                       methods=("rewrite",), engine=EngineSettings(gguf=tiny_gguf), verify=False)  # type: ignore[arg-type]
+    engine = engine_spec(config.engine).open()
+    try:
+        Pipeline(config, engine=engine).run()
+    finally:
+        engine.close()
+    report = json.loads((tmp_path / "out.report.json").read_text())
+    assert report["config"]["sampling"] == asdict(Sampling()) and report["config"]["model"]["gguf"] == str(tiny_gguf)
+    with pytest.raises(UsageError, match="'structural' is a group of methods"):
+        Pipeline(RunConfig(inputs=(src,), output=tmp_path / "s.jsonl", methods=("structural",)))

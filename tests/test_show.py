@@ -73,4 +73,13 @@ def test_show_a_real_run(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("== alpaca_zh.jsonl:") and "/flatten/0: flatten v1 #0" in proc.stdout
     assert '"depth": 0' in proc.stdout and "{+" in proc.stdout
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    # piped into head, which stops reading: no failure, and no traceback
+    command = f'set -o pipefail; "{sys.executable}" -m qaug show "{out}" --max 20 | head -1'
+    piped = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert piped.returncode == 0 and piped.stdout.startswith("== ") and not piped.stderr
     assert json.loads(out.read_text(encoding="utf-8"))  # the array output is read as well

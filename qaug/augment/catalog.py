@@ -42,7 +42,10 @@ def build_augmenters(config: Any) -> list[Augmenter]:
     out = []
     for name in config.methods:
         if name not in reg:
-            raise UsageError(f"unknown method '{name}' (see `qaug methods`)")
+            if name in groups():
+                raise UsageError(f"'{name}' is a group of methods ({', '.join(groups()[name])}): name them, or expand "
+                                 "it with qaug.augment.catalog.resolve_methods")
+            raise UsageError(f"unknown method '{name}'{did_you_mean(name, list(reg))} (see `qaug methods`)")
         out.append(reg[name](fields=config.fields, target=config.target, **dict(config.method_params.get(name, {}))))
     return out
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qaug.errors import RunFailed, UsageError
 from qaug.llm.models import catalog, file_sha256
@@ -34,6 +35,24 @@ def _hub():
 
     hub_logging.set_verbosity_error()  # its retry chatter would bury our one line
     return huggingface_hub
+
+
+def _reachable(hub: Any, repo: str) -> None:
+    """One quick connection to the Hub's host first: with no network, huggingface-hub retries for tens of
+    seconds before it gives up, and the answer is the same. Behind a proxy the host is not reached directly,
+    so then the Hub's own client decides."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                        "all_proxy")):
+        return
+    url = urlsplit(hub.constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=5).close()
+    except OSError as exc:
+        raise _network_error(OSError(f"cannot reach {url.hostname}:{port} ({exc.strerror or exc})"), repo) from None
 
 
 def _network_error(exc: Exception, repo: str) -> RunFailed:
@@ -61,6 +80,7 @@ def plan(name: str | None, quant: str | None, repo: str | None, file: str | None
     if not any(ch in pattern for ch in "*?["):
         return PullPlan(repo, (pattern,), dest)
     hub = _hub()
+    _reachable(hub, repo)
     try:
         names = hub.list_repo_files(repo)
     except Exception as exc:  # noqa: BLE001 - every hub/network failure becomes one line
@@ -74,6 +94,7 @@ def plan(name: str | None, quant: str | None, repo: str | None, file: str | None
 def pull(p: PullPlan, say: Callable[[str], None] = print) -> list[Path]:
     """Download (resuming) and verify each file of the plan; returns the local paths."""
     hub = _hub()
+    _reachable(hub, p.repo)
     p.dest.mkdir(parents=True, exist_ok=True)
     known = {}
     for entry in catalog()["models"].values():

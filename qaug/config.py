@@ -77,6 +77,12 @@ class RunConfig:
                     "then it is converted)")
         return "continue with --resume"
 
+    def rerun_hint(self, after: str = "") -> str:
+        """The end of a failed write's message: --resume (then `after`, what it would do) where it can work."""
+        if self.resumable:
+            return f"rerun with --resume{after}"
+        return "run it again (a run from stdin or into stdout cannot resume)"
+
     @property
     def rejects_path(self) -> Path:
         return companion_paths(self.output)[0]

@@ -144,13 +144,13 @@ class RunSession:
             yield
         except BrokenPipeError:
             if not cfg.stdout:
-                raise RunFailed(f"cannot write the output (broken pipe); {_rerun(cfg)}") from None
+                raise RunFailed(f"cannot write the output (broken pipe); {cfg.rerun_hint()}") from None
             quiet_stdout()
             raise RunFailed("stdout was closed before the run finished (piped into head?); the lines written so far "
                             f"are all there is, the report {cfg.report_path} says how far it got") from None
         except OSError as exc:
             raise RunFailed(f"cannot write the output ({exc.strerror or exc}); fix the cause and "
-                            + _rerun(cfg)) from None
+                            + cfg.rerun_hint()) from None
 
     def write_report(self, report: dict[str, Any], measures: Measures | None, status: str) -> None:
         """out.report.json, and out.report.html beside it. Failing to write them fails a run only where nothing
@@ -163,7 +163,7 @@ class RunSession:
             if status == "ok":
                 raise RunFailed(f"every record was written, but the report {cfg.report_path} could not be "
                                 f"({exc.strerror or exc}); free some space and "
-                                + ("rerun with --resume to write it" if cfg.resumable else "run it again")) from None
+                                + cfg.rerun_hint(" to write it")) from None
 
     def close(self) -> None:
         """Close the files however the run ended; a failed flush is left to the last checkpoint."""
@@ -207,11 +207,6 @@ def refuse_own_files(config: RunConfig) -> None:
         if what is not None:
             raise UsageError(f"input {path} is this run's {what} (written beside -o {config.output.name}); "
                              "choose another -o")
-
-
-def _rerun(config: RunConfig) -> str:
-    """How to go on after a failed write: --resume, where the run can be continued."""
-    return "rerun with --resume" if config.resumable else "run it again (a run from stdin or into stdout cannot resume)"
 
 
 def existing_output(config: RunConfig) -> str | None:

@@ -73,8 +73,9 @@ def _parse(data: bytes, raw: bytes | str, long_digits: bool) -> Any:
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            if "infinity when parsed as double" in str(exc):  # 1e400: valid JSON that no double holds
-                raise InexactError(f"inexact number: {exc}") from None
+            infinite = infinite_number(exc)
+            if infinite is not None:
+                raise InexactError(infinite) from None
             raise JSONLineError(str(exc)) from None
         if data.count(b"[") + data.count(b"{") > MAX_DEPTH:  # only then can it be too deep
             _check_depth(value)
@@ -101,6 +102,12 @@ def _parse(data: bytes, raw: bytes | str, long_digits: bool) -> Any:
 
 
 MAX_DEPTH = 255  # the deepest nesting orjson writes; deeper records are refused at read time, never at write
+
+
+def infinite_number(exc: ValueError) -> str | None:
+    """The reason for orjson's error on a number such as 1e400 (valid JSON that no double holds), or None for
+    any other error: such a number is an inexact one, not invalid JSON."""
+    return f"inexact number: {exc}" if "infinity when parsed as double" in str(exc) else None
 
 
 def _check_depth(value: Any) -> None:

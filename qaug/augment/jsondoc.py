@@ -177,8 +177,9 @@ def _loads(text: str) -> Any:
     try:
         value = orjson.loads(text)
     except ValueError as exc:  # orjson.JSONDecodeError, or a str orjson cannot encode
-        if "infinity when parsed as double" in str(exc):  # 1e400: valid JSON, but no double holds it
-            raise InexactNumberError(f"inexact number: {exc}") from None
+        infinite = jsonio.infinite_number(exc)
+        if infinite is not None:  # 1e400: valid JSON, but no double holds it
+            raise InexactNumberError(infinite) from None
         raise JSONDocError(str(exc)) from None
     if type(value) in _CONTAINERS:
         try:

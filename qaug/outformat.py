@@ -25,6 +25,18 @@ def check_output_suffix(output: Path) -> None:
         pyarrow_modules()
 
 
+def array_element(line: bytes) -> bytes:
+    """A line of a run's output as one JSON value: without its newline and, in an `-o out.json` array, the comma
+    after its element (a JSON Lines line keeps its bytes: a split writes lines as they are)."""
+    line = line.rstrip(b"\r\n")
+    return line.rstrip(b" \t,") if line.endswith(b",") else line
+
+
+def is_bracket(line: bytes) -> bool:
+    """The opening or closing line of an `-o out.json` array."""
+    return line.strip() in (b"[", b"]")
+
+
 def wants_array(output: Path) -> bool:
     return output.name.lower().endswith(".json")
 

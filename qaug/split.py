@@ -28,6 +28,7 @@ import numpy as np
 
 from qaug import jsonio
 from qaug.errors import UsageError
+from qaug.outformat import array_element, is_bracket
 from qaug.readers import InputReject, open_binary
 from qaug.writers import same_file, write_json_atomic
 from qaug.quality.filters import normalize, similarity
@@ -196,16 +197,10 @@ def _entries(path: Path) -> Iterator[tuple[int, int, bytes, dict[str, Any] | Non
         return
     with open_binary(path) as stream:
         for line, offset, raw in _lines(stream):
-            if raw.strip() in (b"[", b"]"):  # the brackets of an -o out.json array: one element a line
+            if is_bracket(raw):  # an -o out.json array: one element a line
                 continue
-            raw = _element(raw)
+            raw = array_element(raw)
             yield (line, offset, raw, *_parse(raw))
-
-
-def _element(line: bytes) -> bytes:
-    """A line as one JSON value: without its newline, and without the comma of an -o out.json array's element."""
-    line = line.rstrip(b"\r\n")
-    return line.rstrip(b" \t,") if line.endswith(b",") else line
 
 
 def _is_parquet(path: Path) -> bool:
@@ -242,7 +237,7 @@ class _Lookup:
     def get(self, locator: int) -> dict[str, Any] | None:
         if self._stream is not None:
             self._stream.seek(locator)
-            return _parse(_element(self._stream.readline()))[0]
+            return _parse(array_element(self._stream.readline()))[0]
         g = max(i for i, start in enumerate(self._starts) if start <= locator)  # few row groups: a scan is fine
         if self._group is None or self._group[0] != g:  # one row group decoded at a time
             self._group = (g, self._pf.read_row_group(g).to_pylist())

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from qaug import jsonio
+from qaug.outformat import array_element as element  # noqa: F401 - apply and view read lines with it too
+from qaug.outformat import is_bracket
 
 KEPT, REJECTED = 0, 1
 _TAIL = b',"_qaug":'
@@ -32,14 +34,9 @@ def reject_id(parent: str, method: str, k: int) -> str:
     return f"{parent}/{method}/r{k}"
 
 
-def element(line: bytes) -> bytes:
-    """An output line as one JSON value: an `-o out.json` array puts one record on a line, with a comma."""
-    return line.rstrip(b" \t\r\n,")
-
-
 def is_framing(line: bytes) -> bool:
     """Blank lines and the brackets of an `-o out.json` array."""
-    return line.strip() in (b"", b"[", b"]")
+    return not line.strip() or is_bracket(line)
 
 
 def qaug_of(line: bytes) -> dict[str, Any]:

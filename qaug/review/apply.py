@@ -15,7 +15,7 @@ from typing import Any
 
 from qaug import jsonio
 from qaug.provenance import output_line
-from qaug.review.decisions import edits_of, invalid_lines, last_decisions
+from qaug.review.decisions import DecisionLog, edits_of
 from qaug.review.index import companion, element, is_framing, qaug_of, reject_id
 from qaug.review.view import candidate_data, has_candidate, set_path
 
@@ -40,7 +40,8 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
     """Write `final` from `output` and its decisions; returns decisions counted per method."""
     review = review or companion(output, ".review.jsonl")
     rejects = rejects or companion(output, ".rejects.jsonl")
-    decided = last_decisions(review)
+    log = DecisionLog(review) if review.exists() else None
+    decided = log.latest if log is not None else {}
     used: set[str] = set()
     summary: dict[str, Counter] = defaultdict(Counter)
     # rejected candidates a person promoted (or edited), by parent
@@ -115,9 +116,8 @@ def apply_review(output: Path, final: Path, review: Path | None = None,
     unknown = len(set(decided) - used)
     if unknown:  # a typed id, or a decision file of another run
         summary["(decisions file)"]["ignored: an id no candidate of this run has"] += unknown
-    bad = invalid_lines(review) if review.exists() else 0
-    if bad:
-        summary["(decisions file)"]["ignored: not a valid decision line"] += bad
+    if log is not None and log.invalid:
+        summary["(decisions file)"]["ignored: not a valid decision line"] += log.invalid
     return dict(summary)
 
 

@@ -49,6 +49,8 @@ class DecisionLog:
         self.path = path
         self.latest: dict[str, dict[str, Any]] = {}
         self.entries: list[dict[str, Any]] = []
+        #: lines that are no decision (bad JSON, an unknown decision such as "accepted"): ignored, and counted
+        self.invalid = 0
         self._read_to = 0
         self._lock = threading.Lock()
         self.refresh()
@@ -70,13 +72,18 @@ class DecisionLog:
             chunk = fh.read(size - self._read_to)
         end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
         for line in chunk[:end].splitlines():
+            if not line.strip():
+                continue
             try:
                 entry = json.loads(line)
             except ValueError:
+                self.invalid += 1
                 continue
             if isinstance(entry, dict) and valid(entry) is None:
                 self.entries.append(entry)
                 self._apply(entry)
+            else:
+                self.invalid += 1
         self._read_to += end
 
     def _apply(self, entry: dict[str, Any]) -> None:
@@ -125,25 +132,3 @@ class DecisionLog:
         with self._lock:
             self._refresh()
             return self.entries[n:]
-
-
-def invalid_lines(path: Path) -> int:
-    """Lines of a decisions file that are no decision (bad JSON, an unknown decision such as "accepted"): the
-    review ignores them, and --apply says how many."""
-    bad = 0
-    with open(path, "rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            bad += not isinstance(entry, dict) or valid(entry) is not None
-    return bad
-
-
-def last_decisions(path: Path) -> dict[str, dict[str, Any]]:
-    """The decision in force per id (for --apply)."""
-    return DecisionLog(path).latest if path.exists() else {}

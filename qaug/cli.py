@@ -73,18 +73,25 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """qaug: expand a fine-tuning dataset on your own machine, with no network and no API."""
 
 
-def _engine_spec(verbose: bool, use_cache: bool, cache_dir: Optional[Path], **settings: Any) -> Any:
-    """How `score` and `doctor` open their engine, as `run` does (qaug.llm.factory.engine_spec), the demo noted."""
+def engine_spec_noted(settings: Any, verbose: bool, use_cache: bool, cache_dir: Optional[Path]) -> Any:
+    """How a command opens its engine (qaug.llm.factory.engine_spec, for run, score and doctor alike), with the
+    note on stderr when the model found is the embedded demo one."""
     from qaug.launch import engine_note
     from qaug.llm.factory import engine_spec
-    from qaug.llm.options import EngineSettings
 
-    given: dict[str, Any] = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items() if v is not None}
-    spec = engine_spec(EngineSettings(**given), verbose=verbose, use_cache=use_cache, cache_dir=cache_dir)
+    spec = engine_spec(settings, verbose=verbose, use_cache=use_cache, cache_dir=cache_dir)
     note = engine_note(spec)
     if note:
         err_console.print(f"note: {note}", markup=False)
     return spec
+
+
+def _engine_spec(verbose: bool, use_cache: bool, cache_dir: Optional[Path], **settings: Any) -> Any:
+    """`score` and `doctor`: their model flags as EngineSettings (those not given left to the defaults)."""
+    from qaug.llm.options import EngineSettings
+
+    given: dict[str, Any] = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items() if v is not None}
+    return engine_spec_noted(EngineSettings(**given), verbose, use_cache, cache_dir)
 
 
 from qaug import cli_run as _cli_run  # noqa: E402,F401 - registers `qaug run`, listed first, on the app

@@ -124,9 +124,9 @@ def run(
                                               "per 8 CPUs for model methods, one per CPU otherwise)."),
 ) -> None:
     """Augment datasets: originals plus variants to OUTPUT, rejects and a report beside it."""
+    from qaug.cli import engine_spec_noted
     from qaug.cli_scale import scale_options, start_executor
-    from qaug.launch import engine_note, prepare, stdout_output
-    from qaug.llm.factory import engine_spec
+    from qaug.launch import prepare, stdout_output
     from qaug.resolve import RunFlags
 
     output, to_stdout = stdout_output(output, resume, overwrite)
@@ -150,9 +150,7 @@ def run(
     scale = scale_options(ray, gpus, actors, threads) if not dry_run else None
     spec = engine = executor = None
     if launch.needs_model and launch.config.engine is not None:
-        spec = engine_spec(launch.config.engine, verbose=verbose, use_cache=not no_cache, cache_dir=cache_dir)
-        if engine_note(spec):
-            err_console.print(f"note: {engine_note(spec)}", markup=False)
+        spec = engine_spec_noted(launch.config.engine, verbose, not no_cache, cache_dir)
         engine = spec.stand_in() if scale is not None else spec.open()  # on Ray the actors open their own
     with _closing(engine, record=not dry_run):
         if scale is not None:
